@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+//
+// Engram: a pure-Swift vector store engine with PostgreSQL persistence.
+//
+// Modules, lowest (purest) first. A module may depend only on modules above it
+// in this list; see Docs/ARCHITECTURE.md for the map.
+//
+//   EngramKernels   distance kernels and the metric contract           (no I/O)
+//   EngramIndex     exact (flat) index, top-k heap, candidate filters  (no I/O)
+//   EngramDatasets  TEXMEX .fvecs/.ivecs and BigANN .fbin/.ibin files  (file I/O)
+//   CLibPQ          system library: libpq (Debian libpq-dev)
+//   EngramPostgres  Swift wrapper over libpq, pgvector value codecs    (network I/O)
+//   EngramTools     `engram` command implementations (bench, ...)
+//   EngramCLI       the `engram` executable (argument parsing only)
+//
+// No unsafeFlags here: the package must stay usable as a versioned dependency.
+// The AVX2/FMA build comes from scripts/toolset-x86-64-v3.json (see README).
+import PackageDescription
+
+let package = Package(
+    name: "Engram",
+    products: [
+        .library(
+            name: "Engram",
+            targets: ["EngramKernels", "EngramIndex", "EngramDatasets", "EngramPostgres"]
+        ),
+        .executable(name: "engram", targets: ["EngramCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "EngramKernels"),
+        .target(name: "EngramIndex", dependencies: ["EngramKernels"]),
+        .target(name: "EngramDatasets"),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(name: "EngramPostgres", dependencies: ["CLibPQ"]),
+        .target(
+            name: "EngramTools",
+            dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets"]
+        ),
+        .executableTarget(
+            name: "EngramCLI",
+            dependencies: [
+                "EngramTools",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Seeded generators and server lookup shared by the test targets.
+        .target(name: "EngramTestSupport", path: "Tests/EngramTestSupport"),
+        .testTarget(name: "EngramKernelsTests", dependencies: ["EngramKernels", "EngramTestSupport"]),
+        .testTarget(
+            name: "EngramIndexTests",
+            dependencies: ["EngramIndex", "EngramKernels", "EngramTestSupport"]
+        ),
+        .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
+        .testTarget(name: "EngramPostgresTests", dependencies: ["EngramPostgres", "EngramTestSupport"]),
+        .testTarget(
+            name: "EngramToolsTests",
+            dependencies: ["EngramTools", "EngramDatasets", "EngramIndex", "EngramTestSupport"]
+        ),
+    ]
+)

@@ -1,0 +1,152 @@
+import Dispatch
+import EngramKernels
+
+/// The exact index: every search compares the query with every stored vector.
+///
+/// It is the ground truth that every approximate index is tested against,
+/// and the right choice for small collections or very selective filters.
+///
+/// ```swift
+/// let index = try FlatIndex(dimension: 3, metric: .cosine)
+/// try index.add([1, 0, 0])
+/// try index.add([0, 1, 0])
+/// let hits = try index.search([0.9, 0.1, 0], k: 1)   // [(0, 0.0061…)]
+/// ```
+///
+/// Invariants:
+/// - Ids are dense: vector `i` was the `i`-th added, `0 ≤ i < count`.
+/// - Every stored vector is finite and, under cosine, unit length
+///   (``VectorStorage``).
+/// - Results are exact: best first by ``SearchResult/distance``, ties by lower id.
+///
+/// Concurrency: any number of threads may search at once while nothing is
+/// added; `add` needs exclusive access (it may move the storage). The engine
+/// provides that exclusion. A batch search runs on several threads itself.
+///
+/// - Complexity: search is O(n·d) time and O(k) extra memory.
+public final class FlatIndex: @unchecked Sendable {
+    public let storage: VectorStorage
+
+    public var dimension: Int { storage.dimension }
+    public var metric: Metric { storage.metric }
+    public var count: Int { storage.count }
+    /// Bytes held by the vectors (the index has no other sizeable state).
+    public var memoryBytes: Int { storage.allocatedBytes }
+
+    public init(dimension: Int, metric: Metric, reserve: Int = 0) throws(IndexError) {
+        storage = try VectorStorage(dimension: dimension, metric: metric, reserve: reserve)
+    }
+
+    /// Adds one vector; returns its id.
+    @discardableResult
+    public func add(_ vector: [Float]) throws(IndexError) -> VectorID {
+        try add(contentsOf: vector)
+    }
+
+    /// Adds `floats.count / dimension` vectors packed row after row; all or
+    /// nothing. Returns the id of the first.
+    @discardableResult
+    public func add(contentsOf floats: [Float]) throws(IndexError) -> VectorID {
+        try floats.withUnsafeBufferPointer { (buffer) throws(IndexError) in
+            try storage.append(contentsOf: buffer)
+        }
+    }
+
+    /// The stored vector `id` (normalised under cosine).
+    public func vector(_ id: VectorID) throws(IndexError) -> [Float] {
+        guard Int(id) < count else { throw .unknownID(id) }
+        return storage.vector(Int(id))
+    }
+
+    /// The `k` nearest stored vectors to `query` that `filter` allows, best
+    /// first. Returns `min(k, allowed)` results.
+    public func search(
+        _ query: [Float], k: Int, filter: CandidateFilter? = nil
+    ) throws(IndexError) -> [SearchResult] {
+        try Self.validate(k: k)
+        let q = QueryBuffer(stride: storage.stride)
+        try q.load(query, storage: storage)
+        return scan(q.pointer, k: k, filter: filter)
+    }
+
+    /// Searches many queries at once on up to `threads` threads (default:
+    /// the active processor count). `queries` holds the queries packed row
+    /// after row. Each result list is the same as a single ``search``.
+    public func search(
+        batch queries: [Float], k: Int, filter: CandidateFilter? = nil, threads: Int? = nil
+    ) throws(IndexError) -> [[SearchResult]] {
+        try Self.validate(k: k)
+        let d = dimension
+        guard queries.count % d == 0 else { throw .raggedBatch(floats: queries.count, dimension: d) }
+        let nq = queries.count / d
+        // Validate (and normalise) every query before any work: all or nothing.
+        let prepared = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, nq * storage.stride))
+        defer { prepared.deallocate() }
+        try queries.withUnsafeBufferPointer { (all) throws(IndexError) in
+            for r in 0..<nq {
+                try storage.prepare(
+                    UnsafeBufferPointer(rebasing: all[(r * d)..<((r + 1) * d)]),
+                    into: prepared + r * storage.stride, row: r)
+            }
+        }
+        var results = [[SearchResult]](repeating: [], count: nq)
+        let workers = Swift.max(1, Swift.min(threads ?? ProcessInfoCores.active, nq))
+        results.withUnsafeMutableBufferPointer { out in
+            let out = SendablePointer(out.baseAddress!)
+            let input = SendablePointer(prepared)
+            let stride = storage.stride
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var r = w
+                while r < nq {
+                    (out.pointer + r).pointee = self.scan(input.pointer + r * stride, k: k, filter: filter)
+                    r += workers
+                }
+            }
+        }
+        return results
+    }
+
+    static func validate(k: Int) throws(IndexError) {
+        guard (1...SearchLimits.maxK).contains(k) else { throw .invalidK(k, maxK: SearchLimits.maxK) }
+    }
+
+    /// Exact top-k of a prepared query (`stride` floats, normalised if needed).
+    func scan(_ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?) -> [SearchResult] {
+        switch metric {
+        case .squaredL2: return scan(SquaredL2Kernel.self, query, k: k, filter: filter)
+        case .innerProduct: return scan(InnerProductKernel.self, query, k: k, filter: filter)
+        case .cosine: return scan(CosineKernel.self, query, k: k, filter: filter)
+        }
+    }
+
+    @inline(never)
+    func scan<K: DistanceKernel>(
+        _: K.Type, _ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?
+    ) -> [SearchResult] {
+        var heap = TopKHeap(capacity: Swift.min(k, Swift.max(count, 1)))
+        let base = UnsafePointer(storage.base)
+        let stride = storage.stride
+        let n = count
+        switch filter {
+        case nil:
+            var row = base
+            for i in 0..<n {
+                heap.consider(distance: K.distance(query, row, count: stride), id: VectorID(truncatingIfNeeded: i))
+                row += stride
+            }
+        case .bitset(let bits)?:
+            bits.forEach { id in
+                guard Int(id) < n else { return }
+                heap.consider(distance: K.distance(query, base + Int(id) &* stride, count: stride), id: id)
+            }
+        case .predicate(let allows)?:
+            var row = base
+            for i in 0..<n {
+                let id = VectorID(truncatingIfNeeded: i)
+                if allows(id) { heap.consider(distance: K.distance(query, row, count: stride), id: id) }
+                row += stride
+            }
+        }
+        return heap.sortedResults()
+    }
+}

@@ -1,0 +1,52 @@
+/// Errors of the in-memory indexes.
+///
+/// Every case is a caller error (bad input or bad parameters): the indexes
+/// do no I/O, so they have no I/O or corruption errors. The message names
+/// the problem and the values involved, never the vector's contents.
+public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The index was asked for a dimension outside `1...maxDimension`.
+    case invalidDimension(Int)
+    /// A vector (or query) has `actual` components; the index holds `expected`.
+    case dimensionMismatch(expected: Int, actual: Int)
+    /// Component `component` of a vector is NaN or ±∞ (`row` is its position in a batch).
+    case nonFiniteValue(row: Int, component: Int)
+    /// A zero vector under cosine, which has no direction.
+    case zeroVector(row: Int)
+    /// The vector's squared length overflows `Float` (cosine normalisation).
+    case vectorTooLarge(row: Int)
+    /// `k` must be in `1...maxK`.
+    case invalidK(Int, maxK: Int)
+    /// An id that is not in the index.
+    case unknownID(UInt32)
+    /// The index would exceed its maximum number of vectors.
+    case capacityExceeded(limit: Int)
+    /// A batch of flat floats whose length is not a multiple of the dimension.
+    case raggedBatch(floats: Int, dimension: Int)
+    /// A parameter outside its valid range.
+    case invalidParameter(name: String, value: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .invalidDimension(let d):
+            return "invalid dimension \(d): must be between 1 and \(VectorStorage.maxDimension)"
+        case .dimensionMismatch(let expected, let actual):
+            return "dimension mismatch: the index holds \(expected)-dimensional vectors, got \(actual)"
+        case .nonFiniteValue(let row, let component):
+            return "vector \(row) has a NaN or infinite value at component \(component)"
+        case .zeroVector(let row):
+            return "vector \(row) is all zeros, which has no direction under cosine"
+        case .vectorTooLarge(let row):
+            return "vector \(row) is too large to normalise: its squared length overflows Float"
+        case .invalidK(let k, let maxK):
+            return "invalid k \(k): must be between 1 and \(maxK)"
+        case .unknownID(let id):
+            return "unknown id \(id)"
+        case .capacityExceeded(let limit):
+            return "the index is full: at most \(limit) vectors"
+        case .raggedBatch(let floats, let dimension):
+            return "a batch of \(floats) floats is not a whole number of \(dimension)-dimensional vectors"
+        case .invalidParameter(let name, let value, let expected):
+            return "invalid \(name) \(value): expected \(expected)"
+        }
+    }
+}

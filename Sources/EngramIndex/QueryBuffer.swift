@@ -1,0 +1,41 @@
+import EngramKernels
+
+/// A query copied into an aligned, zero-padded buffer of `stride` floats
+/// and prepared like a stored vector (validated, normalised under cosine).
+final class QueryBuffer {
+    let pointer: UnsafeMutablePointer<Float>
+
+    init(stride: Int) {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: stride * MemoryLayout<Float>.size, alignment: 64)
+        pointer = raw.initializeMemory(as: Float.self, repeating: 0, count: stride)
+    }
+
+    deinit { pointer.deallocate() }
+
+    func load(_ query: [Float], storage: VectorStorage) throws(IndexError) {
+        try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in
+            try storage.prepare(buffer, into: pointer, row: 0)
+        }
+    }
+}
+
+/// A pointer handed to worker threads that write disjoint elements.
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}
+
+/// The number of processors this process may use.
+enum ProcessInfoCores {
+    static var active: Int {
+        #if canImport(Glibc)
+        return Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return 1
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,124 @@
+import EngramKernels
+
+/// Contiguous, aligned storage of fixed-dimension `Float` vectors.
+///
+/// Row `i` starts at `base + i * stride`. Rows are padded with zeros to a
+/// multiple of eight floats (32 bytes) and the buffer is 64-byte aligned, so
+/// every row starts on a 32-byte boundary and the kernels can run over
+/// `stride` floats with no scalar tail: zero padding changes neither the
+/// inner product nor the squared distance.
+///
+/// Invariants:
+/// - `stride = dimension` rounded up to a multiple of 8; `count ≤ capacity`.
+/// - `base` is 64-byte aligned; floats `dimension..<stride` of every row are 0.
+/// - Rows `0..<count` hold vectors that passed ``prepare(_:into:row:)``:
+///   finite, and unit length when the metric normalises.
+///
+/// Concurrency: not synchronised. Growing moves the buffer, so readers must
+/// not hold ``base`` across an append; the owning index states its contract.
+public final class VectorStorage {
+    /// The largest supported dimension.
+    public static let maxDimension = 4096
+    /// The largest number of rows (ids are `UInt32`).
+    public static let maxCount = Int(UInt32.max)
+    static let alignment = 64
+
+    public let dimension: Int
+    public let stride: Int
+    public let metric: Metric
+    public private(set) var count: Int = 0
+    public private(set) var capacity: Int = 0
+    /// The first float of row 0. Valid until the next append that grows.
+    public private(set) var base: UnsafeMutablePointer<Float>
+
+    public init(dimension: Int, metric: Metric, reserve: Int = 0) throws(IndexError) {
+        guard (1...Self.maxDimension).contains(dimension) else {
+            throw .invalidDimension(dimension)
+        }
+        self.dimension = dimension
+        self.stride = (dimension + 7) & ~7
+        self.metric = metric
+        self.base = Self.allocate(floats: 8)
+        if reserve > 0 { try grow(toAtLeast: reserve) }
+    }
+
+    deinit { base.deallocate() }
+
+    /// Bytes held by the buffer (capacity, not just count).
+    public var allocatedBytes: Int { Swift.max(capacity, 1) * stride * MemoryLayout<Float>.size }
+
+    /// The first float of row `id`.
+    @inlinable @inline(__always)
+    public func row(_ id: Int) -> UnsafeMutablePointer<Float> { base + id &* stride }
+
+    /// Row `id`'s `dimension` floats as an array (as stored: normalised under cosine).
+    public func vector(_ id: Int) -> [Float] {
+        Array(UnsafeBufferPointer(start: row(id), count: dimension))
+    }
+
+    /// Ensures room for `rows` rows, so that appends up to it do not move ``base``.
+    public func reserve(_ rows: Int) throws(IndexError) {
+        if rows > capacity { try grow(toAtLeast: rows) }
+    }
+
+    /// Validates `source` and writes it, prepared, into `destination`
+    /// (`stride` floats, padding zeroed): checks the dimension and that every
+    /// value is finite, and normalises under cosine (rejecting zero vectors).
+    /// `row` only labels errors. Nothing is stored.
+    public func prepare(
+        _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutablePointer<Float>, row: Int
+    ) throws(IndexError) {
+        guard source.count == dimension else {
+            throw .dimensionMismatch(expected: dimension, actual: source.count)
+        }
+        let src = source.baseAddress!
+        guard allFinite(src, count: dimension) else {
+            let bad = source.firstIndex { !$0.isFinite } ?? 0
+            throw .nonFiniteValue(row: row, component: bad)
+        }
+        destination.update(from: src, count: dimension)
+        (destination + dimension).update(repeating: 0, count: stride - dimension)
+        if metric.normalizesVectors {
+            let length = normalize(destination, count: stride)
+            if length == 0 { throw .zeroVector(row: row) }
+            if !length.isFinite { throw .vectorTooLarge(row: row) }
+        }
+    }
+
+    /// Validates and appends `rows` vectors packed in `floats`
+    /// (`rows * dimension` values). All or nothing: if any row is invalid,
+    /// nothing is appended. Returns the id of the first new row.
+    @discardableResult
+    public func append(contentsOf floats: UnsafeBufferPointer<Float>) throws(IndexError) -> VectorID {
+        guard floats.count % dimension == 0 else {
+            throw .raggedBatch(floats: floats.count, dimension: dimension)
+        }
+        let rows = floats.count / dimension
+        guard count + rows <= Self.maxCount else { throw .capacityExceeded(limit: Self.maxCount) }
+        if count + rows > capacity { try grow(toAtLeast: count + rows) }
+        for r in 0..<rows {
+            let source = UnsafeBufferPointer(rebasing: floats[(r * dimension)..<((r + 1) * dimension)])
+            try prepare(source, into: row(count + r), row: r)
+        }
+        let first = VectorID(count)
+        count += rows
+        return first
+    }
+
+    private func grow(toAtLeast rows: Int) throws(IndexError) {
+        guard rows <= Self.maxCount else { throw .capacityExceeded(limit: Self.maxCount) }
+        var newCapacity = Swift.max(capacity, 16)
+        while newCapacity < rows { newCapacity = Swift.min(newCapacity * 2, Self.maxCount) }
+        let fresh = Self.allocate(floats: newCapacity * stride)
+        fresh.update(from: base, count: count * stride)
+        base.deallocate()
+        base = fresh
+        capacity = newCapacity
+    }
+
+    private static func allocate(floats: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: floats * MemoryLayout<Float>.size, alignment: alignment)
+        return raw.initializeMemory(as: Float.self, repeating: 0, count: floats)
+    }
+}

@@ -1,0 +1,67 @@
+/// A distance function fixed at compile time, so index code generic over it
+/// is specialised per metric: one kernel per metric, no per-distance
+/// dispatch, no existential in a hot loop.
+///
+/// Every kernel returns a distance where smaller means closer (see
+/// ``Metric``). Indexes pick the kernel once, from their `Metric`, and
+/// pass it down as a generic parameter.
+public protocol DistanceKernel {
+    /// The metric this kernel implements.
+    static var metric: Metric { get }
+
+    /// The distance between two vectors of `count` floats.
+    static func distance(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
+    ) -> Float
+}
+
+/// `Σ (a−b)²`.
+public enum SquaredL2Kernel: DistanceKernel {
+    public static var metric: Metric { .squaredL2 }
+
+    @inlinable @inline(__always)
+    public static func distance(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
+    ) -> Float {
+        squaredEuclidean(a, b, count: count)
+    }
+}
+
+/// `−Σ a·b`: the negated inner product, so that smaller is closer.
+public enum InnerProductKernel: DistanceKernel {
+    public static var metric: Metric { .innerProduct }
+
+    @inlinable @inline(__always)
+    public static func distance(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
+    ) -> Float {
+        -innerProduct(a, b, count: count)
+    }
+}
+
+/// `1 − Σ a·b`, for vectors already normalised to unit length.
+public enum CosineKernel: DistanceKernel {
+    public static var metric: Metric { .cosine }
+
+    @inlinable @inline(__always)
+    public static func distance(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
+    ) -> Float {
+        1 - innerProduct(a, b, count: count)
+    }
+}
+
+extension Metric {
+    /// The distance between two vectors under this metric (dispatches per
+    /// call: for tests and one-off use, never inside a loop).
+    @inlinable
+    public func distance(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
+    ) -> Float {
+        switch self {
+        case .squaredL2: return SquaredL2Kernel.distance(a, b, count: count)
+        case .innerProduct: return InnerProductKernel.distance(a, b, count: count)
+        case .cosine: return CosineKernel.distance(a, b, count: count)
+        }
+    }
+}
