@@ -40,7 +40,10 @@ public final class FlatIndex: @unchecked Sendable {
     /// Adds one vector; returns its id.
     @discardableResult
     public func add(_ vector: [Float]) throws(IndexError) -> VectorID {
-        try add(contentsOf: vector)
+        guard vector.count == dimension else {
+            throw .dimensionMismatch(expected: dimension, actual: vector.count)
+        }
+        return try add(contentsOf: vector)
     }
 
     /// Adds `floats.count / dimension` vectors packed row after row; all or

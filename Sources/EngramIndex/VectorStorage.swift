@@ -39,7 +39,7 @@ public final class VectorStorage {
         self.stride = (dimension + 7) & ~7
         self.metric = metric
         self.base = Self.allocate(floats: 8)
-        if reserve > 0 { try grow(toAtLeast: reserve) }
+        if reserve > 0 { try grow(toAtLeast: reserve, exactly: true) }
     }
 
     deinit { base.deallocate() }
@@ -58,7 +58,7 @@ public final class VectorStorage {
 
     /// Ensures room for `rows` rows, so that appends up to it do not move ``base``.
     public func reserve(_ rows: Int) throws(IndexError) {
-        if rows > capacity { try grow(toAtLeast: rows) }
+        if rows > capacity { try grow(toAtLeast: rows, exactly: true) }
     }
 
     /// Validates `source` and writes it, prepared, into `destination`
@@ -105,9 +105,11 @@ public final class VectorStorage {
         return first
     }
 
-    private func grow(toAtLeast rows: Int) throws(IndexError) {
+    /// Moves the rows to a buffer of at least `rows` rows: exactly that many
+    /// when reserving, else doubling so that appends are amortised O(1).
+    private func grow(toAtLeast rows: Int, exactly: Bool = false) throws(IndexError) {
         guard rows <= Self.maxCount else { throw .capacityExceeded(limit: Self.maxCount) }
-        var newCapacity = Swift.max(capacity, 16)
+        var newCapacity = exactly ? rows : Swift.max(capacity, 16)
         while newCapacity < rows { newCapacity = Swift.min(newCapacity * 2, Self.maxCount) }
         let fresh = Self.allocate(floats: newCapacity * stride)
         fresh.update(from: base, count: count * stride)

@@ -10,7 +10,7 @@
 /// reject non-finite vectors before they reach it (Docs/KERNELS.md).
 ///
 /// - Complexity: O(count), no allocation.
-@inlinable
+@inlinable @inline(__always)
 public func innerProduct(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
 ) -> Float {

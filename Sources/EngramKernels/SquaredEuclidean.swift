@@ -5,7 +5,7 @@
 /// not change the order of results.
 ///
 /// - Complexity: O(count), no allocation.
-@inlinable
+@inlinable @inline(__always)
 public func squaredEuclidean(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
 ) -> Float {

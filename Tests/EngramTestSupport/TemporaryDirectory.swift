@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory under `$TMPDIR` (or /tmp), removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ label: String = "engram-test") {
+        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array("\(base)/\(label)-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = made.map { String(cString: $0) } ?? "\(base)/\(label)-fallback"
+    }
+
+    public func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    public func remove() {
+        _ = system("rm -rf '\(path)'")
+    }
+
+    /// Writes raw bytes to `name` in this directory.
+    public func write(_ bytes: [UInt8], to name: String) {
+        let fd = open(file(name), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        bytes.withUnsafeBytes { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// The bytes of `name` in this directory (empty if unreadable).
+    public func read(_ name: String) -> [UInt8] {
+        guard let f = fopen(file(name), "rb") else { return [] }
+        defer { fclose(f) }
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, f)
+            if n <= 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+}
