@@ -66,9 +66,16 @@ public final class FlatIndex: @unchecked Sendable {
     public func search(
         _ query: [Float], k: Int, filter: CandidateFilter? = nil
     ) throws(IndexError) -> [SearchResult] {
+        try query.withUnsafeBufferPointer { (q) throws(IndexError) in try search(q, k: k, filter: filter) }
+    }
+
+    /// ``search(_:k:filter:)`` for a query the caller holds in memory it owns.
+    public func search(
+        _ query: UnsafeBufferPointer<Float>, k: Int, filter: CandidateFilter? = nil
+    ) throws(IndexError) -> [SearchResult] {
         try Self.validate(k: k)
         let q = QueryBuffer(stride: storage.stride)
-        try q.load(query, storage: storage)
+        try storage.prepare(query, into: q.pointer, row: 0)
         return scan(q.pointer, k: k, filter: filter)
     }
 

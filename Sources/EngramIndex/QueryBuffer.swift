@@ -11,12 +11,6 @@ final class QueryBuffer {
     }
 
     deinit { pointer.deallocate() }
-
-    func load(_ query: [Float], storage: VectorStorage) throws(IndexError) {
-        try query.withUnsafeBufferPointer { (buffer) throws(IndexError) in
-            try storage.prepare(buffer, into: pointer, row: 0)
-        }
-    }
 }
 
 /// A pointer handed to worker threads that write disjoint elements.

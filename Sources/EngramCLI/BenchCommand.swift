@@ -1,0 +1,129 @@
+import ArgumentParser
+import EngramKernels
+import EngramTools
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Metric: ExpressibleByArgument {}
+extension BenchConfiguration.IndexKind: ExpressibleByArgument {}
+
+/// `engram bench`: recall and latency of an index against exact ground truth.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure recall@k, QPS and latency of an index against exact ground truth.",
+        discussion: """
+            Give the files with --base, --queries and --groundtruth, or a folder laid out as
+            shared/harness lays it (base.fvecs, query.fvecs, groundtruth.ivecs) with --dataset.
+            Queries run one at a time on one thread after --warmup untimed ones. A table goes to
+            stdout, progress to stderr, and with --json one JSON object per sweep point to FILE.
+            """
+    )
+
+    @Option(help: "A dataset folder holding base.fvecs, query.fvecs and groundtruth.ivecs.")
+    var dataset: String?
+
+    @Option(help: "Base vectors (.fvecs or .fbin).")
+    var base: String?
+
+    @Option(help: "Query vectors (.fvecs or .fbin).")
+    var queries: String?
+
+    @Option(help: "Exact neighbour ids of each query, best first (.ivecs or .ibin).")
+    var groundtruth: String?
+
+    @Option(help: "The dataset name reported in the results (default: the folder's name).")
+    var name: String?
+
+    @Option(help: "The index to build: \(BenchConfiguration.IndexKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var index: BenchConfiguration.IndexKind = .flat
+
+    @Option(help: "The metric: cosine, ip or l2.")
+    var metric: Metric = .cosine
+
+    @Option(help: "How many neighbours each query asks for; recall is measured at k.")
+    var k: Int = 10
+
+    @Option(name: .customLong("ef-search"), help: "Comma-separated efSearch values to sweep (graph indexes).")
+    var efSearch: String?
+
+    @Option(name: .customLong("build-threads"), help: "Threads used to build the index.")
+    var buildThreads: Int = 1
+
+    @Option(help: "Untimed warm-up queries before each sweep point.")
+    var warmup: Int = 200
+
+    @Option(name: .customLong("max-queries"), help: "Use only the first N queries.")
+    var maxQueries: Int?
+
+    @Option(help: "Append one JSON object per sweep point to this file.")
+    var json: String?
+
+    func makeConfiguration() throws -> BenchConfiguration {
+        var c: BenchConfiguration
+        switch (dataset, base, queries, groundtruth) {
+        case (let dir?, nil, nil, nil):
+            c = BenchConfiguration(datasetDirectory: dir)
+        case (nil, let b?, let q?, let g?):
+            let folder = b.split(separator: "/").dropLast().last.map(String.init) ?? "dataset"
+            c = BenchConfiguration(basePath: b, queriesPath: q, groundTruthPath: g, datasetName: folder)
+        default:
+            throw ValidationError("give either --dataset DIR, or all of --base, --queries and --groundtruth")
+        }
+        if let name { c.datasetName = name }
+        c.index = index
+        c.metric = metric
+        c.k = k
+        c.buildThreads = buildThreads
+        c.warmupQueries = warmup
+        c.maxQueries = maxQueries
+        if let efSearch {
+            c.efSearch = try efSearch.split(separator: ",").map { part in
+                guard let value = Int(part.trimmingSpaces) else {
+                    throw ValidationError("--ef-search takes comma-separated whole numbers, got '\(efSearch)'")
+                }
+                return value
+            }
+        }
+        return c
+    }
+
+    func validate() throws {
+        do {
+            try makeConfiguration().validate()
+        } catch let error as BenchError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() throws {
+        let configuration = try makeConfiguration()
+        let runner = BenchRunner(configuration: configuration) { line in
+            printToStandardError("engram bench: \(line)")
+        }
+        let results: [BenchResult]
+        do {
+            results = try runner.run()
+        } catch {
+            printToStandardError("engram bench: error: \(error)")
+            throw ExitCode(2)
+        }
+        print(BenchTable.render(results))
+        if let json {
+            guard let file = fopen(json, "a") else {
+                printToStandardError("engram bench: error: cannot open \(json) for appending: \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+            defer { fclose(file) }
+            for r in results { fputs(r.jsonLine + "\n", file) }
+        }
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

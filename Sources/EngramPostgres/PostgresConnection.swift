@@ -1,0 +1,107 @@
+import CLibPQ
+
+/// One libpq connection. The rest of the engine talks to PostgreSQL through
+/// this type and never touches C.
+///
+/// Statements are parameterised only (`$1`, `$2`, ...): values go as bind
+/// parameters, never into SQL text. Identifiers that cannot be parameters
+/// go through ``quoteIdentifier(_:)``.
+///
+/// Concurrency: a connection serves one statement at a time. It is not
+/// `Sendable`; a pool hands connections to one task at a time.
+public final class PostgresConnection {
+    private let handle: OpaquePointer
+
+    /// Connects (blocking) with a libpq connection string or URL.
+    public init(_ configuration: PostgresConfiguration = .fromEnvironment()) throws(PostgresError) {
+        guard let handle = PQconnectdb(configuration.connectionString) else {
+            throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(handle))
+            PQfinish(handle)
+            throw PostgresError(kind: .connection, message: message)
+        }
+        self.handle = handle
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// The server's version number (e.g. 180006 for 18.6).
+    public var serverVersion: Int { Int(PQserverVersion(handle)) }
+
+    /// Runs one statement with bind parameters and returns its rows.
+    @discardableResult
+    public func execute(
+        _ sql: String, _ parameters: [PostgresValue] = [], resultFormat: PostgresFormat = .text
+    ) throws(PostgresError) -> PostgresResult {
+        // libpq wants parallel C arrays of pointers, lengths and formats; keep the
+        // bytes alive in Swift arrays for the duration of the call.
+        let payloads: [[UInt8]?] = parameters.map {
+            switch $0 {
+            case .null: return nil
+            case .text(let s): return Array(s.utf8) + [0]
+            case .binary(let b): return b
+            }
+        }
+        let lengths = parameters.map { value -> Int32 in
+            if case .binary(let b) = value { return Int32(b.count) }
+            return 0
+        }
+        let formats = parameters.map { value -> Int32 in
+            if case .binary = value { return 1 }
+            return 0
+        }
+        let result: OpaquePointer? = withPointers(payloads) { pointers in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, pointers, lengths, formats, resultFormat.rawValue)
+        }
+        guard let result else {
+            throw PostgresError(kind: .connection, message: String(cString: PQerrorMessage(handle)))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            return PostgresResult(result)
+        default:
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = String(cString: PQresultErrorMessage(result))
+            let broken = PQstatus(handle) != CONNECTION_OK
+            throw PostgresError(kind: broken ? .connection : .server, sqlState: state, message: message)
+        }
+    }
+
+    /// Quotes an identifier (table, column) for SQL text: wraps it in double
+    /// quotes and doubles any double quote inside. The only way identifiers
+    /// enter SQL text; NUL characters are rejected.
+    public static func quoteIdentifier(_ name: String) throws(PostgresError) -> String {
+        guard !name.isEmpty, !name.utf8.contains(0) else {
+            throw PostgresError(kind: .decoding, message: "an identifier must be non-empty and contain no NUL")
+        }
+        return "\"" + name.replacingAll("\"", with: "\"\"") + "\""
+    }
+}
+
+/// Calls `body` with C pointers to each payload (nil for NULL), valid during the call.
+private func withPointers<R>(
+    _ payloads: [[UInt8]?], _ body: ([UnsafePointer<CChar>?]) -> R
+) -> R {
+    var pointers = [UnsafePointer<CChar>?]()
+    var buffers = [UnsafeMutablePointer<UInt8>]()
+    defer { buffers.forEach { $0.deallocate() } }
+    for payload in payloads {
+        guard let payload else { pointers.append(nil); continue }
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: Swift.max(1, payload.count))
+        buffer.initialize(from: payload, count: payload.count)
+        buffers.append(buffer)
+        pointers.append(UnsafeRawPointer(buffer).assumingMemoryBound(to: CChar.self))
+    }
+    return body(pointers)
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for ch in self { if ch == target { out += replacement } else { out.append(ch) } }
+        return out
+    }
+}

@@ -1,0 +1,60 @@
+import EngramKernels
+
+/// What `engram bench` measures: the files, the index and the sweep.
+///
+/// Built and checked by the command line (``validate()``) before anything is
+/// loaded, so a bad argument fails fast with a clear message.
+public struct BenchConfiguration: Sendable, Equatable {
+    /// The index kinds `engram bench` can build.
+    public enum IndexKind: String, Sendable, CaseIterable {
+        case flat
+    }
+
+    public var basePath: String
+    public var queriesPath: String
+    public var groundTruthPath: String
+    /// The name reported in `dataset` (the dataset folder's name by default).
+    public var datasetName: String
+    public var index: IndexKind = .flat
+    public var metric: Metric = .cosine
+    public var k: Int = 10
+    /// Values of the index's search parameter to sweep (empty: the index's default).
+    public var efSearch: [Int] = []
+    public var buildThreads: Int = 1
+    /// Untimed queries run before each timed sweep point.
+    public var warmupQueries: Int = 200
+    /// Use at most this many queries (all if `nil`).
+    public var maxQueries: Int?
+
+    public init(basePath: String, queriesPath: String, groundTruthPath: String, datasetName: String) {
+        self.basePath = basePath
+        self.queriesPath = queriesPath
+        self.groundTruthPath = groundTruthPath
+        self.datasetName = datasetName
+    }
+
+    /// The files of a folder laid out as `shared/harness` lays it.
+    public init(datasetDirectory dir: String) {
+        let trimmed = dir.hasSuffix("/") ? String(dir.dropLast()) : dir
+        let name = trimmed.split(separator: "/").last.map(String.init) ?? trimmed
+        self.init(
+            basePath: "\(trimmed)/base.fvecs", queriesPath: "\(trimmed)/query.fvecs",
+            groundTruthPath: "\(trimmed)/groundtruth.ivecs", datasetName: name)
+    }
+
+    /// Checks every parameter; throws ``BenchError/invalidArgument(_:)`` naming the first bad one.
+    public func validate() throws(BenchError) {
+        guard k >= 1 && k <= 1000 else { throw .invalidArgument("--k must be between 1 and 1000, got \(k)") }
+        guard buildThreads >= 1 && buildThreads <= 256 else {
+            throw .invalidArgument("--build-threads must be between 1 and 256, got \(buildThreads)")
+        }
+        guard warmupQueries >= 0 else { throw .invalidArgument("--warmup must be ≥ 0, got \(warmupQueries)") }
+        if let maxQueries, maxQueries < 1 { throw .invalidArgument("--max-queries must be ≥ 1, got \(maxQueries)") }
+        if let bad = efSearch.first(where: { $0 < 1 }) {
+            throw .invalidArgument("--ef-search values must be ≥ 1, got \(bad)")
+        }
+        if index == .flat && !efSearch.isEmpty {
+            throw .invalidArgument("--ef-search does not apply to --index flat: the flat index is exact and has no search parameter")
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import EngramDatasets
+import EngramIndex
+import EngramKernels
+
+/// Runs `engram bench`: loads a dataset, builds the index, then runs the
+/// queries **one at a time on one thread** (the way the engine serves),
+/// for each search setting, and measures recall@k against the ground truth,
+/// QPS and latency percentiles.
+///
+/// Protocol (the same as `shared/harness`): `warmupQueries` untimed queries
+/// first, then every query in order, each timed on its own; `qps` is the
+/// number of queries over the loop's wall time.
+public struct BenchRunner {
+    public let configuration: BenchConfiguration
+    /// Receives progress lines (the command line prints them to stderr).
+    public let progress: (String) -> Void
+
+    public init(configuration: BenchConfiguration, progress: @escaping (String) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.progress = progress
+    }
+
+    /// The loaded dataset.
+    struct Data {
+        var base: FloatMatrix
+        var queries: FloatMatrix
+        var groundTruth: Int32Matrix
+    }
+
+    public func run() throws(BenchError) -> [BenchResult] {
+        try configuration.validate()
+        let data = try load()
+        switch configuration.index {
+        case .flat:
+            return try runFlat(data)
+        }
+    }
+
+    func load() throws(BenchError) -> Data {
+        let c = configuration
+        do {
+            let start = monotonicNanoseconds()
+            let base = try DatasetReader.readFloats(c.basePath)
+            progress("loaded \(c.basePath): \(base.rows) × \(base.columns) in \(format(secondsSince(start), 2)) s")
+            let queries = try DatasetReader.readFloats(c.queriesPath, limit: c.maxQueries)
+            let truth = try DatasetReader.readInt32s(c.groundTruthPath, limit: c.maxQueries)
+            progress("loaded \(queries.rows) queries and their ground truth (top-\(truth.columns))")
+            guard base.rows > 0 else { throw BenchError.inconsistentFiles("\(c.basePath) holds no vectors") }
+            guard queries.rows > 0 else { throw BenchError.inconsistentFiles("\(c.queriesPath) holds no vectors") }
+            guard queries.columns == base.columns else {
+                throw BenchError.inconsistentFiles(
+                    "queries are \(queries.columns)-dimensional but the base is \(base.columns)-dimensional")
+            }
+            guard truth.rows >= queries.rows else {
+                throw BenchError.inconsistentFiles(
+                    "\(c.groundTruthPath) has \(truth.rows) rows for \(queries.rows) queries")
+            }
+            guard truth.columns >= c.k else {
+                throw BenchError.inconsistentFiles(
+                    "\(c.groundTruthPath) holds the top-\(truth.columns), fewer than --k \(c.k)")
+            }
+            if let bad = truth.values.first(where: { $0 < 0 || Int($0) >= base.rows }) {
+                throw BenchError.inconsistentFiles(
+                    "\(c.groundTruthPath) names row \(bad), outside the base's \(base.rows) rows")
+            }
+            return Data(base: base, queries: queries, groundTruth: truth)
+        } catch let error as DatasetError {
+            throw .dataset(error)
+        } catch let error as BenchError {
+            throw error
+        } catch {
+            throw .invalidArgument("\(error)")
+        }
+    }
+
+    func runFlat(_ data: Data) throws(BenchError) -> [BenchResult] {
+        let c = configuration
+        if c.buildThreads > 1 { progress("note: the flat index builds on one thread (a copy); --build-threads ignored") }
+        let start = monotonicNanoseconds()
+        let index: FlatIndex
+        do {
+            index = try FlatIndex(dimension: data.base.columns, metric: c.metric, reserve: data.base.rows)
+            let chunkRows = 100_000
+            var row = 0
+            while row < data.base.rows {
+                let end = Swift.min(data.base.rows, row + chunkRows)
+                try index.add(contentsOf: Array(data.base.values[(row * data.base.columns)..<(end * data.base.columns)]))
+                row = end
+                progress("building flat: \(row)/\(data.base.rows) vectors")
+            }
+        } catch {
+            throw .index(error)
+        }
+        let buildSeconds = secondsSince(start)
+        let measured = try measure(data) { (query) throws(IndexError) in try index.search(query, k: c.k) }
+        return [result(index: "flat", params: "", data: data, buildThreads: 1, buildSeconds: buildSeconds,
+                       memoryBytes: index.memoryBytes, searchParam: "exact", searchValue: 0, measured: measured)]
+    }
+
+    struct Measured {
+        var recall: Double
+        var qps: Double
+        var latency: LatencySummary
+    }
+
+    /// Warm-up, then every query once, timed one by one.
+    func measure(
+        _ data: Data, search: (UnsafeBufferPointer<Float>) throws(IndexError) -> [SearchResult]
+    ) throws(BenchError) -> Measured {
+        let c = configuration
+        let nq = data.queries.rows
+        let d = data.queries.columns
+        var latencies = [UInt64](repeating: 0, count: nq)
+        var found = [[VectorID]](repeating: [], count: nq)
+        var loopSeconds = 0.0
+        do {
+            try data.queries.values.withUnsafeBufferPointer { (all) throws(IndexError) in
+                func query(_ i: Int) -> UnsafeBufferPointer<Float> {
+                    UnsafeBufferPointer(rebasing: all[(i * d)..<((i + 1) * d)])
+                }
+                for w in 0..<c.warmupQueries { _ = try search(query(w % nq)) }
+                let step = Swift.max(1, nq / 10)
+                let loopStart = monotonicNanoseconds()
+                var reported = loopStart
+                for i in 0..<nq {
+                    let t0 = monotonicNanoseconds()
+                    let hits = try search(query(i))
+                    let t1 = monotonicNanoseconds()
+                    latencies[i] = t1 &- t0
+                    found[i] = hits.map(\.id)
+                    if (i + 1) % step == 0 && t1 &- reported > 2_000_000_000 {
+                        progress("searching: \(i + 1)/\(nq) queries")
+                        reported = t1
+                    }
+                }
+                loopSeconds = secondsSince(loopStart)
+            }
+        } catch {
+            throw .index(error)
+        }
+        return Measured(
+            recall: Recall.at(c.k, found: found, groundTruth: data.groundTruth),
+            qps: Double(nq) / loopSeconds, latency: LatencySummary(nanoseconds: latencies))
+    }
+
+    func result(
+        index: String, params: String, data: Data, buildThreads: Int, buildSeconds: Double,
+        memoryBytes: Int, searchParam: String, searchValue: Int, measured: Measured
+    ) -> BenchResult {
+        BenchResult(
+            index: index, params: params, dataset: configuration.datasetName, n: data.base.rows,
+            dim: data.base.columns, metric: configuration.metric.rawValue, k: configuration.k,
+            buildThreads: buildThreads, buildSeconds: buildSeconds, memoryBytes: memoryBytes,
+            searchParam: searchParam, searchValue: searchValue, recall: measured.recall,
+            nq: data.queries.rows, qps: measured.qps, latency: measured.latency)
+    }
+}
+
+/// `value` with `decimals` decimals, for progress lines and tables.
+func format(_ value: Double, _ decimals: Int) -> String {
+    guard value.isFinite else { return "-" }
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = Int((value * scale).rounded())
+    let whole = scaled / Int(scale)
+    guard decimals > 0 else { return "\(whole)" }
+    let fraction = String(abs(scaled) % Int(scale))
+    let sign = scaled < 0 && whole == 0 ? "-" : ""
+    return "\(sign)\(whole).\(String(repeating: "0", count: decimals - fraction.count))\(fraction)"
+}

@@ -1,0 +1,19 @@
+import EngramDatasets
+import EngramIndex
+
+/// recall@k: the mean over queries of |found top-k ∩ true top-k| / k,
+/// by id, as `shared/harness` computes it.
+public enum Recall {
+    /// - Parameters:
+    ///   - found: per query, the ids returned, best first (only the first `k` count).
+    ///   - groundTruth: per query, the true ids best first (at least `k` columns).
+    public static func at(_ k: Int, found: [[VectorID]], groundTruth: Int32Matrix) -> Double {
+        guard k > 0, !found.isEmpty else { return 0 }
+        var hits = 0
+        for (q, ids) in found.enumerated() {
+            let truth = Set(groundTruth.row(q).prefix(k))
+            hits += Set(ids.prefix(k).map { Int32(bitPattern: $0) }).intersection(truth).count
+        }
+        return Double(hits) / Double(k * found.count)
+    }
+}

@@ -1,0 +1,101 @@
+import EngramPostgres
+import EngramTestSupport
+import Testing
+
+/// A table name no other test run uses.
+private func uniqueTable(_ label: String) -> String {
+    "engram_test_\(label)_\(UInt32.random(in: 0...UInt32.max))"
+}
+
+@Suite("PostgreSQL + pgvector through libpq (real server)", .enabled(if: PostgresTestEnvironment.shouldRun))
+struct PostgresConnectionTests {
+    @Test("connects from the environment and has pgvector")
+    func connects() throws {
+        let db = try PostgresConnection()
+        #expect(db.serverVersion >= 150000)
+        let ext = try db.execute("SELECT extversion FROM pg_extension WHERE extname = $1", [.text("vector")])
+        #expect(ext.rowCount == 1, "CREATE EXTENSION vector has not run")
+    }
+
+    @Test("a vector inserted as text and as binary reads back exactly, in both formats")
+    func vectorRoundTrip() throws {
+        let db = try PostgresConnection()
+        let table = try PostgresConnection.quoteIdentifier(uniqueTable("vec"))
+        try db.execute("CREATE TABLE \(table) (id int PRIMARY KEY, embedding vector(4))")
+        defer { _ = try? db.execute("DROP TABLE \(table)") }
+        let a: [Float] = [1, -0.5, 3.25, 1e-7]
+        let b: [Float] = [0.1, 0.2, 0.3, 123456.79]
+        try db.execute("INSERT INTO \(table) VALUES ($1, $2::vector)", [.text("1"), .text(PgVectorCodec.text(a))])
+        try db.execute("INSERT INTO \(table) VALUES ($1, $2::vector)", [.text("2"), .binary(PgVectorCodec.binary(b))])
+
+        let asText = try db.execute("SELECT embedding::text FROM \(table) ORDER BY id")
+        #expect(try PgVectorCodec.decode(text: asText.text(row: 0, column: 0)!) == a)
+        #expect(try PgVectorCodec.decode(text: asText.text(row: 1, column: 0)!) == b)
+
+        let asBinary = try db.execute("SELECT embedding FROM \(table) ORDER BY id", resultFormat: .binary)
+        #expect(try PgVectorCodec.decode(binary: asBinary.bytes(row: 0, column: 0)!) == a)
+        #expect(try PgVectorCodec.decode(binary: asBinary.bytes(row: 1, column: 0)!) == b)
+
+        // pgvector's own distance agrees on which row is nearer.
+        let nearest = try db.execute(
+            "SELECT id FROM \(table) ORDER BY embedding <-> $1::vector LIMIT 1", [.binary(PgVectorCodec.binary(b))])
+        #expect(nearest.text(row: 0, column: 0) == "2")
+    }
+
+    @Test("values and identifiers holding quotes, semicolons and SQL are stored verbatim")
+    func hostileText() throws {
+        let db = try PostgresConnection()
+        let name = uniqueTable("q\"; DROP TABLE pg_class; --")
+        let table = try PostgresConnection.quoteIdentifier(name)
+        try db.execute("CREATE TABLE \(table) (id text, note text)")
+        defer { _ = try? db.execute("DROP TABLE \(table)") }
+        let hostile = "'); DELETE FROM \(table); -- \" \\ ünïcødé"
+        try db.execute("INSERT INTO \(table) VALUES ($1, $2)", [.text(hostile), .null])
+        let back = try db.execute("SELECT id, note FROM \(table)")
+        #expect(back.rowCount == 1)
+        #expect(back.text(row: 0, column: 0) == hostile)
+        #expect(back.text(row: 0, column: 1) == nil)
+        let listed = try db.execute("SELECT count(*) FROM pg_tables WHERE tablename = $1", [.text(name)])
+        #expect(listed.text(row: 0, column: 0) == "1")
+    }
+
+    @Test("server errors carry their SQLSTATE")
+    func serverErrors() throws {
+        let db = try PostgresConnection()
+        let missing = #expect(throws: PostgresError.self) { try db.execute("SELECT * FROM engram_no_such_table") }
+        #expect(missing?.kind == .server)
+        #expect(missing?.sqlState == "42P01")
+        let wrongDim = #expect(throws: PostgresError.self) {
+            try db.execute("SELECT $1::vector(3)", [.text("[1,2]")])
+        }
+        #expect(wrongDim?.sqlState == "22000")
+        // The connection is still usable after an error.
+        #expect(try db.execute("SELECT 1").text(row: 0, column: 0) == "1")
+    }
+}
+
+@Suite("libpq wrapper without a server")
+struct PostgresOfflineTests {
+    @Test("an unreachable server is a connection error")
+    func unreachable() {
+        let error = #expect(throws: PostgresError.self) {
+            try PostgresConnection(PostgresConfiguration(
+                connectionString: "postgresql:///postgres?host=/nonexistent-engram&port=1&connect_timeout=2"))
+        }
+        #expect(error?.kind == .connection)
+    }
+
+    @Test("vector codecs round-trip and reject malformed bytes")
+    func codecs() throws {
+        let v: [Float] = [0, -1.5, .leastNonzeroMagnitude, 3.4e38]
+        #expect(try PgVectorCodec.decode(binary: PgVectorCodec.binary(v)) == v)
+        #expect(try PgVectorCodec.decode(text: PgVectorCodec.text(v)) == v)
+        #expect(PgVectorCodec.binary([1]) == [0, 1, 0, 0, 0x3F, 0x80, 0, 0])
+        #expect(throws: PostgresError.self) { try PgVectorCodec.decode(binary: [0, 2, 0, 0, 1, 2, 3, 4]) }
+        #expect(throws: PostgresError.self) { try PgVectorCodec.decode(binary: [0]) }
+        #expect(throws: PostgresError.self) { try PgVectorCodec.decode(text: "1,2") }
+        #expect(throws: PostgresError.self) { try PgVectorCodec.decode(text: "[1,x]") }
+        #expect(try PostgresConnection.quoteIdentifier("a\"b") == "\"a\"\"b\"")
+        #expect(throws: PostgresError.self) { try PostgresConnection.quoteIdentifier("") }
+    }
+}
