@@ -63,5 +63,9 @@ let package = Package(
             name: "EngramToolsTests",
             dependencies: ["EngramTools", "EngramDatasets", "EngramIndex", "EngramTestSupport"]
         ),
+        .testTarget(
+            name: "EngramCLITests",
+            dependencies: ["EngramCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
     ]
 )

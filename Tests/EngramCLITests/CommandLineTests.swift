@@ -1,0 +1,48 @@
+import ArgumentParser
+import Testing
+@testable import EngramCLI
+
+@Suite("engram command line")
+struct CommandLineTests {
+    @Test("bench's help names every flag the issue fixes")
+    func helpText() {
+        let help = EngramCommand.helpMessage(for: BenchCommand.self)
+        for flag in ["--dataset", "--base", "--queries", "--groundtruth", "--k", "--metric", "--index",
+                     "--ef-search", "--build-threads", "--json"] {
+            #expect(help.contains(flag), "help lacks \(flag)")
+        }
+    }
+
+    @Test("bad arguments fail validation with a clear message and a non-zero exit code",
+          arguments: [
+            (["bench"], "--dataset"),
+            (["bench", "--dataset", "x", "--base", "y"], "either --dataset"),
+            (["bench", "--dataset", "x", "--ef-search", "10,20"], "does not apply to --index flat"),
+            (["bench", "--dataset", "x", "--ef-search", "10,x"], "comma-separated"),
+            (["bench", "--dataset", "x", "--k", "0"], "--k"),
+            (["bench", "--dataset", "x", "--metric", "hamming"], "hamming"),
+            (["bench", "--dataset", "x", "--index", "lsh"], "lsh"),
+          ])
+    func badArguments(arguments: [String], message: String) {
+        do {
+            _ = try EngramCommand.parseAsRoot(arguments)
+            Issue.record("\(arguments) parsed")
+        } catch {
+            #expect(EngramCommand.exitCode(for: error) != .success)
+            let text = EngramCommand.message(for: error)
+            #expect(text.contains(message), "\(arguments): \(text)")
+        }
+    }
+
+    @Test("good arguments parse into the configuration")
+    func goodArguments() throws {
+        let command = try #require(try EngramCommand.parseAsRoot(
+            ["bench", "--base", "/d/set/b.fvecs", "--queries", "q.fvecs", "--groundtruth", "g.ivecs", "--k", "5", "--metric", "l2"]
+        ) as? BenchCommand)
+        let c = try command.makeConfiguration()
+        #expect(c.k == 5)
+        #expect(c.metric == .squaredL2)
+        #expect(c.datasetName == "set")
+        #expect(c.index == .flat)
+    }
+}

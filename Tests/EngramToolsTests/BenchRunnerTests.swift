@@ -1,0 +1,107 @@
+import EngramDatasets
+import EngramIndex
+import EngramTestSupport
+import EngramTools
+import Testing
+
+@Suite("engram bench")
+struct BenchRunnerTests {
+    @Test("the flat index reproduces the fixture's numpy ground truth exactly (recall@10 = 1)")
+    func flatOnFixture() throws {
+        var config = BenchConfiguration(datasetDirectory: RepositoryPaths.fixture)
+        config.warmupQueries = 5
+        var lines = [String]()
+        let results = try BenchRunner(configuration: config) { lines.append($0) }.run()
+        #expect(results.count == 1)
+        let r = try #require(results.first)
+        #expect(r.recall == 1.0)
+        #expect(r.n == 5000 && r.dim == 64 && r.nq == 200 && r.k == 10)
+        #expect(r.dataset == "fixture-64-5k")
+        #expect(r.memoryBytes == 5000 * 64 * 4)
+        #expect(r.qps > 0 && r.latency.p50Microseconds > 0)
+        #expect(r.latency.p50Microseconds <= r.latency.p95Microseconds && r.latency.p95Microseconds <= r.latency.p99Microseconds)
+        #expect(lines.contains { $0.contains("building flat") })
+        // Recall is measured, not assumed: the wrong metric on unnormalised
+        // ids would not match, and neither does a truncated answer.
+        let truth = try DatasetReader.readInt32s("\(RepositoryPaths.fixture)/groundtruth.ivecs")
+        let wrong = (0..<truth.rows).map { q in truth.row(q).prefix(10).map { VectorID($0 + 1) } }
+        #expect(Recall.at(10, found: wrong, groundTruth: truth) < 0.5)
+    }
+
+    @Test("every key the harness reads is in the JSON line")
+    func jsonKeys() throws {
+        var config = BenchConfiguration(datasetDirectory: RepositoryPaths.fixture)
+        config.warmupQueries = 0
+        config.maxQueries = 20
+        let line = try #require(try BenchRunner(configuration: config).run().first).jsonLine
+        for key in ["engine", "index", "dataset", "n", "dim", "metric", "k", "build_threads", "build_s", "mem_bytes",
+                    "search_param", "search_value", "recall_at_10", "nq", "qps", "p50_us", "p95_us", "p99_us"] {
+            #expect(line.contains("\"\(key)\":"), "missing \(key)")
+        }
+        #expect(line.hasPrefix("{\"engine\":\"engram\",\"index\":\"flat\""))
+        #expect(line.contains("\"nq\":20,"))
+    }
+
+    @Test("bad arguments and inconsistent files are clear errors")
+    func errors() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        var config = BenchConfiguration(datasetDirectory: RepositoryPaths.fixture)
+        config.efSearch = [10]
+        #expect(throws: BenchError.self) { try config.validate() }
+        config.efSearch = []
+        config.k = 0
+        #expect(throws: BenchError.self) { try config.validate() }
+        config.k = 101
+        let tooDeep = #expect(throws: BenchError.self) { try BenchRunner(configuration: config).run() }
+        #expect(tooDeep?.description.contains("fewer than --k 101") == true)
+
+        var missing = BenchConfiguration(datasetDirectory: dir.path)
+        missing.warmupQueries = 0
+        let noFile = #expect(throws: BenchError.self) { try BenchRunner(configuration: missing).run() }
+        #expect(noFile?.description.contains("base.fvecs") == true)
+
+        // Queries of another dimension than the base.
+        try DatasetWriter.write(FloatMatrix(rows: 3, columns: 2, values: [1, 0, 0, 1, 1, 1])!, to: dir.file("base.fvecs"))
+        try DatasetWriter.write(FloatMatrix(rows: 1, columns: 3, values: [1, 0, 0])!, to: dir.file("query.fvecs"))
+        try DatasetWriter.write(Int32Matrix(rows: 1, columns: 1, values: [0])!, to: dir.file("groundtruth.ivecs"))
+        var mismatched = BenchConfiguration(datasetDirectory: dir.path)
+        mismatched.k = 1
+        let dims = #expect(throws: BenchError.self) { try BenchRunner(configuration: mismatched).run() }
+        #expect(dims?.description.contains("3-dimensional") == true)
+
+        // Ground truth naming a row the base does not have.
+        try DatasetWriter.write(FloatMatrix(rows: 1, columns: 2, values: [1, 0])!, to: dir.file("query.fvecs"))
+        try DatasetWriter.write(Int32Matrix(rows: 1, columns: 1, values: [7])!, to: dir.file("groundtruth.ivecs"))
+        let outside = #expect(throws: BenchError.self) { try BenchRunner(configuration: mismatched).run() }
+        #expect(outside?.description.contains("row 7") == true)
+
+        // A zero base vector under cosine is an index error, not a crash.
+        try DatasetWriter.write(FloatMatrix(rows: 2, columns: 2, values: [1, 0, 0, 0])!, to: dir.file("base.fvecs"))
+        try DatasetWriter.write(Int32Matrix(rows: 1, columns: 1, values: [0])!, to: dir.file("groundtruth.ivecs"))
+        #expect(throws: BenchError.self) { try BenchRunner(configuration: mismatched).run() }
+    }
+}
+
+@Suite("Measurement helpers")
+struct MeasurementTests {
+    @Test("latency percentiles use the nearest rank")
+    func percentiles() {
+        let s = LatencySummary(nanoseconds: (1...100).map { UInt64($0) * 1000 })
+        #expect(s.p50Microseconds == 50)
+        #expect(s.p95Microseconds == 95)
+        #expect(s.p99Microseconds == 99)
+        #expect(s.meanMicroseconds == 50.5)
+        #expect(LatencySummary(nanoseconds: [7000]).p99Microseconds == 7)
+        #expect(LatencySummary(nanoseconds: []).count == 0)
+    }
+
+    @Test("recall counts id overlap in the top k only")
+    func recall() {
+        let truth = Int32Matrix(rows: 2, columns: 3, values: [1, 2, 3, 4, 5, 6])!
+        #expect(Recall.at(2, found: [[2, 1], [4, 9]], groundTruth: truth) == 0.75)
+        #expect(Recall.at(1, found: [[2, 1], [4, 9]], groundTruth: truth) == 0.5)
+        #expect(Recall.at(3, found: [[3, 2, 1], [6, 5, 4]], groundTruth: truth) == 1)
+        #expect(Recall.at(3, found: [[], []], groundTruth: truth) == 0)
+    }
+}
