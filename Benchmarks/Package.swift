@@ -6,6 +6,10 @@
 //   cd Benchmarks && swift package $(../scripts/swift-flags) benchmark
 import PackageDescription
 
+// SwiftPM names a path dependency after its folder, and the repository's folder name
+// differs between checkouts (CI clones it elsewhere), so derive it.
+let engramPackage = String(Context.packageDirectory.split(separator: "/").dropLast().last ?? "main")
+
 let package = Package(
     name: "EngramBenchmarks",
     platforms: [.macOS(.v13)],
@@ -17,7 +21,7 @@ let package = Package(
         .executableTarget(
             name: "KernelBenchmarks",
             dependencies: [
-                "Engram",
+                .product(name: "Engram", package: engramPackage),
                 .product(name: "Benchmark", package: "package-benchmark"),
             ],
             path: "Benchmarks/KernelBenchmarks",

@@ -22,3 +22,12 @@ internal func multiplyAdd(
 internal func load8(_ p: UnsafePointer<Float>, _ offset: Int) -> SIMD8<Float> {
     UnsafeRawPointer(p + offset).loadUnaligned(as: SIMD8<Float>.self)
 }
+
+/// The sum of the eight lanes, by halving (4 + 4, 2 + 2, 1 + 1): three
+/// vector adds instead of the generic `sum()`'s lane-by-lane shuffles.
+@inlinable @inline(__always)
+internal func horizontalSum(_ v: SIMD8<Float>) -> Float {
+    let four = v.lowHalf + v.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
+}

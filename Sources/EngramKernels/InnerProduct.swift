@@ -28,7 +28,7 @@ public func innerProduct(
         acc0 = multiplyAdd(acc0, load8(a, i), load8(b, i))
         i &+= 8
     }
-    var sum = ((acc0 + acc1) + (acc2 + acc3)).sum()
+    var sum = horizontalSum((acc0 + acc1) + (acc2 + acc3))
     while i < count {
         sum += a[i] * b[i]
         i &+= 1

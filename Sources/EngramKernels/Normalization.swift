@@ -32,5 +32,5 @@ public func allFinite(_ vector: UnsafePointer<Float>, count: Int) -> Bool {
         tail += vector[i] - vector[i]
         i &+= 1
     }
-    return (acc.sum() + tail) == 0
+    return (horizontalSum(acc) + tail) == 0
 }

@@ -28,7 +28,7 @@ public func squaredEuclidean(
         acc0 = multiplyAdd(acc0, d0, d0)
         i &+= 8
     }
-    var sum = ((acc0 + acc1) + (acc2 + acc3)).sum()
+    var sum = horizontalSum((acc0 + acc1) + (acc2 + acc3))
     while i < count {
         let d = a[i] - b[i]
         sum += d * d

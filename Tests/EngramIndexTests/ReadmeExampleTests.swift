@@ -1,0 +1,16 @@
+import EngramIndex
+import Testing
+
+/// The README's usage example, kept compiling and correct.
+@Test("the README example runs and returns what it says")
+func readmeExample() throws {
+    let index = try FlatIndex(dimension: 3, metric: .cosine)   // or .innerProduct, .squaredL2
+    try index.add([1, 0, 0])                                    // id 0
+    try index.add(contentsOf: [0, 1, 0, 0.7, 0.7, 0])           // ids 1 and 2, all or nothing
+    let hits = try index.search([0.9, 0.1, 0], k: 2)            // best first: smaller distance is closer
+    #expect(hits.map(\.id) == [0, 2])
+
+    let allowed = Bitset(capacity: index.count, ids: [1, 2])
+    let filtered = try index.search([0.9, 0.1, 0], k: 2, filter: .bitset(allowed))
+    #expect(filtered.map(\.id) == [2, 1])
+}
