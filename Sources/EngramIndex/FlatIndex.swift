@@ -139,10 +139,23 @@ public final class FlatIndex: @unchecked Sendable {
         let n = count
         switch filter {
         case nil:
+            // Four rows per step through the batched kernel, then the rest one by one.
             var row = base
-            for i in 0..<n {
+            var i = 0
+            while i &+ 4 <= n {
+                let d = K.distances4(query, row, stride: stride, count: stride)
+                let id = VectorID(truncatingIfNeeded: i)
+                heap.consider(distance: d[0], id: id)
+                heap.consider(distance: d[1], id: id &+ 1)
+                heap.consider(distance: d[2], id: id &+ 2)
+                heap.consider(distance: d[3], id: id &+ 3)
+                row += 4 &* stride
+                i &+= 4
+            }
+            while i < n {
                 heap.consider(distance: K.distance(query, row, count: stride), id: VectorID(truncatingIfNeeded: i))
                 row += stride
+                i &+= 1
             }
         case .bitset(let bits)?:
             bits.forEach { id in

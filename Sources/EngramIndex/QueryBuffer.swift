@@ -1,6 +1,6 @@
 import EngramKernels
 
-/// A query copied into an aligned, zero-padded buffer of `stride` floats
+/// A query copied into an aligned buffer of `stride` floats
 /// and prepared like a stored vector (validated, normalised under cosine).
 final class QueryBuffer {
     let pointer: UnsafeMutablePointer<Float>

@@ -13,6 +13,12 @@ public protocol DistanceKernel {
     static func distance(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
     ) -> Float
+
+    /// The distances from `query` to four rows `stride` floats apart: the
+    /// same metric, batched for scans (lane i is row i).
+    static func distances4(
+        _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+    ) -> SIMD4<Float>
 }
 
 /// `Σ (a−b)²`.
@@ -24,6 +30,13 @@ public enum SquaredL2Kernel: DistanceKernel {
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
     ) -> Float {
         squaredEuclidean(a, b, count: count)
+    }
+
+    @inlinable @inline(__always)
+    public static func distances4(
+        _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+    ) -> SIMD4<Float> {
+        squaredEuclidean4(query, rows, stride: stride, count: count)
     }
 }
 
@@ -37,6 +50,13 @@ public enum InnerProductKernel: DistanceKernel {
     ) -> Float {
         -innerProduct(a, b, count: count)
     }
+
+    @inlinable @inline(__always)
+    public static func distances4(
+        _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+    ) -> SIMD4<Float> {
+        -innerProduct4(query, rows, stride: stride, count: count)
+    }
 }
 
 /// `1 − Σ a·b`, for vectors already normalised to unit length.
@@ -48,6 +68,13 @@ public enum CosineKernel: DistanceKernel {
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
     ) -> Float {
         1 - innerProduct(a, b, count: count)
+    }
+
+    @inlinable @inline(__always)
+    public static func distances4(
+        _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+    ) -> SIMD4<Float> {
+        1 - innerProduct4(query, rows, stride: stride, count: count)
     }
 }
 

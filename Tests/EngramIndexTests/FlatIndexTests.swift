@@ -189,8 +189,8 @@ struct FlatIndexTests {
     @Test("memory is the aligned vector storage")
     func memory() throws {
         let index = try FlatIndex(dimension: 50, metric: .cosine, reserve: 1000)
-        #expect(index.storage.stride == 56)
-        #expect(index.memoryBytes == 1000 * 56 * 4)
+        #expect(index.storage.stride == 50)
+        #expect(index.memoryBytes == 1000 * 50 * 4)
         #expect(Int(bitPattern: index.storage.base) % 64 == 0)
     }
 }
