@@ -5,8 +5,9 @@
 // Modules, lowest (purest) first. A module may depend only on modules above it
 // in this list; see Docs/ARCHITECTURE.md for the map.
 //
+//   EngramChecksum  CRC-32C of every byte format                       (no I/O)
 //   EngramKernels   distance kernels and the metric contract           (no I/O)
-//   EngramIndex     exact (flat) index, top-k heap, candidate filters  (no I/O)
+//   EngramIndex     flat and HNSW indexes, heaps, filters, snapshots   (no I/O)
 //   EngramDatasets  TEXMEX .fvecs/.ivecs and BigANN .fbin/.ibin files  (file I/O)
 //   CLibPQ          system library: libpq (Debian libpq-dev)
 //   EngramPostgres  Swift wrapper over libpq, pgvector value codecs    (network I/O)
@@ -19,10 +20,11 @@ import PackageDescription
 
 let package = Package(
     name: "Engram",
+    platforms: [.macOS(.v15)],
     products: [
         .library(
             name: "Engram",
-            targets: ["EngramKernels", "EngramIndex", "EngramDatasets", "EngramPostgres"]
+            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramDatasets", "EngramPostgres"]
         ),
         .executable(name: "engram", targets: ["EngramCLI"]),
     ],
@@ -30,8 +32,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
+        .target(name: "EngramChecksum"),
         .target(name: "EngramKernels"),
-        .target(name: "EngramIndex", dependencies: ["EngramKernels"]),
+        .target(name: "EngramIndex", dependencies: ["EngramKernels", "EngramChecksum"]),
         .target(name: "EngramDatasets"),
         .systemLibrary(
             name: "CLibPQ",
@@ -52,6 +55,7 @@ let package = Package(
         ),
         // Seeded generators and server lookup shared by the test targets.
         .target(name: "EngramTestSupport", path: "Tests/EngramTestSupport"),
+        .testTarget(name: "EngramChecksumTests", dependencies: ["EngramChecksum"]),
         .testTarget(name: "EngramKernelsTests", dependencies: ["EngramKernels", "EngramTestSupport"]),
         .testTarget(
             name: "EngramIndexTests",

@@ -143,7 +143,7 @@ public final class FlatIndex: @unchecked Sendable {
             var row = base
             var i = 0
             while i &+ 4 <= n {
-                let d = K.distances4(query, row, stride: stride, count: stride)
+                let d = K.distances4(query, row, row + stride, row + 2 &* stride, row + 3 &* stride, count: stride)
                 let id = VectorID(truncatingIfNeeded: i)
                 heap.consider(distance: d[0], id: id)
                 heap.consider(distance: d[1], id: id &+ 1)

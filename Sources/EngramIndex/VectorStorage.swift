@@ -22,21 +22,18 @@ public final class VectorStorage {
     public static let maxCount = Int(UInt32.max)
     static let alignment = 64
 
-    public let dimension: Int
+    public let format: VectorFormat
+    public var dimension: Int { format.dimension }
+    public var metric: Metric { format.metric }
     public let stride: Int
-    public let metric: Metric
     public private(set) var count: Int = 0
     public private(set) var capacity: Int = 0
     /// The first float of row 0. Valid until the next append that grows.
     public private(set) var base: UnsafeMutablePointer<Float>
 
     public init(dimension: Int, metric: Metric, reserve: Int = 0) throws(IndexError) {
-        guard (1...Self.maxDimension).contains(dimension) else {
-            throw .invalidDimension(dimension)
-        }
-        self.dimension = dimension
+        self.format = try VectorFormat(dimension: dimension, metric: metric)
         self.stride = dimension
-        self.metric = metric
         self.base = Self.allocate(floats: 8)
         if reserve > 0 { try grow(toAtLeast: reserve, exactly: true) }
     }
@@ -60,27 +57,11 @@ public final class VectorStorage {
         if rows > capacity { try grow(toAtLeast: rows, exactly: true) }
     }
 
-    /// Validates `source` and writes it, prepared, into `destination`
-    /// (`stride` floats): checks the dimension and that every
-    /// value is finite, and normalises under cosine (rejecting zero vectors).
-    /// `row` only labels errors. Nothing is stored.
+    /// See ``VectorFormat/prepare(_:into:row:)``.
     public func prepare(
         _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutablePointer<Float>, row: Int
     ) throws(IndexError) {
-        guard source.count == dimension else {
-            throw .dimensionMismatch(expected: dimension, actual: source.count)
-        }
-        let src = source.baseAddress!
-        guard allFinite(src, count: dimension) else {
-            let bad = source.firstIndex { !$0.isFinite } ?? 0
-            throw .nonFiniteValue(row: row, component: bad)
-        }
-        destination.update(from: src, count: dimension)
-        if metric.normalizesVectors {
-            let length = normalize(destination, count: stride)
-            if length == 0 { throw .zeroVector(row: row) }
-            if !length.isFinite { throw .vectorTooLarge(row: row) }
-        }
+        try format.prepare(source, into: destination, row: row)
     }
 
     /// Validates and appends `rows` vectors packed in `floats`

@@ -1,16 +1,17 @@
-/// Inner products of one query with four rows `rows`, `rows + stride`,
-/// `rows + 2·stride`, `rows + 3·stride` (each `count` floats).
+/// Inner products of one query with four rows (each `count` floats),
+/// anywhere in memory: a graph search gathers them from its neighbour list.
 ///
 /// The batched form of ``innerProduct(_:_:count:)`` for scans: each query
 /// load serves four rows, the four accumulators are independent (no
 /// dependency chain between FMAs), and one reduction pass finishes all four.
-/// Lane `i` equals `innerProduct(query, rows + i·stride, count)` up to
+/// Lane `i` equals `innerProduct(query, r_i, count)` up to
 /// summation order; the order is fixed by `count`, so results are deterministic.
 @inlinable @inline(__always)
 public func innerProduct4(
-    _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+    _ query: UnsafePointer<Float>,
+    _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
+    _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, count: Int
 ) -> SIMD4<Float> {
-    let r0 = rows, r1 = rows + stride, r2 = rows + 2 &* stride, r3 = rows + 3 &* stride
     var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
     var acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
     var i = 0
@@ -33,12 +34,13 @@ public func innerProduct4(
 }
 
 /// Squared Euclidean distances of one query to four rows; the batched form
-/// of ``squaredEuclidean(_:_:count:)`` (see ``innerProduct4(_:_:stride:count:)``).
+/// of ``squaredEuclidean(_:_:count:)`` (see ``innerProduct4(_:_:_:_:_:count:)``).
 @inlinable @inline(__always)
 public func squaredEuclidean4(
-    _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+    _ query: UnsafePointer<Float>,
+    _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
+    _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, count: Int
 ) -> SIMD4<Float> {
-    let r0 = rows, r1 = rows + stride, r2 = rows + 2 &* stride, r3 = rows + 3 &* stride
     var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
     var acc2 = SIMD8<Float>(), acc3 = SIMD8<Float>()
     var i = 0

@@ -14,10 +14,12 @@ public protocol DistanceKernel {
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
     ) -> Float
 
-    /// The distances from `query` to four rows `stride` floats apart: the
-    /// same metric, batched for scans (lane i is row i).
+    /// The distances from `query` to four rows: the same metric, batched
+    /// for scans and graph expansions (lane i is row i).
     static func distances4(
-        _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+        _ query: UnsafePointer<Float>,
+        _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
+        _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, count: Int
     ) -> SIMD4<Float>
 }
 
@@ -34,9 +36,11 @@ public enum SquaredL2Kernel: DistanceKernel {
 
     @inlinable @inline(__always)
     public static func distances4(
-        _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+        _ query: UnsafePointer<Float>,
+        _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
+        _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, count: Int
     ) -> SIMD4<Float> {
-        squaredEuclidean4(query, rows, stride: stride, count: count)
+        squaredEuclidean4(query, r0, r1, r2, r3, count: count)
     }
 }
 
@@ -53,9 +57,11 @@ public enum InnerProductKernel: DistanceKernel {
 
     @inlinable @inline(__always)
     public static func distances4(
-        _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+        _ query: UnsafePointer<Float>,
+        _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
+        _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, count: Int
     ) -> SIMD4<Float> {
-        -innerProduct4(query, rows, stride: stride, count: count)
+        -innerProduct4(query, r0, r1, r2, r3, count: count)
     }
 }
 
@@ -72,9 +78,11 @@ public enum CosineKernel: DistanceKernel {
 
     @inlinable @inline(__always)
     public static func distances4(
-        _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int
+        _ query: UnsafePointer<Float>,
+        _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
+        _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, count: Int
     ) -> SIMD4<Float> {
-        1 - innerProduct4(query, rows, stride: stride, count: count)
+        1 - innerProduct4(query, r0, r1, r2, r3, count: count)
     }
 }
 

@@ -56,8 +56,14 @@ struct KernelTests {
             let stride = d + Int.random(in: 0...3, using: &rng)  // rows need not be adjacent
             let q = (0..<d).map { _ in rng.gaussian() }
             let rows = (0..<(4 * stride)).map { _ in rng.gaussian() }
-            let dots = innerProduct4(q, rows, stride: stride, count: d)
-            let l2s = squaredEuclidean4(q, rows, stride: stride, count: d)
+            let dots = rows.withUnsafeBufferPointer { r in
+                let p = r.baseAddress!
+                return innerProduct4(q, p, p + stride, p + 2 * stride, p + 3 * stride, count: d)
+            }
+            let l2s = rows.withUnsafeBufferPointer { r in
+                let p = r.baseAddress!
+                return squaredEuclidean4(q, p, p + stride, p + 2 * stride, p + 3 * stride, count: d)
+            }
             for lane in 0..<4 {
                 let row = Array(rows[(lane * stride)..<(lane * stride + d)])
                 let scale = zip(q, row).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
@@ -67,11 +73,14 @@ struct KernelTests {
             }
             // Each metric's batched form is its single form, lane by lane.
             for metric in Metric.allCases {
-                let four: SIMD4<Float>
-                switch metric {
-                case .squaredL2: four = SquaredL2Kernel.distances4(q, rows, stride: stride, count: d)
-                case .innerProduct: four = InnerProductKernel.distances4(q, rows, stride: stride, count: d)
-                case .cosine: four = CosineKernel.distances4(q, rows, stride: stride, count: d)
+                let four: SIMD4<Float> = rows.withUnsafeBufferPointer { r in
+                    let p = r.baseAddress!
+                    let (a, b, c, e) = (p, p + stride, p + 2 * stride, p + 3 * stride)
+                    switch metric {
+                    case .squaredL2: return SquaredL2Kernel.distances4(q, a, b, c, e, count: d)
+                    case .innerProduct: return InnerProductKernel.distances4(q, a, b, c, e, count: d)
+                    case .cosine: return CosineKernel.distances4(q, a, b, c, e, count: d)
+                    }
                 }
                 for lane in 0..<4 {
                     let single = rows.withUnsafeBufferPointer { metric.distance(q, $0.baseAddress! + lane * stride, count: d) }

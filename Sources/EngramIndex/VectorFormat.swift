@@ -1,0 +1,42 @@
+import EngramKernels
+
+/// What every stored vector and every query must be, for one index: the
+/// dimension, finite values, and unit length under cosine.
+///
+/// ``prepare(_:into:row:)`` is the single gate between caller input and the
+/// kernels, shared by every index.
+public struct VectorFormat: Sendable, Equatable {
+    public let dimension: Int
+    public let metric: Metric
+
+    public init(dimension: Int, metric: Metric) throws(IndexError) {
+        guard (1...VectorStorage.maxDimension).contains(dimension) else {
+            throw .invalidDimension(dimension)
+        }
+        self.dimension = dimension
+        self.metric = metric
+    }
+
+    /// Validates `source` and writes it, prepared, into `destination`
+    /// (`dimension` floats): checks the dimension and that every value is
+    /// finite, and normalises under cosine (rejecting zero vectors). `row`
+    /// only labels errors. On error, `destination` may hold partial data.
+    public func prepare(
+        _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutablePointer<Float>, row: Int
+    ) throws(IndexError) {
+        guard source.count == dimension else {
+            throw .dimensionMismatch(expected: dimension, actual: source.count)
+        }
+        let src = source.baseAddress!
+        guard allFinite(src, count: dimension) else {
+            let bad = source.firstIndex { !$0.isFinite } ?? 0
+            throw .nonFiniteValue(row: row, component: bad)
+        }
+        destination.update(from: src, count: dimension)
+        if metric.normalizesVectors {
+            let length = normalize(destination, count: dimension)
+            if length == 0 { throw .zeroVector(row: row) }
+            if !length.isFinite { throw .vectorTooLarge(row: row) }
+        }
+    }
+}

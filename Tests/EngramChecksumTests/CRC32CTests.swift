@@ -1,0 +1,38 @@
+import EngramChecksum
+import Testing
+
+@Suite("CRC-32C")
+struct CRC32CTests {
+    /// Bit-by-bit reference, the definition written plainly.
+    private func reference(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in bytes {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+        }
+        return crc ^ 0xFFFF_FFFF
+    }
+
+    @Test("known check values")
+    func checkValues() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([]) == 0)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)  // RFC 3720 B.4
+        #expect(CRC32C.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
+    }
+
+    @Test("matches the bit-by-bit definition at every length and split")
+    func matchesReference() {
+        var rng = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            #expect(CRC32C.checksum(bytes) == reference(bytes), "length \(length)")
+            for split in 0...length {
+                var crc = CRC32C()
+                crc.update(Array(bytes[..<split]))
+                crc.update(Array(bytes[split...]))
+                #expect(crc.value == reference(bytes))
+            }
+        }
+    }
+}
