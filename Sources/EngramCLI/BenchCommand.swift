@@ -46,11 +46,17 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "How many neighbours each query asks for; recall is measured at k.")
     var k: Int = 10
 
-    @Option(name: .customLong("ef-search"), help: "Comma-separated efSearch values to sweep (graph indexes).")
+    @Option(name: .customLong("ef-search"), help: "Comma-separated efSearch values to sweep (hnsw; default 10,20,40,80,120,200,400).")
     var efSearch: String?
 
     @Option(name: .customLong("build-threads"), help: "Threads used to build the index.")
     var buildThreads: Int = 1
+
+    @Option(name: .customLong("m"), help: "HNSW: links per node (layer 0 keeps 2·M).")
+    var m: Int = 16
+
+    @Option(name: .customLong("ef-construction"), help: "HNSW: candidate list size while building.")
+    var efConstruction: Int = 200
 
     @Option(help: "Untimed warm-up queries before each sweep point.")
     var warmup: Int = 200
@@ -77,6 +83,8 @@ struct BenchCommand: ParsableCommand {
         c.metric = metric
         c.k = k
         c.buildThreads = buildThreads
+        c.m = m
+        c.efConstruction = efConstruction
         c.warmupQueries = warmup
         c.maxQueries = maxQueries
         if let efSearch {

@@ -18,12 +18,14 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidK(Int, maxK: Int)
     /// An id that is not in the index.
     case unknownID(UInt32)
+    /// A batch names the same id twice.
+    case duplicateID(UInt32)
     /// The index would exceed its maximum number of vectors.
     case capacityExceeded(limit: Int)
     /// A batch of flat floats whose length is not a multiple of the dimension.
     case raggedBatch(floats: Int, dimension: Int)
     /// A parameter outside its valid range.
-    case invalidParameter(name: String, value: String, expected: String)
+    case invalidParameter(IndexParameter, value: Int)
 
     public var description: String {
         switch self {
@@ -41,12 +43,36 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid k \(k): must be between 1 and \(maxK)"
         case .unknownID(let id):
             return "unknown id \(id)"
+        case .duplicateID(let id):
+            return "id \(id) appears twice in one batch"
         case .capacityExceeded(let limit):
             return "the index is full: at most \(limit) vectors"
         case .raggedBatch(let floats, let dimension):
             return "a batch of \(floats) floats is not a whole number of \(dimension)-dimensional vectors"
-        case .invalidParameter(let name, let value, let expected):
-            return "invalid \(name) \(value): expected \(expected)"
+        case .invalidParameter(let parameter, let value):
+            return "invalid \(parameter.rawValue) \(value): expected \(parameter.validRange)"
+        }
+    }
+}
+
+/// The tunable parameters an index validates.
+///
+/// (An enum, not a string, so that ``IndexError`` holds no reference-counted
+/// payload: Swift Testing 6.3's typed-throw hook has been seen to release such
+/// payloads twice when errors cross generic `throws(E)` closures.)
+public enum IndexParameter: String, Sendable {
+    case m = "M"
+    case efConstruction
+    case efSearch
+    case threads
+
+    /// The valid values, in words.
+    public var validRange: String {
+        switch self {
+        case .m: return "2...128"
+        case .efConstruction: return "M...100000"
+        case .efSearch: return "1...100000"
+        case .threads: return "1...256"
         }
     }
 }

@@ -1,3 +1,4 @@
+import EngramIndex
 import EngramKernels
 
 /// What `engram bench` measures: the files, the index and the sweep.
@@ -8,7 +9,11 @@ public struct BenchConfiguration: Sendable, Equatable {
     /// The index kinds `engram bench` can build.
     public enum IndexKind: String, Sendable, CaseIterable {
         case flat
+        case hnsw
     }
+
+    /// The efSearch points `shared/harness` sweeps for its HNSW anchors.
+    public static let defaultEfSearch = [10, 20, 40, 80, 120, 200, 400]
 
     public var basePath: String
     public var queriesPath: String
@@ -21,6 +26,10 @@ public struct BenchConfiguration: Sendable, Equatable {
     /// Values of the index's search parameter to sweep (empty: the index's default).
     public var efSearch: [Int] = []
     public var buildThreads: Int = 1
+    /// HNSW: links per node (layer 0 keeps 2·M).
+    public var m: Int = 16
+    /// HNSW: candidate list size while building.
+    public var efConstruction: Int = 200
     /// Untimed queries run before each timed sweep point.
     public var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
@@ -52,6 +61,13 @@ public struct BenchConfiguration: Sendable, Equatable {
         if let maxQueries, maxQueries < 1 { throw .invalidArgument("--max-queries must be ≥ 1, got \(maxQueries)") }
         if let bad = efSearch.first(where: { $0 < 1 }) {
             throw .invalidArgument("--ef-search values must be ≥ 1, got \(bad)")
+        }
+        if index == .hnsw {
+            do {
+                try HNSWConfiguration(m: m, efConstruction: efConstruction).validate()
+            } catch {
+                throw .invalidArgument("--m / --ef-construction: \(error)")
+            }
         }
         if index == .flat && !efSearch.isEmpty {
             throw .invalidArgument("--ef-search does not apply to --index flat: the flat index is exact and has no search parameter")

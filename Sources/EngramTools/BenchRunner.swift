@@ -1,6 +1,7 @@
 import EngramDatasets
 import EngramIndex
 import EngramKernels
+import Synchronization
 
 /// Runs `engram bench`: loads a dataset, builds the index, then runs the
 /// queries **one at a time on one thread** (the way the engine serves),
@@ -33,6 +34,8 @@ public struct BenchRunner {
         switch configuration.index {
         case .flat:
             return try runFlat(data)
+        case .hnsw:
+            return try runHNSW(data)
         }
     }
 
@@ -95,6 +98,42 @@ public struct BenchRunner {
         let measured = try measure(data) { (query) throws(IndexError) in try index.search(query, k: c.k) }
         return [result(index: "flat", params: "", data: data, buildThreads: 1, buildSeconds: buildSeconds,
                        memoryBytes: index.memoryBytes, searchParam: "exact", searchValue: 0, measured: measured)]
+    }
+
+    func runHNSW(_ data: Data) throws(BenchError) -> [BenchResult] {
+        let c = configuration
+        let n = data.base.rows
+        let start = monotonicNanoseconds()
+        let index: HNSWIndex
+        do {
+            index = try HNSWIndex(
+                dimension: data.base.columns, metric: c.metric,
+                configuration: HNSWConfiguration(m: c.m, efConstruction: c.efConstruction), capacity: n)
+            let report = SerializedProgress(progress)
+            let began = start
+            try index.insert(
+                contentsOf: data.base.values, labels: (0..<n).map { VectorID($0) }, threads: c.buildThreads
+            ) { done in
+                if done % Swift.max(1, n / 10) < Swift.max(1, n / 100) {
+                    report.send("building hnsw: \(done)/\(n) vectors, \(format(secondsSince(began), 1)) s")
+                }
+            }
+        } catch {
+            throw .index(error)
+        }
+        let buildSeconds = secondsSince(start)
+        progress("built hnsw in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
+        let memory = index.memoryBytes
+        var results = [BenchResult]()
+        for ef in c.efSearch.isEmpty ? BenchConfiguration.defaultEfSearch : c.efSearch {
+            let measured = try measure(data) { (query) throws(IndexError) in try index.search(query, k: c.k, efSearch: ef) }
+            progress("ef=\(ef): recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
+            results.append(result(
+                index: "hnsw", params: "M=\(c.m) efConstruction=\(c.efConstruction)", data: data,
+                buildThreads: c.buildThreads, buildSeconds: buildSeconds, memoryBytes: memory,
+                searchParam: "ef", searchValue: ef, measured: measured))
+        }
+        return results
     }
 
     struct Measured {
@@ -167,4 +206,14 @@ func format(_ value: Double, _ decimals: Int) -> String {
     let fraction = String(abs(scaled) % Int(scale))
     let sign = scaled < 0 && whole == 0 ? "-" : ""
     return "\(sign)\(whole).\(String(repeating: "0", count: decimals - fraction.count))\(fraction)"
+}
+
+/// Passes progress lines from worker threads to a non-thread-safe receiver, one at a time.
+final class SerializedProgress: @unchecked Sendable {
+    private let receive: (String) -> Void
+    private let lock = Mutex<Void>(())
+
+    init(_ receive: @escaping (String) -> Void) { self.receive = receive }
+
+    func send(_ line: String) { lock.withLock { _ in receive(line) } }
 }

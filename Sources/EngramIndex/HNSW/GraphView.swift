@@ -1,0 +1,56 @@
+import Synchronization
+
+/// The index's slot arrays as plain pointers, taken once per operation
+/// under the shared lock (which keeps them from moving). Hot loops read
+/// through this struct instead of the class, so they pay no exclusivity
+/// checks and no reference counting.
+struct GraphView {
+    let vectors: UnsafeMutablePointer<Float>
+    let layer0: UnsafeMutablePointer<Atomic<UInt32>>
+    let upper: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt32>>?>
+    let versions: UnsafeMutablePointer<Atomic<UInt32>>
+    let states: UnsafeMutablePointer<Atomic<UInt8>>
+    let labels: UnsafeMutablePointer<VectorID>
+    let dimension: Int
+    let maxM: Int
+    let maxM0: Int
+
+    @inline(__always)
+    func row(_ slot: UInt32) -> UnsafePointer<Float> { UnsafePointer(vectors + Int(slot) &* dimension) }
+
+    @inline(__always)
+    func isLive(_ slot: UInt32) -> Bool {
+        states[Int(slot)].load(ordering: .acquiring) == HNSWIndex.SlotState.live.rawValue
+    }
+
+    @inline(__always)
+    func links(_ slot: UInt32, _ level: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
+        level == 0
+            ? layer0 + Int(slot) &* (1 &+ maxM0)
+            : upper[Int(slot)].unsafelyUnwrapped + (level &- 1) &* (1 &+ maxM)
+    }
+
+    /// Copies the list of `slot` at `level` into `buffer`, consistent with
+    /// one writer's complete update (sequence lock); returns its length.
+    @inline(__always)
+    func readLinks(_ slot: UInt32, _ level: Int, into buffer: UnsafeMutablePointer<UInt32>) -> Int {
+        let list = links(slot, level)
+        let limit = level == 0 ? maxM0 : maxM
+        let version = versions + Int(slot)
+        while true {
+            let before = version.pointee.load(ordering: .acquiring)
+            if before & 1 != 0 { continue }
+            let n = Swift.min(Int(list[0].load(ordering: .acquiring)), limit)
+            for i in 0..<n { buffer[i] = list[1 &+ i].load(ordering: .acquiring) }
+            if version.pointee.load(ordering: .acquiring) == before { return n }
+        }
+    }
+}
+
+extension HNSWIndex {
+    /// The current slot arrays (valid while the shared or exclusive lock is held).
+    var view: GraphView {
+        GraphView(vectors: vectors, layer0: layer0, upper: upper, versions: versions, states: states,
+                  labels: labels, dimension: dimension, maxM: maxM, maxM0: maxM0)
+    }
+}

@@ -1,0 +1,214 @@
+import EngramKernels
+
+/// What ``HNSWIndex/compact()`` did.
+public struct HNSWCompactionReport: Sendable, Equatable {
+    /// Tombstoned slots reclaimed for reuse.
+    public var reclaimedSlots: Int
+    /// Neighbour lists rebuilt because they pointed at tombstones.
+    public var repairedLists: Int
+    /// Live nodes that were unreachable from the entry point and were relinked.
+    public var relinkedNodes: Int
+}
+
+extension HNSWIndex {
+    /// Deletes `label`: it is never returned again. Its slot stays in the
+    /// graph as a tombstone (searches pass through it) until ``compact()``.
+    public func delete(_ label: VectorID) throws(IndexError) {
+        try lock.withReadLock { () throws(IndexError) in
+            try registry.withLock { (r) throws(IndexError) in
+                guard let slot = r.slotOfLabel.removeValue(forKey: label) else { throw .unknownID(label) }
+                states[Int(slot)].store(SlotState.deleted.rawValue, ordering: .releasing)
+                r.tombstoneCount += 1
+                r.liveCount -= 1
+            }
+        }
+    }
+
+    /// Repairs the graph around tombstones and reclaims their slots.
+    ///
+    /// Every list that points at a tombstone is rebuilt from its live links
+    /// plus the live links of those tombstones (their neighbours are the
+    /// natural replacements), keeping the nearest `efConstruction` of them and
+    /// selecting with the heuristic. Tombstoned slots then become free and are
+    /// reused by later inserts, so churn does not grow memory. Finally any
+    /// live node unreachable from the entry point on layer 0 is relinked by a
+    /// fresh search from the entry point. Takes the exclusive lock.
+    @discardableResult
+    public func compact() -> HNSWCompactionReport {
+        lock.withWriteLock {
+            switch metric {
+            case .squaredL2: return compact(SquaredL2Kernel.self)
+            case .innerProduct: return compact(InnerProductKernel.self)
+            case .cosine: return compact(CosineKernel.self)
+            }
+        }
+    }
+
+    func compact<K: DistanceKernel>(_ kernel: K.Type) -> HNSWCompactionReport {
+        let used = registry.withLock { $0.slotCount }
+        var report = HNSWCompactionReport(reclaimedSlots: 0, repairedLists: 0, relinkedNodes: 0)
+        var dead = [UInt32]()
+        for s in 0..<used where state(UInt32(s)) == .deleted { dead.append(UInt32(s)) }
+        if !dead.isEmpty {
+            for s in 0..<used where state(UInt32(s)) == .live {
+                let slot = UInt32(s)
+                for l in 0...Int(levels[s]) where repairList(kernel, slot, level: l) { report.repairedLists += 1 }
+            }
+            for slot in dead {
+                let s = Int(slot)
+                states[s].store(SlotState.free.rawValue, ordering: .relaxed)
+                layer0[s * (1 + maxM0)].store(0, ordering: .relaxed)
+                upper[s]?.deallocate()
+                upper[s] = nil
+                levels[s] = 0
+            }
+            report.reclaimedSlots = dead.count
+            registry.withLock { r in
+                r.freeSlots.append(contentsOf: dead.reversed())
+                r.tombstoneCount = 0
+                if r.entryPoint != Self.noSlot && state(r.entryPoint) != .live {
+                    // The new entry point: a live node on the highest level.
+                    var best = Self.noSlot
+                    var bestLevel = -1
+                    for s in 0..<used where state(UInt32(s)) == .live && Int(levels[s]) > bestLevel {
+                        best = UInt32(s)
+                        bestLevel = Int(levels[s])
+                    }
+                    r.entryPoint = best
+                    r.maxLevel = bestLevel
+                }
+            }
+        }
+        report.relinkedNodes = relinkUnreachable(kernel)
+        return report
+    }
+
+    /// Rebuilds one list if it points at tombstones; returns whether it did.
+    func repairList<K: DistanceKernel>(_ kernel: K.Type, _ slot: UInt32, level: Int) -> Bool {
+        let list = links(slot, level)
+        let n = Int(list[0].load(ordering: .relaxed))
+        var keep = Set<UInt32>()
+        var viaDead = Set<UInt32>()
+        var touched = false
+        for i in 0..<n {
+            let id = list[1 + i].load(ordering: .relaxed)
+            if state(id) == .live {
+                keep.insert(id)
+                continue
+            }
+            touched = true
+            // A tombstone's lists are still intact: borrow its live neighbours.
+            if Int(levels[Int(id)]) >= level {
+                let dl = links(id, level)
+                for j in 0..<Int(dl[0].load(ordering: .relaxed)) {
+                    let nb = dl[1 + j].load(ordering: .relaxed)
+                    if nb != slot && state(nb) == .live { viaDead.insert(nb) }
+                }
+            }
+        }
+        guard touched else { return false }
+        let base = UnsafePointer(row(slot))
+        var candidates = keep.union(viaDead).map {
+            Candidate(distance: K.distance(base, row($0), count: dimension), slot: $0)
+        }
+        candidates.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
+        if candidates.count > configuration.efConstruction { candidates.removeLast(candidates.count - configuration.efConstruction) }
+        let kept = selectNeighbours(kernel, candidates, max: maxDegree(level))
+        kept.withUnsafeBufferPointer { writeLinks(slot, level, $0) }
+        return true
+    }
+
+    /// Live nodes not reachable from the entry point on layer 0.
+    func unreachableFromEntry() -> [UInt32] {
+        let (entry, used) = registry.withLock { ($0.entryPoint, $0.slotCount) }
+        guard entry != Self.noSlot else { return [] }
+        var seen = [Bool](repeating: false, count: used)
+        var stack = [entry]
+        seen[Int(entry)] = true
+        while let node = stack.popLast() {
+            let list = links(node, 0)
+            for i in 0..<Int(list[0].load(ordering: .relaxed)) {
+                let id = Int(list[1 + i].load(ordering: .relaxed))
+                if id < used && !seen[id] {
+                    seen[id] = true
+                    stack.append(UInt32(id))
+                }
+            }
+        }
+        return (0..<used).filter { !seen[$0] && state(UInt32($0)) == .live }.map(UInt32.init)
+    }
+
+    /// Links each unreachable live node to its nearest reachable nodes on
+    /// layer 0, both ways (exclusive lock held), until every live node is
+    /// reachable or 8 passes have run. A back link goes into the neighbour's
+    /// free room, or replaces its farthest link (which the next pass checks).
+    /// Returns how many nodes were relinked.
+    func relinkUnreachable<K: DistanceKernel>(_ kernel: K.Type) -> Int {
+        var relinked = 0
+        for _ in 0..<8 {
+            let lost = unreachableFromEntry()
+            if lost.isEmpty { break }
+            relinked += lost.count
+            let (entry, top, used) = registry.withLock { ($0.entryPoint, $0.maxLevel, $0.slotCount) }
+            var inDegree = [Int](repeating: 0, count: used)
+            for s in 0..<used where state(UInt32(s)) != .free {
+                let list = links(UInt32(s), 0)
+                for i in 0..<Int(list[0].load(ordering: .relaxed)) { inDegree[Int(list[1 + i].load(ordering: .relaxed))] += 1 }
+            }
+            withScratch { scratch in
+                for slot in lost {
+                    let query = UnsafePointer(row(slot))
+                    let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
+                    searchLayer(kernel, query, entry: start, entryDistance: startDistance, ef: configuration.efConstruction,
+                                level: 0, scratch: scratch, filter: nil, restricted: false, slots: capacity)
+                    var found = [Candidate]()
+                    while !scratch.results.isEmpty {
+                        let c = scratch.results.pop()
+                        if c.slot != slot { found.append(c) }
+                    }
+                    found.reverse()
+                    let selected = selectNeighbours(kernel, found, max: maxM)
+                    var own = Set<UInt32>()
+                    let list = links(slot, 0)
+                    for i in 0..<Int(list[0].load(ordering: .relaxed)) { own.insert(list[1 + i].load(ordering: .relaxed)) }
+                    var merged = Array(own)
+                    for s in selected where merged.count < maxM0 && own.insert(s).inserted { merged.append(s) }
+                    merged.withUnsafeBufferPointer { writeLinks(slot, 0, $0) }
+                    for neighbour in selected { forceLink(kernel, neighbour, to: slot, inDegree: &inDegree) }
+                }
+            }
+        }
+        return relinked
+    }
+
+    /// Adds `newcomer` to `node`'s layer-0 list; if full, replaces the
+    /// farthest link whose target has another way in (in-degree > 1), so
+    /// relinking one node never strands another.
+    func forceLink<K: DistanceKernel>(_: K.Type, _ node: UInt32, to newcomer: UInt32, inDegree: inout [Int]) {
+        let list = links(node, 0)
+        let n = Int(list[0].load(ordering: .relaxed))
+        for i in 0..<n where list[1 + i].load(ordering: .relaxed) == newcomer { return }
+        if n < maxM0 {
+            list[1 + n].store(newcomer, ordering: .releasing)
+            list[0].store(UInt32(n + 1), ordering: .releasing)
+            inDegree[Int(newcomer)] += 1
+            return
+        }
+        let base = UnsafePointer(row(node))
+        var farthest = -1
+        var farthestDistance = -Float.infinity
+        for i in 0..<n {
+            let id = list[1 + i].load(ordering: .relaxed)
+            guard inDegree[Int(id)] > 1 else { continue }
+            let d = K.distance(base, row(id), count: dimension)
+            if d > farthestDistance {
+                farthestDistance = d
+                farthest = i
+            }
+        }
+        guard farthest >= 0 else { return }
+        inDegree[Int(list[1 + farthest].load(ordering: .relaxed))] -= 1
+        list[1 + farthest].store(newcomer, ordering: .releasing)
+        inDegree[Int(newcomer)] += 1
+    }
+}

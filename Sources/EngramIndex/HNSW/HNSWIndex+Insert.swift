@@ -1,0 +1,249 @@
+import Dispatch
+import EngramKernels
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension HNSWIndex {
+    /// Inserts `vector` under `label`; if the label exists, its vector is
+    /// replaced (the old slot becomes a tombstone until ``compact()``).
+    public func insert(_ vector: [Float], label: VectorID) throws(IndexError) {
+        guard vector.count == dimension else { throw .dimensionMismatch(expected: dimension, actual: vector.count) }
+        try insert(contentsOf: vector, labels: [label], threads: 1)
+    }
+
+    /// Inserts `labels.count` vectors packed row after row in `floats`, on
+    /// up to `threads` threads. All or nothing for bad input: every vector
+    /// is validated before the first is inserted. `progress` receives the
+    /// number inserted so far, about every 1% (from a worker thread).
+    public func insert(
+        contentsOf floats: [Float], labels: [VectorID], threads: Int = 1,
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) throws(IndexError) {
+        let n = labels.count
+        guard floats.count == n * dimension else {
+            throw .raggedBatch(floats: floats.count, dimension: dimension)
+        }
+        guard threads >= 1 && threads <= 256 else {
+            throw .invalidParameter(.threads, value: threads)
+        }
+        var seen = Set<VectorID>(minimumCapacity: n)
+        for label in labels where !seen.insert(label).inserted { throw .duplicateID(label) }
+        guard n > 0 else { return }
+        let prepared = UnsafeMutablePointer<Float>.allocate(capacity: n * dimension)
+        defer { prepared.deallocate() }
+        try floats.withUnsafeBufferPointer { (all) throws(IndexError) in
+            for r in 0..<n {
+                try format.prepare(
+                    UnsafeBufferPointer(rebasing: all[(r * dimension)..<((r + 1) * dimension)]),
+                    into: prepared + r * dimension, row: r)
+            }
+        }
+        let (used, free) = registry.withLock { ($0.slotCount, $0.freeSlots.count) }
+        if used + n - free > capacity { try reserve(used + n - free) }
+
+        let workers = Swift.min(threads, n)
+        let next = AtomicCounter()
+        let source = SendablePointer(prepared)
+        let step = Swift.max(1, n / 100)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let i = next.increment()
+                if i >= n { break }
+                self.insertPrepared(source.pointer + i * self.dimension, label: labels[i])
+                if let progress, (i + 1) % step == 0 { progress(i + 1) }
+            }
+        }
+    }
+
+    /// Inserts one validated, prepared vector, growing the storage if needed.
+    func insertPrepared(_ source: UnsafePointer<Float>, label: VectorID) {
+        while true {
+            let inserted = lock.withReadLock { tryInsert(source, label: label) }
+            if inserted { return }
+            lock.withWriteLock {
+                let used = registry.withLock { $0.freeSlots.isEmpty ? $0.slotCount : 0 }
+                if used >= capacity { resizeStorage(to: capacity * 2, keeping: used) }
+            }
+        }
+    }
+
+    /// The level of the `sequence`-th insertion: `⌊−ln(u) / ln(M)⌋` for a
+    /// uniform `u` drawn from the seed and the sequence number, capped at 31.
+    func randomLevel(_ sequence: UInt64) -> Int {
+        var z = configuration.seed &+ sequence &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let u = (Double(z >> 11) + 1) / Double(1 << 53)  // (0, 1]
+        return Swift.min(Self.maxLevelCap, Int(-log(u) * levelMultiplier))
+    }
+
+    /// Inserts under the shared lock; returns false if there is no free slot.
+    func tryInsert(_ source: UnsafePointer<Float>, label: VectorID) -> Bool {
+        let claimed: (slot: UInt32, level: Int)? = registry.withLock { r in
+            let slot: UInt32
+            if let free = r.freeSlots.popLast() {
+                slot = free
+            } else if r.slotCount < capacity {
+                slot = UInt32(r.slotCount)
+                r.slotCount += 1
+            } else {
+                return nil
+            }
+            r.insertions &+= 1
+            return (slot, randomLevel(r.insertions))
+        }
+        guard let (slot, level) = claimed else { return false }
+
+        // Fill the slot before anything can link to it.
+        let s = Int(slot)
+        row(slot).update(from: source, count: dimension)
+        labels[s] = label
+        levels[s] = UInt8(level)
+        upper[s]?.deallocate()
+        upper[s] = nil
+        if level > 0 {
+            let block = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: level * (1 + maxM))
+            for i in 0..<(level * (1 + maxM)) { (block + i).initialize(to: Atomic(0)) }
+            upper[s] = block
+        }
+        layer0[s * (1 + maxM0)].store(0, ordering: .relaxed)
+        states[s].store(SlotState.live.rawValue, ordering: .releasing)
+
+        let placed: (entry: UInt32, top: Int)? = registry.withLock { r in
+            if let old = r.slotOfLabel[label] {
+                states[Int(old)].store(SlotState.deleted.rawValue, ordering: .relaxed)
+                r.tombstoneCount += 1
+                r.liveCount -= 1
+            }
+            r.slotOfLabel[label] = slot
+            r.liveCount += 1
+            if r.entryPoint == Self.noSlot {
+                r.entryPoint = slot
+                r.maxLevel = level
+                return nil
+            }
+            return (r.entryPoint, r.maxLevel)
+        }
+        guard let (entry, top) = placed else { return true }
+        if level > top {
+            // Raising the top level: one such insert at a time, against the latest entry point.
+            levelUp.withLock { _ in
+                let (entry, top) = registry.withLock { ($0.entryPoint, $0.maxLevel) }
+                link(slot, level: level, entry: entry, top: top)
+                registry.withLock { r in
+                    if level > r.maxLevel {
+                        r.entryPoint = slot
+                        r.maxLevel = level
+                    }
+                }
+            }
+        } else {
+            link(slot, level: level, entry: entry, top: top)
+        }
+        return true
+    }
+
+    func link(_ slot: UInt32, level: Int, entry: UInt32, top: Int) {
+        withScratch { scratch in
+            switch metric {
+            case .squaredL2: link(SquaredL2Kernel.self, slot, level: level, entry: entry, top: top, scratch: scratch)
+            case .innerProduct: link(InnerProductKernel.self, slot, level: level, entry: entry, top: top, scratch: scratch)
+            case .cosine: link(CosineKernel.self, slot, level: level, entry: entry, top: top, scratch: scratch)
+            }
+        }
+    }
+
+    /// Connects a filled slot into the graph, layer by layer from the lower
+    /// of its level and the top level down to 0.
+    @inline(never)
+    func link<K: DistanceKernel>(
+        _ kernel: K.Type, _ slot: UInt32, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
+    ) {
+        let query = UnsafePointer(row(slot))
+        var (current, currentDistance) = descend(kernel, query, from: entry, top: top, to: level, scratch: scratch)
+        let restricted = registry.withLock { $0.tombstoneCount } > 0
+        var l = Swift.min(level, top)
+        while l >= 0 {
+            searchLayer(kernel, query, entry: current, entryDistance: currentDistance, ef: configuration.efConstruction,
+                        level: l, scratch: scratch, filter: nil, restricted: restricted, slots: capacity)
+            var found = [Candidate]()
+            found.reserveCapacity(scratch.results.count)
+            while !scratch.results.isEmpty {
+                let c = scratch.results.pop()
+                if c.slot != slot { found.append(c) }
+            }
+            found.reverse()  // ascending distance
+            if let nearest = found.first {
+                current = nearest.slot
+                currentDistance = nearest.distance
+            }
+            let selected = selectNeighbours(kernel, found, max: maxM)
+            lockNode(slot)
+            selected.withUnsafeBufferPointer { writeLinks(slot, l, $0) }
+            unlockNode(slot)
+            for neighbour in selected { connect(kernel, neighbour, to: slot, level: l) }
+            l -= 1
+        }
+    }
+
+    /// The neighbour-selection heuristic (the paper's Algorithm 4, as in
+    /// hnswlib): walk the candidates nearest first and keep one only if it is
+    /// closer to the base than to every one already kept, up to `max`.
+    /// `candidates` must be sorted by ascending distance to the base.
+    func selectNeighbours<K: DistanceKernel>(_: K.Type, _ candidates: [Candidate], max: Int) -> [UInt32] {
+        if candidates.count <= max { return candidates.map(\.slot) }
+        var kept = [UInt32]()
+        kept.reserveCapacity(max)
+        for c in candidates {
+            if kept.count >= max { break }
+            let v = row(c.slot)
+            var good = true
+            for s in kept where K.distance(v, row(s), count: dimension) < c.distance {
+                good = false
+                break
+            }
+            if good { kept.append(c.slot) }
+        }
+        return kept
+    }
+
+    /// Adds `newcomer` to `node`'s list at `level`, pruning with the heuristic when full.
+    func connect<K: DistanceKernel>(_ kernel: K.Type, _ node: UInt32, to newcomer: UInt32, level: Int) {
+        lockNode(node)
+        defer { unlockNode(node) }
+        let list = links(node, level)
+        let n = Int(list[0].load(ordering: .relaxed))
+        let limit = maxDegree(level)
+        for i in 0..<n where list[1 + i].load(ordering: .relaxed) == newcomer { return }
+        if n < limit {
+            list[1 + n].store(newcomer, ordering: .releasing)
+            list[0].store(UInt32(n + 1), ordering: .releasing)
+            return
+        }
+        let base = UnsafePointer(row(node))
+        var candidates = [Candidate]()
+        candidates.reserveCapacity(n + 1)
+        for i in 0..<n {
+            let id = list[1 + i].load(ordering: .relaxed)
+            candidates.append(Candidate(distance: K.distance(base, row(id), count: dimension), slot: id))
+        }
+        candidates.append(Candidate(distance: K.distance(base, row(newcomer), count: dimension), slot: newcomer))
+        candidates.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
+        let kept = selectNeighbours(kernel, candidates, max: limit)
+        kept.withUnsafeBufferPointer { writeLinks(node, level, $0) }
+    }
+}
+
+/// A shared counter for work distribution across threads.
+final class AtomicCounter: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// Returns the value before adding one.
+    func increment() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
+}

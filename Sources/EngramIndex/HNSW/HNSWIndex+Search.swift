@@ -1,0 +1,260 @@
+import EngramKernels
+
+/// How a search found its results (reported so callers can see the planner work).
+public enum HNSWSearchPlan: String, Sendable, CaseIterable {
+    /// Graph search with no filter.
+    case graph
+    /// Graph search that explores through rejected nodes and keeps only allowed ones.
+    case filteredGraph
+    /// Exact scan over the allowed live vectors (few pass the filter).
+    case exactScan
+    /// The filtered graph search found fewer than `k`, so an exact scan finished the job.
+    case filteredGraphThenExact
+}
+
+/// The results of a search and the plan that produced them.
+public struct HNSWSearchOutcome: Sendable {
+    public var results: [SearchResult]
+    public var plan: HNSWSearchPlan
+}
+
+extension HNSWIndex {
+    /// The `k` nearest live vectors to `query` that `filter` allows, best
+    /// first (ties by lower label). With a filter it always returns
+    /// `min(k, allowed live vectors)` results.
+    public func search(
+        _ query: [Float], k: Int, efSearch: Int? = nil, filter: CandidateFilter? = nil
+    ) throws(IndexError) -> [SearchResult] {
+        try searchWithPlan(query, k: k, efSearch: efSearch, filter: filter).results
+    }
+
+    public func search(
+        _ query: UnsafeBufferPointer<Float>, k: Int, efSearch: Int? = nil, filter: CandidateFilter? = nil
+    ) throws(IndexError) -> [SearchResult] {
+        try searchWithPlan(query, k: k, efSearch: efSearch, filter: filter).results
+    }
+
+    /// ``search(_:k:efSearch:filter:)`` that also reports the plan it chose.
+    public func searchWithPlan(
+        _ query: [Float], k: Int, efSearch: Int? = nil, filter: CandidateFilter? = nil
+    ) throws(IndexError) -> HNSWSearchOutcome {
+        try query.withUnsafeBufferPointer { (q) throws(IndexError) in
+            try searchWithPlan(q, k: k, efSearch: efSearch, filter: filter)
+        }
+    }
+
+    public func searchWithPlan(
+        _ query: UnsafeBufferPointer<Float>, k: Int, efSearch: Int? = nil, filter: CandidateFilter? = nil
+    ) throws(IndexError) -> HNSWSearchOutcome {
+        guard (1...SearchLimits.maxK).contains(k) else { throw .invalidK(k, maxK: SearchLimits.maxK) }
+        let ef = Swift.max(efSearch ?? configuration.efSearch, k)
+        guard ef <= 100_000 else { throw .invalidParameter(.efSearch, value: ef) }
+        return try lock.withReadLock { () throws(IndexError) -> HNSWSearchOutcome in
+            try withScratch { (scratch) throws(IndexError) -> HNSWSearchOutcome in
+                try format.prepare(query, into: scratch.query, row: 0)
+                switch metric {
+                case .squaredL2: return plannedSearch(SquaredL2Kernel.self, scratch, k: k, ef: ef, filter: filter)
+                case .innerProduct: return plannedSearch(InnerProductKernel.self, scratch, k: k, ef: ef, filter: filter)
+                case .cosine: return plannedSearch(CosineKernel.self, scratch, k: k, ef: ef, filter: filter)
+                }
+            }
+        }
+    }
+
+    /// Chooses a plan from the filter's estimated selectivity and runs it.
+    ///
+    /// Cost model, in distance computations: a filtered graph search must
+    /// visit about `ef / s` nodes to collect `ef` allowed ones (s = the
+    /// allowed fraction), each expansion costing up to `2M` distances; an
+    /// exact scan costs one distance per allowed vector plus a cheap filter
+    /// check per slot. The cheaper one runs: so the exact scan takes over
+    /// when `allowed² ≲ ef · 2M · live`.
+    @inline(never)
+    func plannedSearch<K: DistanceKernel>(
+        _ kernel: K.Type, _ scratch: SearchScratch, k: Int, ef: Int, filter: CandidateFilter?
+    ) -> HNSWSearchOutcome {
+        let (entry, top, live, used) = registry.withLock { ($0.entryPoint, $0.maxLevel, $0.liveCount, $0.slotCount) }
+        guard entry != Self.noSlot, live > 0 else { return HNSWSearchOutcome(results: [], plan: filter == nil ? .graph : .exactScan) }
+        guard let filter else {
+            let results = graphSearch(kernel, scratch, entry: entry, top: top, ef: ef, k: k, filter: nil, slots: used)
+            return HNSWSearchOutcome(results: results, plan: .graph)
+        }
+        let allowed = estimateAllowed(filter, live: live, slots: used)
+        let graphCost = Double(ef) * Double(maxM0) * Double(live) / Swift.max(allowed, 1)
+        let exactCost = allowed + Double(used) / 32
+        if exactCost <= graphCost {
+            return HNSWSearchOutcome(results: exactScan(kernel, scratch.query, k: k, filter: filter, slots: used), plan: .exactScan)
+        }
+        let results = graphSearch(kernel, scratch, entry: entry, top: top, ef: ef, k: k, filter: filter, slots: used)
+        if results.count >= k { return HNSWSearchOutcome(results: results, plan: .filteredGraph) }
+        return HNSWSearchOutcome(
+            results: exactScan(kernel, scratch.query, k: k, filter: filter, slots: used), plan: .filteredGraphThenExact)
+    }
+
+    /// Allowed live vectors: exact for a bitset (its population count),
+    /// sampled from up to 1,024 evenly spaced slots for a predicate.
+    func estimateAllowed(_ filter: CandidateFilter, live: Int, slots: Int) -> Double {
+        switch filter {
+        case .bitset(let bits):
+            return Double(Swift.min(bits.count, live))
+        case .predicate(let allows):
+            let step = Swift.max(1, slots / 1024)
+            var seen = 0, passed = 0
+            var s = 0
+            while s < slots {
+                if state(UInt32(s)) == .live {
+                    seen += 1
+                    if allows(labels[s]) { passed += 1 }
+                }
+                s += step
+            }
+            guard seen > 0 else { return 0 }
+            return Double(live) * Double(passed) / Double(seen)
+        }
+    }
+
+    /// Exact top-k over live slots the filter allows (ties by lower label).
+    func exactScan<K: DistanceKernel>(
+        _: K.Type, _ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?, slots: Int
+    ) -> [SearchResult] {
+        var heap = TopKHeap(capacity: k)
+        for s in 0..<slots where state(UInt32(s)) == .live {
+            let label = labels[s]
+            if let filter, !filter.allows(label) { continue }
+            heap.consider(distance: K.distance(query, row(UInt32(s)), count: dimension), id: label)
+        }
+        return heap.sortedResults()
+    }
+
+    /// Greedy descent to layer 0, then a best-first search there.
+    func graphSearch<K: DistanceKernel>(
+        _ kernel: K.Type, _ scratch: SearchScratch, entry: UInt32, top: Int, ef: Int, k: Int,
+        filter: CandidateFilter?, slots: Int
+    ) -> [SearchResult] {
+        let query = UnsafePointer(scratch.query)
+        let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
+        let restricted = filter != nil || registry.withLock { $0.tombstoneCount } > 0
+        searchLayer(kernel, query, entry: start, entryDistance: startDistance, ef: ef, level: 0,
+                    scratch: scratch, filter: filter, restricted: restricted, slots: slots)
+        var heap = TopKHeap(capacity: k)
+        while !scratch.results.isEmpty {
+            let c = scratch.results.pop()
+            heap.consider(distance: c.distance, id: labels[Int(c.slot)])
+        }
+        return heap.sortedResults()
+    }
+
+    /// Greedy search (ef = 1) from `entry` on layers `top` down to `level + 1`.
+    func descend<K: DistanceKernel>(
+        _: K.Type, _ query: UnsafePointer<Float>, from entry: UInt32, top: Int, to level: Int, scratch: SearchScratch
+    ) -> (UInt32, Float) {
+        let g = view
+        let buffer = scratch.neighbours
+        var current = entry
+        var currentDistance = K.distance(query, g.row(entry), count: g.dimension)
+        var l = top
+        while l > level {
+            var changed = true
+            while changed {
+                changed = false
+                let n = g.readLinks(current, l, into: buffer)
+                for i in 0..<n {
+                    let candidate = buffer[i]
+                    let d = K.distance(query, g.row(candidate), count: g.dimension)
+                    if d < currentDistance {
+                        currentDistance = d
+                        current = candidate
+                        changed = true
+                    }
+                }
+            }
+            l -= 1
+        }
+        return (current, currentDistance)
+    }
+
+    /// Best-first search on one layer, hnswlib's `searchBaseLayerST`: keeps
+    /// the `ef` best acceptable nodes in `scratch.results` (a max-heap).
+    /// A node is acceptable when live and allowed by `filter`; rejected nodes
+    /// are still explored. `restricted` (a filter or tombstones present)
+    /// keeps exploring until `ef` acceptable nodes are found.
+    ///
+    /// Distances of a node's unvisited neighbours are computed four at a
+    /// time (independent loads from four rows overlap their cache misses).
+    func searchLayer<K: DistanceKernel>(
+        _: K.Type, _ query: UnsafePointer<Float>, entry: UInt32, entryDistance: Float, ef: Int, level: Int,
+        scratch: SearchScratch, filter: CandidateFilter?, restricted: Bool, slots: Int
+    ) {
+        scratch.beginVisit(slots: capacity)
+        let g = view
+        let dim = g.dimension
+        let tags = scratch.tags
+        let generation = scratch.generation
+        let neighbours = scratch.neighbours
+        let fresh = scratch.fresh
+        var candidates = scratch.candidates
+        var results = scratch.results
+        defer {
+            scratch.candidates = candidates
+            scratch.results = results
+        }
+        @inline(__always) func accept(_ slot: UInt32) -> Bool {
+            guard g.isLive(slot) else { return false }
+            guard let filter else { return true }
+            return filter.allows(g.labels[Int(slot)])
+        }
+        tags[Int(entry)] = generation
+        var bound = Float.infinity
+        if accept(entry) {
+            results.push(entryDistance, entry)
+            bound = entryDistance
+        }
+        candidates.push(-entryDistance, entry)
+        while !candidates.isEmpty {
+            let current = candidates.top
+            if -current.distance > bound && (results.count >= ef || !restricted) { break }
+            candidates.pop()
+            let n = g.readLinks(current.slot, level, into: neighbours)
+            var m = 0
+            for i in 0..<n {
+                let id = neighbours[i]
+                if tags[Int(id)] != generation {
+                    tags[Int(id)] = generation
+                    fresh[m] = id
+                    m &+= 1
+                }
+            }
+            var i = 0
+            while i < m {
+                let batch = Swift.min(4, m &- i)
+                var d = SIMD4<Float>(repeating: .infinity)
+                if batch == 4 {
+                    d = K.distances4(query, g.row(fresh[i]), g.row(fresh[i &+ 1]), g.row(fresh[i &+ 2]),
+                                     g.row(fresh[i &+ 3]), count: dim)
+                } else {
+                    for j in 0..<batch { d[j] = K.distance(query, g.row(fresh[i &+ j]), count: dim) }
+                }
+                for j in 0..<batch {
+                    let distance = d[j]
+                    if results.count < ef || distance < bound {
+                        let id = fresh[i &+ j]
+                        candidates.push(-distance, id)
+                        if accept(id) {
+                            results.push(distance, id)
+                            if results.count > ef { results.pop() }
+                        }
+                        if !results.isEmpty { bound = results.top.distance }
+                    }
+                }
+                i &+= batch
+            }
+        }
+    }
+
+    @inline(__always)
+    func acceptable(_ slot: UInt32, _ filter: CandidateFilter?) -> Bool {
+        guard state(slot) == .live else { return false }
+        guard let filter else { return true }
+        return filter.allows(labels[Int(slot)])
+    }
+}

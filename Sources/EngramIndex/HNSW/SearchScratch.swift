@@ -1,0 +1,65 @@
+/// Per-search working memory, pooled so that a search allocates nothing:
+/// the visited set, the two heaps, a neighbour buffer and the prepared query.
+///
+/// The visited set is a generation counter per slot: a slot is visited in
+/// this search when `tags[slot] == generation`. Starting a search bumps the
+/// generation instead of clearing the array (cleared only on wrap-around).
+///
+/// Used by one thread at a time (taken from and returned to the index's pool).
+final class SearchScratch: @unchecked Sendable {
+    private(set) var tags: UnsafeMutablePointer<UInt32>
+    private(set) var tagCapacity: Int
+    private(set) var generation: UInt32 = 0
+    var candidates = CandidateHeap(capacity: 256)
+    var results = CandidateHeap(capacity: 256)
+    /// Neighbour ids read from one list, then the unvisited ones among them.
+    let neighbours: UnsafeMutablePointer<UInt32>
+    let fresh: UnsafeMutablePointer<UInt32>
+    let query: UnsafeMutablePointer<Float>
+
+    init(slots: Int, maxDegree: Int, dimension: Int) {
+        tagCapacity = Swift.max(slots, 16)
+        tags = .allocate(capacity: tagCapacity)
+        tags.initialize(repeating: 0, count: tagCapacity)
+        neighbours = .allocate(capacity: maxDegree + 4)
+        fresh = .allocate(capacity: maxDegree + 4)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: dimension * 4, alignment: 64)
+        query = raw.bindMemory(to: Float.self, capacity: dimension)
+    }
+
+    deinit {
+        tags.deallocate()
+        neighbours.deallocate()
+        fresh.deallocate()
+        query.deallocate()
+        candidates.deallocate()
+        results.deallocate()
+    }
+
+    /// Starts a new visit over `slots` slots.
+    func beginVisit(slots: Int) {
+        if slots > tagCapacity {
+            tags.deallocate()
+            tagCapacity = Swift.max(slots, tagCapacity * 2)
+            tags = .allocate(capacity: tagCapacity)
+            tags.initialize(repeating: 0, count: tagCapacity)
+            generation = 0
+        }
+        if generation == UInt32.max {
+            tags.update(repeating: 0, count: tagCapacity)
+            generation = 0
+        }
+        generation &+= 1
+        candidates.removeAll()
+        results.removeAll()
+    }
+
+    /// Marks `slot` visited; returns whether it already was.
+    @inline(__always)
+    func visit(_ slot: UInt32) -> Bool {
+        let p = tags + Int(slot)
+        if p.pointee == generation { return true }
+        p.pointee = generation
+        return false
+    }
+}
