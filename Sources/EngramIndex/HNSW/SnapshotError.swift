@@ -1,0 +1,24 @@
+/// Why an index snapshot could not be loaded. Every case is a property of
+/// the bytes (the index does no I/O; reading the file is the caller's), so
+/// all are corruption-class errors, kept apart from ``IndexError``.
+public struct SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// Shorter than its header says.
+        case truncated
+        /// Not a snapshot of this kind (bad magic) or a byte order it cannot read.
+        case notASnapshot = "not a snapshot"
+        /// A format version this build does not read.
+        case unsupportedVersion = "unsupported version"
+        /// The CRC-32C does not match the bytes.
+        case checksumMismatch = "checksum mismatch"
+        /// Checksummed, but the contents break the format's rules.
+        case corrupt
+    }
+
+    public var kind: Kind
+    /// Byte offset where the problem was found.
+    public var offset: Int
+    public var reason: String
+
+    public var description: String { "index snapshot \(kind.rawValue) at byte \(offset): \(reason)" }
+}
