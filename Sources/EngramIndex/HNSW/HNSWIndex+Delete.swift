@@ -50,9 +50,13 @@ extension HNSWIndex {
         var dead = [UInt32]()
         for s in 0..<used where state(UInt32(s)) == .deleted { dead.append(UInt32(s)) }
         if !dead.isEmpty {
-            for s in 0..<used where state(UInt32(s)) == .live {
-                let slot = UInt32(s)
-                for l in 0...Int(levels[s]) where repairList(kernel, slot, level: l) { report.repairedLists += 1 }
+            withScratch { scratch in
+                for s in 0..<used where state(UInt32(s)) == .live {
+                    let slot = UInt32(s)
+                    for l in 0...Int(levels[s]) where repairList(kernel, slot, level: l, scratch: scratch) {
+                        report.repairedLists += 1
+                    }
+                }
             }
             for slot in dead {
                 let s = Int(slot)
@@ -84,7 +88,11 @@ extension HNSWIndex {
     }
 
     /// Rebuilds one list if it points at tombstones; returns whether it did.
-    func repairList<K: DistanceKernel>(_ kernel: K.Type, _ slot: UInt32, level: Int) -> Bool {
+    /// Candidates: its live links, the live links of its dead neighbours, and
+    /// the result of a search from the node itself on that layer (which
+    /// passes through tombstones), so that heavy deletion does not leave the
+    /// node with only far or few neighbours.
+    func repairList<K: DistanceKernel>(_ kernel: K.Type, _ slot: UInt32, level: Int, scratch: SearchScratch) -> Bool {
         let list = links(slot, level)
         let n = Int(list[0].load(ordering: .relaxed))
         var keep = Set<UInt32>()
@@ -108,6 +116,12 @@ extension HNSWIndex {
         }
         guard touched else { return false }
         let base = UnsafePointer(row(slot))
+        searchLayer(kernel, base, entry: slot, entryDistance: 0, ef: configuration.efConstruction, level: level,
+                    scratch: scratch, filter: nil, restricted: true, slots: capacity)
+        while !scratch.results.isEmpty {
+            let c = scratch.results.pop()
+            if c.slot != slot { viaDead.insert(c.slot) }
+        }
         var candidates = keep.union(viaDead).map {
             Candidate(distance: K.distance(base, row($0), count: dimension), slot: $0)
         }

@@ -68,7 +68,8 @@ extension HNSWIndex {
     /// allowed fraction), each expansion costing up to `2M` distances; an
     /// exact scan costs one distance per allowed vector plus a cheap filter
     /// check per slot. The cheaper one runs: so the exact scan takes over
-    /// when `allowed² ≲ ef · 2M · live`.
+    /// when `allowed² ≲ ef · 2M · live`. The filtered graph search widens its
+    /// candidate list to `ef / s` (at most `8·ef`) to keep recall.
     @inline(never)
     func plannedSearch<K: DistanceKernel>(
         _ kernel: K.Type, _ scratch: SearchScratch, k: Int, ef: Int, filter: CandidateFilter?
@@ -85,7 +86,10 @@ extension HNSWIndex {
         if exactCost <= graphCost {
             return HNSWSearchOutcome(results: exactScan(kernel, scratch.query, k: k, filter: filter, slots: used), plan: .exactScan)
         }
-        let results = graphSearch(kernel, scratch, entry: entry, top: top, ef: ef, k: k, filter: filter, slots: used)
+        // Only a fraction s of the nodes count, so widen the search by 1/s
+        // (at most 8×): ef allowed results need about ef / s candidates.
+        let widened = Swift.min(Swift.max(ef, Int(Double(ef) * Double(live) / Swift.max(allowed, 1))), 8 * ef)
+        let results = graphSearch(kernel, scratch, entry: entry, top: top, ef: widened, k: k, filter: filter, slots: used)
         if results.count >= k { return HNSWSearchOutcome(results: results, plan: .filteredGraph) }
         return HNSWSearchOutcome(
             results: exactScan(kernel, scratch.query, k: k, filter: filter, slots: used), plan: .filteredGraphThenExact)
