@@ -44,7 +44,7 @@ extension HNSWIndex {
             }
         }
         let (used, free) = registry.withLock { ($0.slotCount, $0.freeSlots.count) }
-        if used + n - free > capacity { try reserve(used + n - free) }
+        try reserve(used + n - free)
 
         let workers = Swift.min(threads, n)
         let next = AtomicCounter()

@@ -68,10 +68,10 @@ public final class HNSWIndex: @unchecked Sendable {
     var states: UnsafeMutablePointer<Atomic<UInt8>>
 
     let lock = ReadWriteLock()
-    let registry: Mutex<Registry>
+    let registry: Locked<Registry>
     /// Held for the whole insert of a node that raises the top level.
-    let levelUp = Mutex<Void>(())
-    let scratchPool = Mutex<[SearchScratch]>([])
+    let levelUp = Locked<Void>(())
+    let scratchPool = Locked<[SearchScratch]>([])
 
     static let noSlot = UInt32.max
     static let maxLevelCap = 31
@@ -112,7 +112,7 @@ public final class HNSWIndex: @unchecked Sendable {
         labels = .allocate(capacity: 1)
         versions = .allocate(capacity: 1)
         states = .allocate(capacity: 1)
-        registry = Mutex(Registry())
+        registry = Locked(Registry())
         resizeStorage(to: Swift.max(16, capacity), keeping: 0)
     }
 
@@ -213,6 +213,7 @@ public final class HNSWIndex: @unchecked Sendable {
     /// Ensures room for `slots` slots without growing during inserts.
     public func reserve(_ slots: Int) throws(IndexError) {
         guard slots <= Int(UInt32.max - 1) else { throw .capacityExceeded(limit: Int(UInt32.max - 1)) }
+        guard lock.withReadLock({ slots > capacity }) else { return }
         lock.withWriteLock {
             if slots > capacity { resizeStorage(to: slots, keeping: registry.withLock { $0.slotCount }) }
         }
