@@ -58,6 +58,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("ef-construction"), help: "HNSW: candidate list size while building.")
     var efConstruction: Int = 200
 
+    @Option(name: .customLong("filter-selectivity"), help: "HNSW: comma-separated fractions of allowed ids to measure filtered search at (e.g. 0.001,0.01,0.1,0.5).")
+    var filterSelectivity: String?
+
     @Option(help: "Untimed warm-up queries before each sweep point.")
     var warmup: Int = 200
 
@@ -87,6 +90,14 @@ struct BenchCommand: ParsableCommand {
         c.efConstruction = efConstruction
         c.warmupQueries = warmup
         c.maxQueries = maxQueries
+        if let filterSelectivity {
+            c.filterSelectivities = try filterSelectivity.split(separator: ",").map { part in
+                guard let value = Double(part.trimmingSpaces) else {
+                    throw ValidationError("--filter-selectivity takes comma-separated fractions, got '\(filterSelectivity)'")
+                }
+                return value
+            }
+        }
         if let efSearch {
             c.efSearch = try efSearch.split(separator: ",").map { part in
                 guard let value = Int(part.trimmingSpaces) else {

@@ -30,6 +30,9 @@ public struct BenchConfiguration: Sendable, Equatable {
     public var m: Int = 16
     /// HNSW: candidate list size while building.
     public var efConstruction: Int = 200
+    /// HNSW: also measure filtered search at these fractions of allowed vectors
+    /// (a seeded random subset; exact filtered ground truth from the flat index).
+    public var filterSelectivities: [Double] = []
     /// Untimed queries run before each timed sweep point.
     public var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
@@ -68,6 +71,12 @@ public struct BenchConfiguration: Sendable, Equatable {
             } catch {
                 throw .invalidArgument("--m / --ef-construction: \(error)")
             }
+        }
+        if let bad = filterSelectivities.first(where: { !($0 > 0 && $0 <= 1) }) {
+            throw .invalidArgument("--filter-selectivity values must be in (0, 1], got \(bad)")
+        }
+        if index != .hnsw && !filterSelectivities.isEmpty {
+            throw .invalidArgument("--filter-selectivity applies to --index hnsw")
         }
         if index == .flat && !efSearch.isEmpty {
             throw .invalidArgument("--ef-search does not apply to --index flat: the flat index is exact and has no search parameter")

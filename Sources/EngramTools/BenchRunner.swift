@@ -133,7 +133,48 @@ public struct BenchRunner {
                 buildThreads: c.buildThreads, buildSeconds: buildSeconds, memoryBytes: memory,
                 searchParam: "ef", searchValue: ef, measured: measured))
         }
+        for selectivity in c.filterSelectivities {
+            results += try measureFiltered(data, index: index, selectivity: selectivity, ef: c.efSearch.first ?? 64,
+                                           buildSeconds: buildSeconds, memory: memory)
+        }
         return results
+    }
+
+    /// Filtered search at one selectivity: a seeded random subset of ids is
+    /// allowed; the ground truth is the exact filtered top-k (flat index, all cores).
+    func measureFiltered(
+        _ data: Data, index: HNSWIndex, selectivity: Double, ef: Int, buildSeconds: Double, memory: Int
+    ) throws(BenchError) -> [BenchResult] {
+        let c = configuration
+        let n = data.base.rows
+        var rng = SplitMix64(seed: UInt64(selectivity * 1_000_000) &+ 42)
+        var bits = Bitset(capacity: n)
+        for i in 0..<n where Double(rng.next() >> 11) / Double(1 << 53) < selectivity { bits.insert(VectorID(i)) }
+        let allowed = bits
+        progress("filter \(selectivity): \(allowed.count) allowed; exact filtered ground truth")
+        let truth: Int32Matrix
+        do {
+            let flat = try FlatIndex(dimension: data.base.columns, metric: c.metric, reserve: n)
+            try flat.add(contentsOf: data.base.values)
+            let exact = try flat.search(batch: data.queries.values, k: c.k, filter: .bitset(allowed))
+            let rows = exact.map { hits in (0..<c.k).map { $0 < hits.count ? Int32(hits[$0].id) : -1 } }
+            truth = Int32Matrix(rows: rows.count, columns: c.k, values: rows.flatMap { $0 })!
+        } catch {
+            throw .index(error)
+        }
+        let filtered = Data(base: data.base, queries: data.queries, groundTruth: truth)
+        var plans = [String: Int]()
+        let measured = try measure(filtered) { (query) throws(IndexError) in
+            let outcome = try index.searchWithPlan(query, k: c.k, efSearch: ef, filter: .bitset(allowed))
+            plans[outcome.plan.rawValue, default: 0] += 1
+            return outcome.results
+        }
+        let plan = plans.max { $0.value < $1.value }?.key ?? "-"
+        progress("filter \(selectivity): plans \(plans), recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
+        return [result(
+            index: "hnsw", params: "M=\(c.m) efConstruction=\(c.efConstruction) filter=\(selectivity) plan=\(plan)",
+            data: data, buildThreads: c.buildThreads, buildSeconds: buildSeconds, memoryBytes: memory,
+            searchParam: "ef", searchValue: ef, measured: measured)]
     }
 
     struct Measured {
@@ -216,4 +257,17 @@ final class SerializedProgress: @unchecked Sendable {
     init(_ receive: @escaping (String) -> Void) { self.receive = receive }
 
     func send(_ line: String) { lock.withLock { _ in receive(line) } }
+}
+
+/// SplitMix64, for the seeded filter subsets.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

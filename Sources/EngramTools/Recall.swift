@@ -10,10 +10,14 @@ public enum Recall {
     public static func at(_ k: Int, found: [[VectorID]], groundTruth: Int32Matrix) -> Double {
         guard k > 0, !found.isEmpty else { return 0 }
         var hits = 0
+        var expected = 0
         for (q, ids) in found.enumerated() {
-            let truth = Set(groundTruth.row(q).prefix(k))
+            // -1 pads a ground-truth row with fewer than k entries (a filter
+            // allowing fewer than k); only real entries count.
+            let truth = Set(groundTruth.row(q).prefix(k).filter { $0 >= 0 })
             hits += Set(ids.prefix(k).map { Int32(bitPattern: $0) }).intersection(truth).count
+            expected += truth.count
         }
-        return Double(hits) / Double(k * found.count)
+        return expected == 0 ? 1 : Double(hits) / Double(expected)
     }
 }
