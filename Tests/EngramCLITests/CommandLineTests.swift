@@ -8,7 +8,7 @@ struct CommandLineTests {
     func helpText() {
         let help = EngramCommand.helpMessage(for: BenchCommand.self)
         for flag in ["--dataset", "--base", "--queries", "--groundtruth", "--k", "--metric", "--index",
-                     "--ef-search", "--build-threads", "--json"] {
+                     "--ef-search", "--build-threads", "--json", "--m", "--ef-construction", "--filter-selectivity"] {
             #expect(help.contains(flag), "help lacks \(flag)")
         }
     }
@@ -22,6 +22,9 @@ struct CommandLineTests {
             (["bench", "--dataset", "x", "--k", "0"], "--k"),
             (["bench", "--dataset", "x", "--metric", "hamming"], "hamming"),
             (["bench", "--dataset", "x", "--index", "lsh"], "lsh"),
+            (["bench", "--dataset", "x", "--index", "hnsw", "--m", "1"], "--m"),
+            (["bench", "--dataset", "x", "--index", "hnsw", "--filter-selectivity", "2"], "(0, 1]"),
+            (["bench", "--dataset", "x", "--filter-selectivity", "0.5"], "applies to --index hnsw"),
           ])
     func badArguments(arguments: [String], message: String) {
         do {

@@ -17,7 +17,7 @@ struct HNSWMutationTests {
         try index.insert(contentsOf: initial, labels: (0..<n).map { VectorID($0) })
         var nextLabel = VectorID(n)
         for round in 1...5 {
-            let doomed = vectors.keys.shuffled(using: &rng).prefix(n / 2)
+            let doomed = vectors.keys.sorted().shuffled(using: &rng).prefix(n / 2)
             for label in doomed {
                 try index.delete(label)
                 vectors[label] = nil

@@ -14,3 +14,15 @@ func readmeExample() throws {
     let filtered = try index.search([0.9, 0.1, 0], k: 2, filter: .bitset(allowed))
     #expect(filtered.map(\.id) == [2, 1])
 }
+
+@Test("the README's HNSW example runs and returns what it says")
+func readmeHNSWExample() throws {
+    let graph = try HNSWIndex(dimension: 3, metric: .cosine, configuration: HNSWConfiguration(m: 16, efConstruction: 200))
+    try graph.insert(contentsOf: [1, 0, 0, 0, 1, 0, 0.7, 0.7, 0], labels: [10, 20, 30], threads: 2)
+    let near = try graph.search([0.9, 0.1, 0], k: 2, efSearch: 64)    // labels 10, 30
+    #expect(near.map(\.id) == [10, 30])
+    try graph.delete(30)                                              // never returned again
+    graph.compact()                                                   // repair the graph, reuse the slot
+    #expect(try graph.search([0.9, 0.1, 0], k: 2).map(\.id) == [10, 20])
+    try graph.checkInvariants()
+}

@@ -28,6 +28,25 @@ struct BenchRunnerTests {
         #expect(Recall.at(10, found: wrong, groundTruth: truth) < 0.5)
     }
 
+    @Test("hnsw on the fixture: recall@10 ≥ 0.95 from efSearch 40, rising with ef; filtered rows report their plan")
+    func hnswOnFixture() throws {
+        var config = BenchConfiguration(datasetDirectory: RepositoryPaths.fixture)
+        config.index = .hnsw
+        config.warmupQueries = 5
+        config.efSearch = [10, 40, 200]
+        config.efConstruction = 100
+        config.buildThreads = 2
+        config.filterSelectivities = [0.01, 0.5]
+        let results = try BenchRunner(configuration: config).run()
+        #expect(results.count == 5)
+        #expect(results[1].recall >= 0.95 && results[2].recall >= results[1].recall - 0.002)
+        #expect(results.allSatisfy { $0.index == "hnsw" && $0.buildThreads == 2 && $0.memoryBytes > 5000 * 64 * 4 })
+        #expect(results[2].latency.p50Microseconds > results[0].latency.p50Microseconds)
+        #expect(results[3].params.contains("plan=exactScan") && results[3].recall == 1)
+        #expect(results[4].params.contains("plan=") && results[4].recall >= 0.95)
+        #expect(results[0].jsonLine.contains("\"search_param\":\"ef\",\"search_value\":10"))
+    }
+
     @Test("every key the harness reads is in the JSON line")
     func jsonKeys() throws {
         var config = BenchConfiguration(datasetDirectory: RepositoryPaths.fixture)

@@ -91,7 +91,7 @@ extension HNSWIndex {
     /// Candidates: its live links, the live links of its dead neighbours, and
     /// the result of a search from the node itself on that layer (which
     /// passes through tombstones), so that heavy deletion does not leave the
-    /// node with only far or few neighbours.
+    /// node with only far or few neighbours. New neighbours link back.
     func repairList<K: DistanceKernel>(_ kernel: K.Type, _ slot: UInt32, level: Int, scratch: SearchScratch) -> Bool {
         let list = links(slot, level)
         let n = Int(list[0].load(ordering: .relaxed))
@@ -129,6 +129,9 @@ extension HNSWIndex {
         if candidates.count > configuration.efConstruction { candidates.removeLast(candidates.count - configuration.efConstruction) }
         let kept = selectNeighbours(kernel, candidates, max: maxDegree(level))
         kept.withUnsafeBufferPointer { writeLinks(slot, level, $0) }
+        // New neighbours link back, as on insert, so that nodes which lost
+        // in-links to tombstones regain them.
+        for id in kept where !keep.contains(id) { connect(kernel, id, to: slot, level: level) }
         return true
     }
 

@@ -63,13 +63,12 @@ extension HNSWIndex {
 
     /// Chooses a plan from the filter's estimated selectivity and runs it.
     ///
-    /// Cost model, in distance computations: a filtered graph search must
-    /// visit about `ef / s` nodes to collect `ef` allowed ones (s = the
-    /// allowed fraction), each expansion costing up to `2M` distances; an
-    /// exact scan costs one distance per allowed vector plus a cheap filter
-    /// check per slot. The cheaper one runs: so the exact scan takes over
-    /// when `allowed² ≲ ef · 2M · live`. The filtered graph search widens its
-    /// candidate list to `ef / s` (at most `8·ef`) to keep recall.
+    /// Cost model, in distance computations. The filtered graph search widens
+    /// its candidate list to `ef' = ef / s` (at most `8·ef`; s = the allowed
+    /// fraction) to keep recall, and must then visit about `ef' / s` nodes to
+    /// collect `ef'` allowed ones, each expansion costing up to `2M` distances.
+    /// An exact scan costs one distance per allowed vector plus a cheap filter
+    /// check per slot. The cheaper one runs.
     @inline(never)
     func plannedSearch<K: DistanceKernel>(
         _ kernel: K.Type, _ scratch: SearchScratch, k: Int, ef: Int, filter: CandidateFilter?
@@ -81,14 +80,14 @@ extension HNSWIndex {
             return HNSWSearchOutcome(results: results, plan: .graph)
         }
         let allowed = estimateAllowed(filter, live: live, slots: used)
-        let graphCost = Double(ef) * Double(maxM0) * Double(live) / Swift.max(allowed, 1)
+        // Only a fraction s of the nodes count, so widen the search by 1/s
+        // (at most 8×): ef allowed results need about ef / s candidates.
+        let widened = Swift.min(Swift.max(ef, Int(Double(ef) * Double(live) / Swift.max(allowed, 1))), 8 * ef)
+        let graphCost = Double(widened) * Double(maxM0) * Double(live) / Swift.max(allowed, 1)
         let exactCost = allowed + Double(used) / 32
         if exactCost <= graphCost {
             return HNSWSearchOutcome(results: exactScan(kernel, scratch.query, k: k, filter: filter, slots: used), plan: .exactScan)
         }
-        // Only a fraction s of the nodes count, so widen the search by 1/s
-        // (at most 8×): ef allowed results need about ef / s candidates.
-        let widened = Swift.min(Swift.max(ef, Int(Double(ef) * Double(live) / Swift.max(allowed, 1))), 8 * ef)
         let results = graphSearch(kernel, scratch, entry: entry, top: top, ef: widened, k: k, filter: filter, slots: used)
         if results.count >= k { return HNSWSearchOutcome(results: results, plan: .filteredGraph) }
         return HNSWSearchOutcome(
@@ -118,15 +117,54 @@ extension HNSWIndex {
     }
 
     /// Exact top-k over live slots the filter allows (ties by lower label).
+    /// A sparse bitset is walked by its set bits (a label-map lookup each);
+    /// otherwise every slot is checked.
     func exactScan<K: DistanceKernel>(
         _: K.Type, _ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?, slots: Int
     ) -> [SearchResult] {
         var heap = TopKHeap(capacity: k)
-        for s in 0..<slots where state(UInt32(s)) == .live {
-            let label = labels[s]
-            if let filter, !filter.allows(label) { continue }
-            heap.consider(distance: K.distance(query, row(UInt32(s)), count: dimension), id: label)
+        let g = view
+        // Allowed slots are gathered in blocks and scored four at a time:
+        // they are scattered in memory, so independent rows in flight (not
+        // the arithmetic) set the speed.
+        let block = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        defer { block.deallocate() }
+        var pending = 0
+        func flush() {
+            var i = 0
+            while i &+ 4 <= pending {
+                let d = K.distances4(query, g.row(block[i]), g.row(block[i &+ 1]), g.row(block[i &+ 2]),
+                                     g.row(block[i &+ 3]), count: g.dimension)
+                for j in 0..<4 { heap.consider(distance: d[j], id: g.labels[Int(block[i &+ j])]) }
+                i &+= 4
+            }
+            while i < pending {
+                heap.consider(distance: K.distance(query, g.row(block[i]), count: g.dimension), id: g.labels[Int(block[i])])
+                i &+= 1
+            }
+            pending = 0
         }
+        @inline(__always) func offer(_ slot: UInt32) {
+            block[pending] = slot
+            pending &+= 1
+            if pending == 64 { flush() }
+        }
+        switch filter {
+        case .bitset(let bits)? where bits.count * 16 < slots:
+            let chosen: [UInt32] = registry.withLock { r in
+                var out = [UInt32]()
+                bits.forEach { label in if let slot = r.slotOfLabel[label] { out.append(slot) } }
+                return out
+            }
+            for slot in chosen where g.isLive(slot) { offer(slot) }
+        case .bitset(let bits)?:
+            for s in 0..<slots where g.isLive(UInt32(s)) && bits.contains(g.labels[s]) { offer(UInt32(s)) }
+        case .predicate(let allows)?:
+            for s in 0..<slots where g.isLive(UInt32(s)) && allows(g.labels[s]) { offer(UInt32(s)) }
+        case nil:
+            for s in 0..<slots where g.isLive(UInt32(s)) { offer(UInt32(s)) }
+        }
+        flush()
         return heap.sortedResults()
     }
 
