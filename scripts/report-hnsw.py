@@ -74,6 +74,9 @@ for e in engram:
         print(f"| engram | {e['build_threads']} | {e['build_s']:.1f} | {e['mem_bytes'] / 2**20:.1f} | HNSWIndex.memoryBytes |")
 
 filt = [e for e in engram if "filter" in e["params"]]
+rerun = res / f"engram_hnsw_filter_{ds}.jsonl"  # a later filtered-search run, if any, replaces these rows
+if rerun.exists():
+    filt = [json.loads(l) for l in open(rerun) if "filter" in l]
 if filt:
     print(f"\n#### {ds}: filtered search (efSearch {filt[0]['search_value']}, exact filtered ground truth)\n")
     print("| allowed fraction | plan | recall@10 | QPS | p50 µs | p99 µs |")
