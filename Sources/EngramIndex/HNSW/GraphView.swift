@@ -1,5 +1,9 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The index's slot arrays as plain pointers, taken once per operation
 /// under the shared lock (which keeps them from moving). Hot loops read
 /// through this struct instead of the class, so they pay no exclusivity
@@ -37,9 +41,14 @@ struct GraphView {
         let list = links(slot, level)
         let limit = level == 0 ? maxM0 : maxM
         let version = versions + Int(slot)
+        var spins = 0
         while true {
             let before = version.pointee.load(ordering: .acquiring)
-            if before & 1 != 0 { continue }
+            if before & 1 != 0 {
+                spins &+= 1
+                if spins & 63 == 0 { sched_yield() }  // the writer may have been preempted
+                continue
+            }
             let n = Swift.min(Int(list[0].load(ordering: .acquiring)), limit)
             for i in 0..<n { buffer[i] = list[1 &+ i].load(ordering: .acquiring) }
             if version.pointee.load(ordering: .acquiring) == before { return n }

@@ -169,11 +169,7 @@ public final class HNSWIndex: @unchecked Sendable {
 
     /// The list of `slot` at `level`: a count, then links.
     @inline(__always)
-    func links(_ slot: UInt32, _ level: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
-        level == 0
-            ? layer0 + Int(slot) &* (1 &+ maxM0)
-            : upper[Int(slot)].unsafelyUnwrapped + (level &- 1) &* (1 &+ maxM)
-    }
+    func links(_ slot: UInt32, _ level: Int) -> UnsafeMutablePointer<Atomic<UInt32>> { view.links(slot, level) }
 
     @inline(__always)
     func state(_ slot: UInt32) -> SlotState {
@@ -187,6 +183,7 @@ public final class HNSWIndex: @unchecked Sendable {
 
     /// Locks `slot`'s lists for writing (spins; writers hold it briefly).
     func lockNode(_ slot: UInt32) {
+        var spins = 0
         while true {
             let v = versions[Int(slot)].load(ordering: .relaxed)
             if v & 1 == 0 {
@@ -194,6 +191,9 @@ public final class HNSWIndex: @unchecked Sendable {
                     expected: v, desired: v &+ 1, ordering: .acquiringAndReleasing)
                 if done { return }
             }
+            spins &+= 1
+            // The holder may have been preempted (more threads than cores): let it run.
+            if spins & 63 == 0 { sched_yield() }
         }
     }
 
