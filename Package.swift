@@ -9,6 +9,8 @@
 //   EngramKernels   distance kernels and the metric contract           (no I/O)
 //   EngramIndex     flat and HNSW indexes, heaps, filters, snapshots   (no I/O)
 //   EngramDatasets  TEXMEX .fvecs/.ivecs and BigANN .fbin/.ibin files  (file I/O)
+//   CLZ4            system library: liblz4 (Debian liblz4-dev)
+//   EngramWAL       write-ahead log segments and records, LZ4-compressed (file I/O)
 //   CLibPQ          system library: libpq (Debian libpq-dev)
 //   EngramPostgres  Swift wrapper over libpq, pgvector value codecs    (network I/O)
 //   EngramTools     `engram` command implementations (bench, ...)
@@ -42,6 +44,12 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .target(name: "EngramPostgres", dependencies: ["CLibPQ"]),
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        .target(name: "EngramWAL", dependencies: ["CLZ4", "EngramChecksum"]),
         .target(
             name: "EngramTools",
             dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets"]
@@ -62,6 +70,7 @@ let package = Package(
             dependencies: ["EngramIndex", "EngramKernels", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
+        .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramTestSupport"]),
         .testTarget(name: "EngramPostgresTests", dependencies: ["EngramPostgres", "EngramTestSupport"]),
         .testTarget(
             name: "EngramToolsTests",

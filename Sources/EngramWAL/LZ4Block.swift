@@ -1,0 +1,41 @@
+import CLZ4
+
+/// LZ4 block compression (liblz4's `LZ4_compress_default` and
+/// `LZ4_decompress_safe`), the only way the write-ahead log touches liblz4.
+///
+/// Decompression is bounds-checked by liblz4 itself: corrupt input yields
+/// `nil`, never a read or write outside the buffers.
+enum LZ4Block {
+    /// The largest input liblz4 accepts (`LZ4_MAX_INPUT_SIZE`, about 2 GB).
+    static let maxInput = Int(LZ4_MAX_INPUT_SIZE)
+
+    /// `source` compressed, or `nil` if it would not shrink (then store it raw).
+    static func compress(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard source.count > 0, source.count <= maxInput else { return nil }
+        let bound = Int(LZ4_compressBound(Int32(source.count)))
+        var out = [UInt8](repeating: 0, count: bound)
+        let written = out.withUnsafeMutableBytes { dst in
+            LZ4_compress_default(
+                source.baseAddress!.assumingMemoryBound(to: CChar.self),
+                dst.baseAddress!.assumingMemoryBound(to: CChar.self),
+                Int32(source.count), Int32(bound))
+        }
+        guard written > 0, Int(written) < source.count else { return nil }
+        out.removeLast(bound - Int(written))
+        return out
+    }
+
+    /// Decompresses `source` into exactly `rawLength` bytes, or `nil` if the
+    /// bytes are not a valid LZ4 block of that size.
+    static func decompress(_ source: UnsafeRawBufferPointer, rawLength: Int) -> [UInt8]? {
+        guard rawLength >= 0, rawLength <= maxInput, source.count > 0 else { return rawLength == 0 ? [] : nil }
+        var out = [UInt8](repeating: 0, count: rawLength)
+        let produced = out.withUnsafeMutableBytes { dst in
+            LZ4_decompress_safe(
+                source.baseAddress!.assumingMemoryBound(to: CChar.self),
+                dst.baseAddress?.assumingMemoryBound(to: CChar.self),
+                Int32(source.count), Int32(rawLength))
+        }
+        return produced == Int32(rawLength) ? out : nil
+    }
+}

@@ -1,0 +1,119 @@
+import EngramChecksum
+
+/// One record of the log: a log sequence number, a type the layer above
+/// defines, and its payload (uncompressed).
+public struct WALRecord: Sendable, Equatable {
+    public var lsn: UInt64
+    public var type: UInt8
+    public var payload: [UInt8]
+
+    public init(lsn: UInt64, type: UInt8, payload: [UInt8]) {
+        self.lsn = lsn
+        self.type = type
+        self.payload = payload
+    }
+}
+
+/// The byte layout of segments and records, version 1 (Docs/FORMATS.md).
+/// Little-endian; every header and record carries a CRC-32C.
+///
+/// Segment header, 32 bytes: magic `ENGRMWAL`, u32 version 1, u32 byte-order
+/// mark 0x01020304, u64 first LSN, u32 reserved 0, u32 CRC-32C of bytes 0..<28.
+///
+/// Record: u32 stored length, u32 raw length, u64 LSN, u8 type, u8 flags
+/// (bit 0: payload is an LZ4 block), u16 reserved 0, u32 CRC-32C of the 20
+/// header bytes before it and the stored payload; then the stored payload.
+enum WALFormat {
+    static let magic: [UInt8] = Array("ENGRMWAL".utf8)
+    static let version: UInt32 = 1
+    static let byteOrderMark: UInt32 = 0x0102_0304
+    static let segmentHeaderSize = 32
+    static let recordHeaderSize = 24
+    /// The largest raw payload of one record.
+    static let maxPayload = 64 << 20
+    static let flagLZ4: UInt8 = 1
+
+    static func put32(_ v: UInt32, _ out: inout [UInt8]) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+    static func put64(_ v: UInt64, _ out: inout [UInt8]) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+
+    static func u32(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
+        UInt32(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+    }
+
+    static func u64(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
+        UInt64(littleEndian: b.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+    }
+
+    static func segmentHeader(firstLSN: UInt64) -> [UInt8] {
+        var out = magic
+        put32(version, &out)
+        put32(byteOrderMark, &out)
+        put64(firstLSN, &out)
+        put32(0, &out)
+        put32(CRC32C.checksum(out), &out)
+        return out
+    }
+
+    /// Encodes a record, LZ4-compressing the payload when that makes it smaller.
+    static func encode(_ record: WALRecord) -> [UInt8] {
+        let compressed = record.payload.withUnsafeBytes { LZ4Block.compress($0) }
+        let stored = compressed ?? record.payload
+        var out = [UInt8]()
+        out.reserveCapacity(recordHeaderSize + stored.count)
+        put32(UInt32(stored.count), &out)
+        put32(UInt32(record.payload.count), &out)
+        put64(record.lsn, &out)
+        out.append(record.type)
+        out.append(compressed == nil ? 0 : flagLZ4)
+        out += [0, 0]
+        var crc = CRC32C()
+        crc.update(out)
+        crc.update(stored)
+        put32(crc.value, &out)
+        out += stored
+        return out
+    }
+
+    /// What the bytes at an offset hold.
+    enum Decoded {
+        case record(WALRecord, size: Int)
+        /// Fewer bytes than the record needs: the file ends inside it.
+        case incomplete
+        /// The bytes are there but wrong (checksum, flags, lengths, LZ4).
+        case invalid(String)
+    }
+
+    /// Decodes the record starting at `offset` of `bytes`. Never reads out of bounds.
+    static func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Decoded {
+        guard bytes.count - offset >= recordHeaderSize else { return .incomplete }
+        let storedLength = Int(u32(bytes, offset))
+        let rawLength = Int(u32(bytes, offset + 4))
+        let lsn = u64(bytes, offset + 8)
+        let type = bytes[offset + 16]
+        let flags = bytes[offset + 17]
+        guard rawLength <= maxPayload, storedLength <= maxPayload else {
+            return .invalid("record lengths \(storedLength)/\(rawLength) exceed \(maxPayload)")
+        }
+        guard bytes.count - offset - recordHeaderSize >= storedLength else { return .incomplete }
+        var crc = CRC32C()
+        crc.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 20)]))
+        let payloadStart = offset + recordHeaderSize
+        let stored = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<(payloadStart + storedLength)])
+        crc.update(stored)
+        guard crc.value == u32(bytes, offset + 20) else { return .invalid("checksum mismatch") }
+        guard flags & ~flagLZ4 == 0, bytes[offset + 18] == 0, bytes[offset + 19] == 0 else {
+            return .invalid("unknown flags \(flags)")
+        }
+        let payload: [UInt8]
+        if flags & flagLZ4 != 0 {
+            guard let raw = LZ4Block.decompress(stored, rawLength: rawLength) else {
+                return .invalid("LZ4 payload does not decompress to \(rawLength) bytes")
+            }
+            payload = raw
+        } else {
+            guard storedLength == rawLength else { return .invalid("raw payload of \(storedLength) bytes claims \(rawLength)") }
+            payload = Array(stored)
+        }
+        return .record(WALRecord(lsn: lsn, type: type, payload: payload), size: recordHeaderSize + storedLength)
+    }
+}

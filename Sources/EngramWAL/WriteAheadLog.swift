@@ -1,0 +1,333 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A segmented, checksummed, LZ4-compressed write-ahead log of byte records.
+///
+/// This layer only handles bytes: records are (LSN, type, payload); the
+/// engine above defines the types and payloads. LSNs start at 1 and rise by
+/// one per record. Segment files are named by their first LSN
+/// (`wal-00000000000000000001.seg`) and hold at most `segmentBytes`
+/// (a single larger record gets a segment of its own).
+///
+/// Recovery (``open(directory:options:replay:)``): every record is checked
+/// (CRC-32C, lengths, LSN sequence). A damaged or incomplete record at the
+/// end of the last segment is a torn tail — a crash mid-write — and is cut
+/// off (reported in ``RecoveryReport``). Damage anywhere else is
+/// ``WALError/Kind/corrupt`` naming the segment and offset.
+///
+/// Durability: with `.fsync` (the default) ``append(type:payload:)`` returns
+/// only after `fsync`; with `.osBuffered` the bytes are in the OS page cache
+/// (they survive a process crash, not a power loss) until ``sync()``.
+/// After a failed `fsync` the log is poisoned: every later call throws
+/// `.poisoned` until it is reopened, because the kernel may have dropped the
+/// dirty pages it failed to write.
+///
+/// Concurrency: not synchronised; the engine serialises writers (and does
+/// group commit above this layer).
+public final class WriteAheadLog {
+    public enum Durability: String, Sendable {
+        /// `fsync` before `append` returns.
+        case fsync
+        /// Left to the OS until `sync()`.
+        case osBuffered
+    }
+
+    public struct Options: Sendable {
+        public var segmentBytes: Int
+        public var durability: Durability
+
+        public init(segmentBytes: Int = 64 << 20, durability: Durability = .fsync) {
+            self.segmentBytes = segmentBytes
+            self.durability = durability
+        }
+    }
+
+    /// What opening the log found.
+    public struct RecoveryReport: Sendable, Equatable {
+        public var segments: Int
+        public var records: Int
+        /// The segment whose torn tail was cut off, the offset, and how many bytes went.
+        public var truncatedTail: (segment: String, offset: Int, bytes: Int)?
+
+        public static func == (a: RecoveryReport, b: RecoveryReport) -> Bool {
+            a.segments == b.segments && a.records == b.records
+                && a.truncatedTail?.segment == b.truncatedTail?.segment
+                && a.truncatedTail?.offset == b.truncatedTail?.offset && a.truncatedTail?.bytes == b.truncatedTail?.bytes
+        }
+    }
+
+    public let directory: String
+    public let options: Options
+    /// The LSN the next record will get.
+    public private(set) var nextLSN: UInt64
+    private var segments: [(firstLSN: UInt64, path: String)]
+    private var fd: Int32 = -1
+    private var size = 0
+    private var poisoned = false
+
+    private init(directory: String, options: Options, segments: [(UInt64, String)], nextLSN: UInt64) {
+        self.directory = directory
+        self.options = options
+        self.segments = segments
+        self.nextLSN = nextLSN
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    static func segmentName(_ lsn: UInt64) -> String {
+        let digits = String(lsn)
+        return "wal-" + String(repeating: "0", count: Swift.max(0, 20 - digits.count)) + digits + ".seg"
+    }
+
+    /// Opens (creating if needed) the log in `directory`, replays every
+    /// record in LSN order through `replay`, cuts off a torn tail, and
+    /// returns the log ready to append.
+    public static func open(
+        directory: String, options: Options = Options(), replay: (WALRecord) throws -> Void = { _ in }
+    ) throws -> (WriteAheadLog, RecoveryReport) {
+        guard options.segmentBytes >= 4096 else {
+            throw WALError(kind: .invalidArgument, reason: "segmentBytes must be at least 4096")
+        }
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw ioError(directory, "cannot create the log directory")
+        }
+        var found = [(UInt64, String)]()
+        guard let dir = opendir(directory) else { throw ioError(directory, "cannot list the log directory") }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("wal-"), name.hasSuffix(".seg"), name.count == 28,
+                  let lsn = UInt64(name.dropFirst(4).dropLast(4)) else { continue }
+            found.append((lsn, "\(directory)/\(name)"))
+        }
+        closedir(dir)
+        found.sort { $0.0 < $1.0 }
+
+        var report = RecoveryReport(segments: found.count, records: 0, truncatedTail: nil)
+        var expected: UInt64? = nil
+        var headerless: String? = nil
+        for (index, (firstLSN, path)) in found.enumerated() {
+            let isLast = index == found.count - 1
+            let bytes = try readAll(path)
+            let end = try bytes.withUnsafeBytes { (b) throws -> Int in
+                try scan(b, path: path, firstLSN: firstLSN, expected: &expected, isLast: isLast, replay: replay, report: &report)
+            }
+            if end == 0 {
+                headerless = path
+                report.truncatedTail = (path, 0, bytes.count)
+            } else if end < bytes.count {
+                // Torn tail of the last segment: cut it off, durably.
+                let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+                guard fd >= 0, ftruncate(fd, off_t(end)) == 0, fsync(fd) == 0 else {
+                    if fd >= 0 { close(fd) }
+                    throw ioError(path, "cannot truncate the torn tail")
+                }
+                close(fd)
+                report.truncatedTail = (path, end, bytes.count - end)
+            }
+        }
+        if let headerless {
+            guard unlink(headerless) == 0 else { throw ioError(headerless, "cannot remove a headerless segment") }
+            found.removeLast()
+        }
+        let next = expected ?? 1
+        let log = WriteAheadLog(directory: directory, options: options, segments: found, nextLSN: next)
+        if let last = found.last {
+            log.fd = Glibc.open(last.1, O_WRONLY | O_APPEND | O_CLOEXEC)
+            guard log.fd >= 0 else { throw ioError(last.1, "cannot open for appending") }
+            var st = stat()
+            fstat(log.fd, &st)
+            log.size = Int(st.st_size)
+        } else {
+            try log.startSegment()
+        }
+        return (log, report)
+    }
+
+    /// Validates one segment, replaying its records; returns where its valid bytes end.
+    private static func scan(
+        _ b: UnsafeRawBufferPointer, path: String, firstLSN: UInt64, expected: inout UInt64?, isLast: Bool,
+        replay: (WALRecord) throws -> Void, report: inout RecoveryReport
+    ) throws -> Int {
+        let header = WALFormat.segmentHeaderSize
+        guard b.count >= header else {
+            if isLast {  // a crash while creating it: removed and created again
+                expected = expected ?? firstLSN
+                return 0
+            }
+            throw WALError(kind: .corrupt, segment: path, offset: 0, reason: "segment shorter than its header")
+        }
+        guard Array(b[0..<8]) == WALFormat.magic else {
+            throw WALError(kind: .corrupt, segment: path, offset: 0, reason: "bad magic: not an Engram WAL segment")
+        }
+        guard WALFormat.u32(b, 8) == WALFormat.version else {
+            throw WALError(kind: .corrupt, segment: path, offset: 8, reason: "unsupported format version \(WALFormat.u32(b, 8))")
+        }
+        guard WALFormat.u32(b, 12) == WALFormat.byteOrderMark,
+              CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<28])) == WALFormat.u32(b, 28),
+              WALFormat.u64(b, 16) == firstLSN else {
+            throw WALError(kind: .corrupt, segment: path, offset: 12, reason: "segment header fails its checks")
+        }
+        if let e = expected, e != firstLSN {
+            throw WALError(kind: .corrupt, segment: path, offset: 16, reason: "starts at LSN \(firstLSN), expected \(e)")
+        }
+        var lsn = firstLSN
+        var offset = header
+        while offset < b.count {
+            switch WALFormat.decode(b, at: offset) {
+            case .record(let record, let size):
+                guard record.lsn == lsn else {
+                    throw WALError(kind: .corrupt, segment: path, offset: offset, reason: "LSN \(record.lsn), expected \(lsn)")
+                }
+                try replay(record)
+                report.records += 1
+                lsn += 1
+                offset += size
+            case .incomplete:
+                guard isLast else {
+                    throw WALError(kind: .corrupt, segment: path, offset: offset, reason: "segment ends inside a record")
+                }
+                expected = lsn
+                return offset
+            case .invalid(let why):
+                // A torn tail only if nothing valid follows it.
+                guard isLast, !validRecordFollows(b, after: offset) else {
+                    throw WALError(kind: .corrupt, segment: path, offset: offset, reason: why)
+                }
+                expected = lsn
+                return offset
+            }
+        }
+        expected = lsn
+        return b.count
+    }
+
+    /// Whether a valid record starts anywhere after `offset` (a damaged
+    /// record in the middle, rather than a torn one at the end).
+    private static func validRecordFollows(_ b: UnsafeRawBufferPointer, after offset: Int) -> Bool {
+        var at = offset + 1
+        while at + WALFormat.recordHeaderSize <= b.count {
+            if case .record = WALFormat.decode(b, at: at) { return true }
+            at += 1
+        }
+        return false
+    }
+
+    private static func readAll(_ path: String) throws -> [UInt8] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError(path, "cannot open for reading") }
+        defer { close(fd) }
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError(path, "read failed")
+            }
+            if n == 0 { return out }
+            out += chunk[0..<n]
+        }
+    }
+
+    static func ioError(_ path: String, _ what: String) -> WALError {
+        let code = errno
+        return WALError(kind: .io, segment: path, reason: "\(what): \(String(cString: strerror(code)))", errno: code)
+    }
+
+    private func checkUsable() throws {
+        if poisoned {
+            throw WALError(kind: .poisoned, reason: "an earlier fsync or write failed; reopen the log before trusting it")
+        }
+    }
+
+    /// Starts a new segment at `nextLSN` and makes its name durable.
+    private func startSegment() throws {
+        if fd >= 0 { close(fd) }
+        let path = "\(directory)/\(Self.segmentName(nextLSN))"
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Self.ioError(path, "cannot create segment") }
+        size = 0
+        try writeAll(WALFormat.segmentHeader(firstLSN: nextLSN), path: path)
+        try syncFile(path: path)
+        let dirfd = Glibc.open(directory, O_RDONLY | O_CLOEXEC)
+        if dirfd >= 0 {
+            defer { close(dirfd) }
+            if fsync(dirfd) != 0 {
+                poisoned = true
+                throw Self.ioError(directory, "fsync of the log directory failed")
+            }
+        }
+        segments.removeAll { $0.firstLSN == nextLSN }
+        segments.append((nextLSN, path))
+    }
+
+    private func writeAll(_ bytes: [UInt8], path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let error = Self.ioError(path, "write failed")
+                // Take back what was written so no torn record stays mid-log.
+                if ftruncate(fd, off_t(size)) != 0 { poisoned = true }
+                throw error
+            }
+            done += n
+        }
+        size += bytes.count
+    }
+
+    private func syncFile(path: String) throws {
+        if fsync(fd) != 0 {
+            poisoned = true
+            throw Self.ioError(path, "fsync failed")
+        }
+    }
+
+    /// Appends one record and returns its LSN; durable on return in `.fsync` mode.
+    @discardableResult
+    public func append(type: UInt8, payload: [UInt8]) throws -> UInt64 {
+        try checkUsable()
+        guard payload.count <= WALFormat.maxPayload else {
+            throw WALError(kind: .invalidArgument, reason: "a record payload is limited to \(WALFormat.maxPayload) bytes, got \(payload.count)")
+        }
+        let bytes = WALFormat.encode(WALRecord(lsn: nextLSN, type: type, payload: payload))
+        if size > WALFormat.segmentHeaderSize && size + bytes.count > options.segmentBytes {
+            try syncFile(path: segments.last!.path)
+            try startSegment()
+        }
+        let path = segments.last!.path
+        try writeAll(bytes, path: path)
+        if options.durability == .fsync { try syncFile(path: path) }
+        nextLSN += 1
+        return nextLSN - 1
+    }
+
+    /// Makes every appended record durable.
+    public func sync() throws {
+        try checkUsable()
+        try syncFile(path: segments.last!.path)
+    }
+
+    /// Removes the segments whose records all have LSNs below `lsn` (for
+    /// example below a checkpoint's LSN). The segment being written is kept.
+    /// Returns how many were removed.
+    @discardableResult
+    public func truncate(below lsn: UInt64) throws -> Int {
+        try checkUsable()
+        var removed = 0
+        while segments.count > 1 && segments[1].firstLSN <= lsn {
+            let path = segments[0].path
+            guard unlink(path) == 0 || errno == ENOENT else { throw Self.ioError(path, "cannot remove segment") }
+            segments.removeFirst()
+            removed += 1
+        }
+        return removed
+    }
+
+    /// The segment files, oldest first.
+    public var segmentPaths: [String] { segments.map(\.path) }
+}
+
+import EngramChecksum

@@ -1,0 +1,146 @@
+import EngramTestSupport
+import Testing
+@testable import EngramWAL
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private func payload(_ i: Int, _ rng: inout SeededGenerator) -> [UInt8] {
+    // Half compressible metadata-like text, half random bytes.
+    i % 2 == 0
+        ? Array("{\"id\":\"record-\(i)\",\"agent\":\"planner\",\"tags\":[\"alpha\",\"beta\",\"alpha\"]}".utf8)
+        : (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+}
+
+private func fileSize(_ path: String) -> Int {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : -1
+}
+
+@Suite("Write-ahead log: records, segments, recovery")
+struct WriteAheadLogTests {
+    @Test("records round-trip across reopen and segment rotation, LZ4 where it pays")
+    func roundTrip() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("wal.roundTrip", defaultSeed: 81)
+        var written = [[UInt8]]()
+        do {
+            let (log, report) = try WriteAheadLog.open(directory: dir.path, options: .init(segmentBytes: 4096, durability: .osBuffered))
+            #expect(report.records == 0)
+            for i in 0..<300 {
+                let p = payload(i, &rng)
+                written.append(p)
+                #expect(try log.append(type: UInt8(i % 3), payload: p) == UInt64(i + 1))
+            }
+            try log.sync()
+            #expect(log.segmentPaths.count > 3)
+        }
+        var replayed = [WALRecord]()
+        let (log, report) = try WriteAheadLog.open(directory: dir.path) { replayed.append($0) }
+        #expect(report.records == 300 && report.truncatedTail == nil)
+        #expect(replayed.map(\.payload) == written)
+        #expect(replayed.map(\.lsn) == (1...300).map { UInt64($0) })
+        #expect(replayed.map(\.type) == (0..<300).map { UInt8($0 % 3) })
+        #expect(try log.append(type: 9, payload: [1, 2, 3]) == 301)
+        // Metadata-like payloads compress.
+        let text = Array(String(repeating: "{\"agent\":\"planner\",\"kind\":\"experience\"}", count: 20).utf8)
+        #expect(WALFormat.encode(WALRecord(lsn: 1, type: 0, payload: text)).count < text.count / 2)
+    }
+
+    @Test("a torn tail at every cut of the last record is cut off; everything before it survives")
+    func tornTail() throws {
+        var rng = SeededGenerator.forTest("wal.tornTail", defaultSeed: 82)
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        let path: String
+        do {
+            let (log, _) = try WriteAheadLog.open(directory: dir.path)
+            for i in 0..<20 { try log.append(type: 1, payload: payload(i, &rng)) }
+            path = log.segmentPaths.last!
+        }
+        let full = fileSize(path)
+        let original = TemporaryDirectory.readFile(path)
+        for cut in stride(from: full - 1, to: full - 60, by: -1) {
+            TemporaryDirectory.writeFile(path, Array(original[0..<cut]))
+            var count = 0
+            let (log, report) = try WriteAheadLog.open(directory: dir.path) { _ in count += 1 }
+            #expect(count == 19, "cut at \(cut)")
+            #expect(report.truncatedTail?.offset != nil)
+            #expect(log.nextLSN == 20)
+        }
+    }
+
+    @Test("damage before the tail is a corrupt error naming segment and offset")
+    func corruptionBeforeTail() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("wal.corrupt", defaultSeed: 83)
+        let path: String
+        do {
+            let (log, _) = try WriteAheadLog.open(directory: dir.path)
+            for i in 0..<10 { try log.append(type: 1, payload: payload(i, &rng)) }
+            path = log.segmentPaths.last!
+        }
+        var bytes = TemporaryDirectory.readFile(path)
+        bytes[WALFormat.segmentHeaderSize + 30] ^= 0x40  // inside the first record
+        TemporaryDirectory.writeFile(path, bytes)
+        do {
+            _ = try WriteAheadLog.open(directory: dir.path)
+            Issue.record("opened a log with a damaged first record")
+        } catch let error as WALError {
+            #expect(error.kind == .corrupt)
+            #expect(error.segment == path)
+            #expect(error.offset == WALFormat.segmentHeaderSize)
+        }
+    }
+
+    @Test("random mutations of a segment never crash the reader")
+    func randomMutations() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("wal.mutations", defaultSeed: 84)
+        let path: String
+        do {
+            let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(durability: .osBuffered))
+            for i in 0..<40 { try log.append(type: 2, payload: payload(i, &rng)) }
+            try log.sync()
+            path = log.segmentPaths.last!
+        }
+        let original = TemporaryDirectory.readFile(path)
+        for _ in 0..<300 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            if Bool.random(using: &rng) { bytes.removeLast(Int.random(in: 0..<200, using: &rng)) }
+            TemporaryDirectory.writeFile(path, bytes)
+            do {
+                var lsns = [UInt64]()
+                _ = try WriteAheadLog.open(directory: dir.path) { lsns.append($0.lsn) }
+                #expect(lsns == (0..<lsns.count).map { UInt64($0 + 1) })
+            } catch let error as WALError {
+                #expect(error.kind == .corrupt)
+            }
+        }
+    }
+
+    @Test("truncation below an LSN removes whole old segments only")
+    func truncateBelow() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("wal.truncate", defaultSeed: 85)
+        let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(segmentBytes: 4096, durability: .osBuffered))
+        for _ in 0..<200 { try log.append(type: 0, payload: (0..<100).map { _ in UInt8.random(in: 0...255, using: &rng) }) }
+        let before = log.segmentPaths.count
+        #expect(before > 3)
+        let removed = try log.truncate(below: 120)
+        #expect(removed > 0 && removed < before)
+        var first: UInt64?
+        let (_, report) = try WriteAheadLog.open(directory: dir.path) { if first == nil { first = $0.lsn } }
+        #expect(first! <= 120)
+        #expect(report.records == 200 - Int(first!) + 1)
+        #expect(throws: WALError.self) { _ = try WriteAheadLog.open(directory: dir.path, options: .init(segmentBytes: 10)) }
+    }
+}
