@@ -36,10 +36,13 @@ public final class WriteAheadLog {
     public struct Options: Sendable {
         public var segmentBytes: Int
         public var durability: Durability
+        /// The system calls the log writes with; tests inject faults here.
+        public var io: WALFileIO
 
-        public init(segmentBytes: Int = 64 << 20, durability: Durability = .fsync) {
+        public init(segmentBytes: Int = 64 << 20, durability: Durability = .fsync, io: WALFileIO = .posix) {
             self.segmentBytes = segmentBytes
             self.durability = durability
+            self.io = io
         }
     }
 
@@ -265,7 +268,7 @@ public final class WriteAheadLog {
     private func writeAll(_ bytes: [UInt8], path: String) throws {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            let n = bytes.withUnsafeBytes { options.io.write(fd, $0.baseAddress! + done, $0.count - done) }
             if n < 0 {
                 if errno == EINTR { continue }
                 let error = Self.ioError(path, "write failed")
@@ -279,7 +282,7 @@ public final class WriteAheadLog {
     }
 
     private func syncFile(path: String) throws {
-        if fsync(fd) != 0 {
+        if options.io.fsync(fd) != 0 {
             poisoned = true
             throw Self.ioError(path, "fsync failed")
         }

@@ -1,0 +1,117 @@
+import EngramTestSupport
+import Synchronization
+import Testing
+@testable import EngramWAL
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Counts calls and fails the chosen ones.
+private final class Faults: Sendable {
+    let writes = Atomic<Int>(0)
+    let syncs = Atomic<Int>(0)
+    let failWrite: Int?
+    let writeErrno: Int32
+    let failSync: Int?
+    let shortWrites: Bool
+
+    init(failWrite: Int? = nil, writeErrno: Int32 = ENOSPC, failSync: Int? = nil, shortWrites: Bool = false) {
+        self.failWrite = failWrite
+        self.writeErrno = writeErrno
+        self.failSync = failSync
+        self.shortWrites = shortWrites
+    }
+
+    var io: WALFileIO {
+        WALFileIO(
+            write: { fd, buffer, count in
+                let n = self.writes.wrappingAdd(1, ordering: .relaxed).newValue
+                if n == self.failWrite {
+                    errno = self.writeErrno
+                    return -1
+                }
+                // Short writes: at most 7 bytes per call; the log must loop.
+                return Glibc.write(fd, buffer, self.shortWrites ? min(count, 7) : count)
+            },
+            fsync: { fd in
+                let n = self.syncs.wrappingAdd(1, ordering: .relaxed).newValue
+                if n == self.failSync {
+                    errno = EIO
+                    return -1
+                }
+                return Glibc.fsync(fd)
+            })
+    }
+}
+
+private func replayAll(_ dir: String) throws -> [WALRecord] {
+    var records = [WALRecord]()
+    _ = try WriteAheadLog.open(directory: dir) { records.append($0) }
+    return records
+}
+
+@Suite("Write-ahead log under injected faults")
+struct WALFaultInjectionTests {
+    @Test("short writes are completed, not torn")
+    func shortWrites() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        let faults = Faults(shortWrites: true)
+        let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(io: faults.io))
+        for i in 0..<20 { try log.append(type: 1, payload: (0..<(i * 13)).map { UInt8(truncatingIfNeeded: $0 &* 31) }) }
+        #expect(faults.writes.load(ordering: .relaxed) > 40)
+        #expect(try replayAll(dir.path).count == 20)
+    }
+
+    @Test("fsync failing with EIO surfaces, poisons the log, and loses nothing acknowledged before it")
+    func fsyncEIO() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        // Sync 1 is the new segment's header; record i's sync is number i + 1.
+        let faults = Faults(failSync: 12)
+        let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(io: faults.io))
+        var acknowledged = 0
+        do {
+            for i in 0..<20 {
+                try log.append(type: 1, payload: Array("record \(i)".utf8))
+                acknowledged += 1
+            }
+            Issue.record("no error surfaced")
+        } catch let error as WALError {
+            #expect(error.kind == .io)
+            #expect(error.errno == EIO)
+        }
+        #expect(acknowledged == 10)
+        // Not trusted again until reopened.
+        let again = #expect(throws: WALError.self) { try log.append(type: 1, payload: [1]) }
+        #expect(again?.kind == .poisoned)
+        #expect(throws: WALError.self) { try log.sync() }
+        let records = try replayAll(dir.path)
+        #expect(records.count >= acknowledged)
+        #expect(records.prefix(acknowledged).map { String(decoding: $0.payload, as: UTF8.self) } == (0..<10).map { "record \($0)" })
+    }
+
+    @Test("a full disk (ENOSPC) surfaces, takes back the partial record, and the log goes on")
+    func diskFull() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        let faults = Faults(failWrite: 6)
+        let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(durability: .osBuffered, io: faults.io))
+        var acknowledged = [Int]()
+        for i in 0..<10 {
+            do {
+                try log.append(type: 1, payload: Array("record \(i)".utf8))
+                acknowledged.append(i)
+            } catch let error as WALError {
+                #expect(error.kind == .io)
+                #expect(error.errno == ENOSPC)
+            }
+        }
+        #expect(acknowledged.count == 9)
+        try log.sync()
+        let records = try replayAll(dir.path)
+        #expect(records.map { String(decoding: $0.payload, as: UTF8.self) } == acknowledged.map { "record \($0)" })
+        #expect(records.map(\.lsn) == (1...9).map { UInt64($0) })
+    }
+}
