@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A ``WriteAheadLog`` shared by concurrent writers, with group commit:
+/// records that arrive while one `fsync` is in flight are written together
+/// and made durable by the next single `fsync`.
+///
+/// Durability modes (what `append` guarantees when it returns):
+/// - `.fsync`: the record is on stable storage. Concurrent callers share
+///   fsyncs (a caller waits at most for the fsync in flight plus its own).
+/// - `.groupCommit(maxDelayMicroseconds:)`: the same guarantee, but the
+///   writer that leads a batch first waits up to the delay for more records,
+///   trading that much latency for fewer fsyncs under light concurrency.
+/// - `.osBuffered`: the record is in the OS page cache: it survives a crash
+///   of this process, not of the machine, until ``sync()``.
+///
+/// Concurrency contract: `append` and `sync` may be called from any thread.
+/// One caller at a time (the *leader*) writes the queued batch; the others
+/// wait on a condition variable and return their own LSN or the batch's
+/// error. Records keep the order in which callers were queued.
+public final class GroupCommitLog: @unchecked Sendable {
+    public enum Mode: Sendable, Equatable {
+        case fsync
+        case groupCommit(maxDelayMicroseconds: Int)
+        case osBuffered
+    }
+
+    private struct Pending {
+        var type: UInt8
+        var payload: [UInt8]
+        var ticket: Int
+    }
+
+    private let log: WriteAheadLog
+    public let mode: Mode
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var queue = [Pending]()
+    private var results = [Int: Result<UInt64, WALError>]()
+    private var nextTicket = 0
+    private var leading = false
+    /// Batches written and fsyncs issued, for tests and metrics.
+    public private(set) var batches = 0
+    public private(set) var syncs = 0
+
+    /// Wraps `log`, which must have been opened with `.osBuffered` durability
+    /// (this type decides when to fsync).
+    public init(log: WriteAheadLog, mode: Mode) throws {
+        guard log.options.durability == .osBuffered else {
+            throw WALError(kind: .invalidArgument, reason: "open the WriteAheadLog with .osBuffered; GroupCommitLog issues the fsyncs")
+        }
+        self.log = log
+        self.mode = mode
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        done.initialize(to: pthread_cond_t())
+        pthread_cond_init(done, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(done)
+        pthread_mutex_destroy(mutex)
+        done.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Appends one record; returns its LSN once the mode's guarantee holds.
+    public func append(type: UInt8, payload: [UInt8]) throws(WALError) -> UInt64 {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        let ticket = nextTicket
+        nextTicket += 1
+        queue.append(Pending(type: type, payload: payload, ticket: ticket))
+        while true {
+            if let result = results.removeValue(forKey: ticket) { return try result.get() }
+            if !leading {
+                lead()
+                continue
+            }
+            pthread_cond_wait(done, mutex)
+        }
+    }
+
+    /// Writes the queue as one batch (called with the mutex held; releases
+    /// it while doing I/O).
+    private func lead() {
+        leading = true
+        if case .groupCommit(let delay) = mode, delay > 0 {
+            pthread_mutex_unlock(mutex)
+            usleep(useconds_t(delay))
+            pthread_mutex_lock(mutex)
+        }
+        let batch = queue
+        queue.removeAll(keepingCapacity: true)
+        pthread_mutex_unlock(mutex)
+
+        var outcomes = [Int: Result<UInt64, WALError>]()
+        var failure: WALError?
+        var synced = 0
+        for item in batch {
+            if let failure {
+                outcomes[item.ticket] = .failure(failure)
+                continue
+            }
+            do {
+                outcomes[item.ticket] = .success(try log.append(type: item.type, payload: item.payload))
+            } catch {
+                failure = error as? WALError ?? WALError(kind: .io, reason: "\(error)")
+                outcomes[item.ticket] = .failure(failure!)
+            }
+        }
+        if mode != .osBuffered && outcomes.values.contains(where: { if case .success = $0 { return true } else { return false } }) {
+            do {
+                try log.sync()
+                synced = 1
+            } catch {
+                // Nothing in the batch is durable: every caller sees the error.
+                let e = error as? WALError ?? WALError(kind: .io, reason: "\(error)")
+                for key in outcomes.keys { outcomes[key] = .failure(e) }
+            }
+        }
+
+        pthread_mutex_lock(mutex)
+        for (ticket, outcome) in outcomes { results[ticket] = outcome }
+        batches += 1
+        syncs += synced
+        leading = false
+        pthread_cond_broadcast(done)
+    }
+
+    /// Makes every appended record durable (for `.osBuffered` callers).
+    public func sync() throws(WALError) {
+        pthread_mutex_lock(mutex)
+        while leading { pthread_cond_wait(done, mutex) }
+        leading = true
+        pthread_mutex_unlock(mutex)
+        var failure: WALError?
+        do { try log.sync() } catch { failure = error as? WALError ?? WALError(kind: .io, reason: "\(error)") }
+        pthread_mutex_lock(mutex)
+        leading = false
+        pthread_cond_broadcast(done)
+        pthread_mutex_unlock(mutex)
+        if let failure { throw failure }
+    }
+}
