@@ -20,26 +20,10 @@ public struct TemporaryDirectory: Sendable {
     }
 
     /// Writes raw bytes to `name` in this directory.
-    public func write(_ bytes: [UInt8], to name: String) {
-        let fd = open(file(name), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        bytes.withUnsafeBytes { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
-    }
+    public func write(_ bytes: [UInt8], to name: String) { Self.writeFile(file(name), bytes) }
 
     /// The bytes of `name` in this directory (empty if unreadable).
-    public func read(_ name: String) -> [UInt8] {
-        guard let f = fopen(file(name), "rb") else { return [] }
-        defer { fclose(f) }
-        var out = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-        }
-        return out
-    }
+    public func read(_ name: String) -> [UInt8] { Self.readFile(file(name)) }
 }
 
 extension TemporaryDirectory {
