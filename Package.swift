@@ -11,6 +11,7 @@
 //   EngramDatasets  TEXMEX .fvecs/.ivecs and BigANN .fbin/.ibin files  (file I/O)
 //   CLZ4            system library: liblz4 (Debian liblz4-dev)
 //   EngramWAL       write-ahead log segments and records, LZ4-compressed (file I/O)
+//   EngramEngine    records and their metadata (the store and recovery: issue 4)
 //   CLibPQ          system library: libpq (Debian libpq-dev)
 //   EngramPostgres  Swift wrapper over libpq, pgvector value codecs    (network I/O)
 //   EngramTools     `engram` command implementations (bench, ...)
@@ -50,6 +51,7 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "EngramWAL", dependencies: ["CLZ4", "EngramChecksum"]),
+        .target(name: "EngramEngine"),
         .target(
             name: "EngramTools",
             dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets"]
@@ -70,6 +72,7 @@ let package = Package(
             dependencies: ["EngramIndex", "EngramKernels", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
+        .testTarget(name: "EngramEngineTests", dependencies: ["EngramEngine", "EngramTestSupport"]),
         .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramTestSupport"]),
         .testTarget(name: "EngramPostgresTests", dependencies: ["EngramPostgres", "EngramTestSupport"]),
         .testTarget(
