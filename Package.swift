@@ -51,7 +51,7 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "EngramWAL", dependencies: ["CLZ4", "EngramChecksum"]),
-        .target(name: "EngramEngine"),
+        .target(name: "EngramEngine", dependencies: ["EngramIndex"]),
         .target(
             name: "EngramTools",
             dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets"]

@@ -1,0 +1,95 @@
+import EngramEngine
+import EngramIndex
+import EngramTestSupport
+import Testing
+
+private let kinds: [MetadataValue] = ["agent", "task", "experience", "entity"]
+private let statuses: [MetadataValue] = ["open", "done", "failed"]
+
+private func randomRecord(_ rng: inout SeededGenerator) -> MetadataValue {
+    var fields: [String: MetadataValue] = [
+        "kind": kinds.randomElement(using: &rng)!,
+        "step": .number(Double(Int.random(in: 0...20, using: &rng))),
+        "at": .timestamp(microseconds: Int64.random(in: 0...1_000, using: &rng) * 1_000_000),
+        "tags": .array((0..<Int.random(in: 0...3, using: &rng)).map { _ in ["x", "y", "z"].randomElement(using: &rng)! }),
+    ]
+    if Bool.random(using: &rng) { fields["task"] = ["status": statuses.randomElement(using: &rng)!] }
+    if Int.random(in: 0..<4, using: &rng) == 0 { fields["score"] = .number(Double.random(in: 0...1, using: &rng)) }
+    return .object(fields)
+}
+
+private func randomFilter(_ rng: inout SeededGenerator, depth: Int = 0) -> MetadataFilter {
+    switch Int.random(in: 0..<(depth > 2 ? 5 : 8), using: &rng) {
+    case 0: return .equals("kind", kinds.randomElement(using: &rng)!)
+    case 1: return .isIn("task.status", Array(statuses.shuffled(using: &rng).prefix(2)))
+    case 2:
+        let a = Double(Int.random(in: 0...20, using: &rng)), b = Double(Int.random(in: 0...20, using: &rng))
+        return .range("step", lower: .number(min(a, b)), lowerInclusive: Bool.random(using: &rng),
+                      upper: Bool.random(using: &rng) ? .number(max(a, b)) : nil, upperInclusive: Bool.random(using: &rng))
+    case 3: return .range("at", lower: .timestamp(microseconds: 400_000_000), lowerInclusive: true, upper: nil, upperInclusive: false)
+    case 4: return [MetadataFilter.exists("task"), .exists("score"), .equals("tags", "y")].randomElement(using: &rng)!
+    case 5: return .and((0..<Int.random(in: 0...3, using: &rng)).map { _ in randomFilter(&rng, depth: depth + 1) })
+    case 6: return .or((0..<Int.random(in: 1...3, using: &rng)).map { _ in randomFilter(&rng, depth: depth + 1) })
+    default: return .not(randomFilter(&rng, depth: depth + 1))
+    }
+}
+
+@Suite("Metadata filters and the inverted index")
+struct MetadataIndexTests {
+    @Test("the index selects exactly the records the filter's definition matches, through updates and removals")
+    func indexAgreesWithDefinition() {
+        var rng = SeededGenerator.forTest("metadata.index", defaultSeed: 93)
+        var index = MetadataIndex()
+        var records = [VectorID: MetadataValue]()
+        for label in 0..<400 {
+            let r = randomRecord(&rng)
+            records[VectorID(label)] = r
+            index.set(r, for: VectorID(label))
+        }
+        for round in 0..<4 {
+            for _ in 0..<60 {
+                let filter = randomFilter(&rng)
+                let bits = index.evaluate(filter)
+                let expected = Set(records.filter { filter.matches($0.value) }.keys)
+                var got = Set<VectorID>()
+                bits.forEach { got.insert($0) }
+                #expect(got == expected, "round \(round): \(filter)")
+            }
+            // Churn: replace some, remove some.
+            for label in records.keys.sorted().shuffled(using: &rng).prefix(50) {
+                if Bool.random(using: &rng) {
+                    index.remove(label)
+                    records[label] = nil
+                } else {
+                    let r = randomRecord(&rng)
+                    index.set(r, for: label)
+                    records[label] = r
+                }
+            }
+        }
+        #expect(index.count == records.count)
+    }
+
+    @Test("paths, arrays and ranges behave as documented")
+    func semantics() {
+        let r: MetadataValue = ["task": ["status": "open", "owner": ["name": "ada"]], "tags": ["x", "y"], "step": 3,
+                                "at": .timestamp(microseconds: 10)]
+        #expect(MetadataFilter.equals("task.owner.name", "ada").matches(r))
+        #expect(MetadataFilter.equals("tags", "y").matches(r))
+        #expect(!MetadataFilter.equals("tags", "z").matches(r))
+        #expect(MetadataFilter.exists("task.owner").matches(r))
+        #expect(!MetadataFilter.exists("nothing").matches(r))
+        #expect(MetadataFilter.range("step", lower: 3, lowerInclusive: true, upper: 4, upperInclusive: false).matches(r))
+        #expect(!MetadataFilter.range("step", lower: 3, lowerInclusive: false, upper: nil, upperInclusive: false).matches(r))
+        // A number bound never matches a timestamp, and an unbounded range matches nothing.
+        #expect(!MetadataFilter.range("at", lower: 0, lowerInclusive: true, upper: nil, upperInclusive: false).matches(r))
+        #expect(!MetadataFilter.range("step", lower: nil, lowerInclusive: true, upper: nil, upperInclusive: true).matches(r))
+        var index = MetadataIndex()
+        index.set(r, for: 7)
+        var got = [VectorID]()
+        index.evaluate(.exists("task.owner")).forEach { got.append($0) }
+        #expect(got == [7])
+        #expect(index.evaluate(.and([])).count == 1)
+        #expect(index.evaluate(.or([])).count == 0)
+    }
+}
