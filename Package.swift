@@ -51,7 +51,7 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "EngramWAL", dependencies: ["CLZ4", "EngramChecksum"]),
-        .target(name: "EngramEngine", dependencies: ["EngramIndex"]),
+        .target(name: "EngramEngine", dependencies: ["EngramIndex", "EngramKernels", "EngramWAL"]),
         .target(
             name: "EngramTools",
             dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets"]
@@ -60,6 +60,7 @@ let package = Package(
             name: "EngramCLI",
             dependencies: [
                 "EngramTools",
+                "EngramEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,7 +73,7 @@ let package = Package(
             dependencies: ["EngramIndex", "EngramKernels", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
-        .testTarget(name: "EngramEngineTests", dependencies: ["EngramEngine", "EngramTestSupport"]),
+        .testTarget(name: "EngramEngineTests", dependencies: ["EngramEngine", "EngramIndex", "EngramTestSupport"]),
         .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramTestSupport"]),
         .testTarget(name: "EngramPostgresTests", dependencies: ["EngramPostgres", "EngramTestSupport"]),
         .testTarget(

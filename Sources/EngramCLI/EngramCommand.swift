@@ -6,8 +6,14 @@ struct EngramCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engram",
         abstract: "Engram: a vector store with in-memory SIMD indexes and PostgreSQL persistence.",
-        subcommands: [BenchCommand.self]
+        subcommands: [BenchCommand.self, CrashWriterCommand.self]
     )
+}
+
+/// Writes one line to standard output and flushes it at once.
+func printAndFlush(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { bytes in _ = write(1, bytes.baseAddress, bytes.count) }
 }
 
 /// Writes one line to standard error (progress and error messages).

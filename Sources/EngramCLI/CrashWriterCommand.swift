@@ -1,0 +1,28 @@
+import ArgumentParser
+import EngramEngine
+
+/// `engram crash-writer`: a writer for the crash tests. It upserts records
+/// `r<start>`, `r<start+1>`, … into the collection `crash` (dimension 8)
+/// and prints `ack <id>` to stdout after each write is acknowledged. The
+/// test kills it with SIGKILL at a random moment and checks what survived.
+/// Hidden from help: it is a test instrument, not a user command.
+struct CrashWriterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crash-writer", abstract: "Write records until killed (crash tests).", shouldDisplay: false)
+
+    @Option(name: .customLong("data-dir")) var dataDir: String
+    @Option var start: Int = 0
+    @Option var count: Int = 1_000_000
+
+    /// The vector every writer and checker derives for record `i`.
+    static func vector(_ i: Int) -> [Float] { (0..<8).map { Float((i * 31 + $0 * 7) % 97) / 97 + 0.01 } }
+
+    func run() throws {
+        let store = try Store.open(directory: dataDir)
+        try store.createCollection(CollectionConfiguration(name: "crash", dimension: 8, metric: .squaredL2))
+        for i in start..<(start + count) {
+            try store.upsert("crash", [Record(id: "r\(i)", vector: Self.vector(i), metadata: ["i": .number(Double(i))])])
+            printAndFlush("ack r\(i)")
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import EngramIndex
+import EngramWAL
+
+/// An Engram store on a data directory: collections of records, every write
+/// logged in the write-ahead log before it is acknowledged.
+///
+/// ```swift
+/// let store = try Store.open(directory: "/var/lib/engram")
+/// try store.createCollection(CollectionConfiguration(name: "memories", dimension: 384))
+/// try store.upsert("memories", [Record(id: "m1", vector: v, metadata: ["agent": "planner"])])
+/// let hits = try store.search("memories", vector: q, k: 10, filter: .equals("agent", "planner"))
+/// ```
+///
+/// **Durability.** A write is validated (all or nothing), appended to the
+/// log, made durable as the mode says (``WriteAheadLog/Durability``), and
+/// only then applied in memory and acknowledged. Opening the store replays
+/// the log, so every acknowledged write survives a crash of the process
+/// (and, with `.fsync`, of the machine). Snapshots and checkpoints that bound
+/// replay time are the next steps of issue 4 and 5.
+///
+/// **Concurrency.** Any thread may call any method. Writes are serialised by
+/// one writer lock, so the log's order is the order they are applied in;
+/// searches take a collection's lock shared and run alongside each other.
+/// Searches wait only while a write applies its (already validated) batch
+/// in memory, never for the log's fsync.
+public final class Store: @unchecked Sendable {
+    public let directory: String
+    private let log: WriteAheadLog
+    private let writer = ReadWriteLock()
+    private let catalog = ReadWriteLock()
+    private var collections: [String: Collection] = [:]
+    private let durability: WriteAheadLog.Durability
+
+    private init(directory: String, log: WriteAheadLog, durability: WriteAheadLog.Durability) {
+        self.directory = directory
+        self.log = log
+        self.durability = durability
+    }
+
+    /// Opens (creating if needed) the store in `directory` and replays its log.
+    public static func open(
+        directory: String, durability: WriteAheadLog.Durability = .fsync
+    ) throws(EngineError) -> Store {
+        var replayed = [WALRecord]()
+        let log: WriteAheadLog
+        do {
+            (log, _) = try WriteAheadLog.open(
+                directory: directory + "/wal", options: .init(durability: durability)) { replayed.append($0) }
+        } catch let error as WALError {
+            throw .log(error)
+        } catch {
+            throw .corrupt("\(error)")
+        }
+        let store = Store(directory: directory, log: log, durability: durability)
+        for record in replayed {
+            try store.apply(try LogPayload.decode(type: record.type, record.payload), replaying: true)
+        }
+        return store
+    }
+
+    /// Creates a collection; creating one that exists with the same
+    /// parameters does nothing, with other parameters is an error.
+    public func createCollection(_ configuration: CollectionConfiguration) throws(EngineError) {
+        guard !configuration.name.isEmpty, configuration.name.utf8.count <= 128 else {
+            throw .invalidArgument("a collection name must be 1 to 128 UTF-8 bytes")
+        }
+        try writer.withWriteLock { () throws(EngineError) in
+            if let existing = catalog.withReadLock({ collections[configuration.name] }) {
+                guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
+                return
+            }
+            _ = try Collection(configuration)  // validates the parameters before logging
+            try logged(.create(configuration))
+        }
+    }
+
+    /// Inserts or replaces records (all or nothing); returns once durable.
+    public func upsert(_ collection: String, _ records: [Record]) throws(EngineError) {
+        try writer.withWriteLock { () throws(EngineError) in
+            try self.collection(collection).validate(records)
+            try logged(.upsert(collection: collection, records: records))
+        }
+    }
+
+    /// Deletes the records with these ids (ids not present are ignored);
+    /// returns how many were deleted.
+    @discardableResult
+    public func delete(_ collection: String, ids: [String]) throws(EngineError) -> Int {
+        try writer.withWriteLock { () throws(EngineError) -> Int in
+            let c = try self.collection(collection)
+            let present = ids.filter { c.labelOfIDContains($0) }
+            guard !present.isEmpty else { return 0 }
+            try logged(.delete(collection: collection, ids: present))
+            return present.count
+        }
+    }
+
+    public func get(_ collection: String, id: String) throws(EngineError) -> Record? {
+        try self.collection(collection).get(id)
+    }
+
+    public func count(_ collection: String) throws(EngineError) -> Int {
+        try self.collection(collection).count
+    }
+
+    public var collectionNames: [String] { catalog.withReadLock { collections.keys.sorted() } }
+
+    /// The `k` nearest records to `vector` that `filter` allows, best first.
+    public func search(
+        _ collection: String, vector: [Float], k: Int, efSearch: Int? = nil, filter: MetadataFilter? = nil
+    ) throws(EngineError) -> [SearchHit] {
+        guard (1...SearchLimits.maxK).contains(k) else {
+            throw .invalidArgument("k must be between 1 and \(SearchLimits.maxK), got \(k)")
+        }
+        return try self.collection(collection).search(vector, k: k, efSearch: efSearch, filter: filter)
+    }
+
+    /// The LSN the next write will get.
+    public var nextLSN: UInt64 { writer.withReadLock { log.nextLSN } }
+
+    private func collection(_ name: String) throws(EngineError) -> Collection {
+        guard let c = catalog.withReadLock({ collections[name] }) else { throw .unknownCollection(name) }
+        return c
+    }
+
+    /// Logs a payload (durably, per the mode), then applies it. Writer lock held.
+    private func logged(_ payload: LogPayload) throws(EngineError) {
+        do {
+            try log.append(type: payload.type, payload: payload.encode())
+        } catch let error as WALError {
+            throw .log(error)
+        } catch {
+            throw .corrupt("\(error)")
+        }
+        try apply(payload, replaying: false)
+    }
+
+    private func apply(_ payload: LogPayload, replaying: Bool) throws(EngineError) {
+        switch payload {
+        case .create(let configuration):
+            let c = try Collection(configuration)
+            catalog.withWriteLock { collections[configuration.name] = collections[configuration.name] ?? c }
+        case .upsert(let name, let records):
+            let c = try collection(name)
+            if replaying { try c.validate(records) }
+            try c.apply(upsert: records)
+        case .delete(let name, let ids):
+            try collection(name).apply(delete: ids)
+        }
+    }
+}
+
+extension Collection {
+    func labelOfIDContains(_ id: String) -> Bool { lock.withReadLock { labelOfID[id] != nil } }
+}
