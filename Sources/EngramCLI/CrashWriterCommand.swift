@@ -5,6 +5,7 @@ import EngramEngine
 /// `r<start>`, `r<start+1>`, … into the collection `crash` (dimension 8)
 /// and prints `ack <id>` to stdout after each write is acknowledged. The
 /// test kills it with SIGKILL at a random moment and checks what survived.
+/// Every 25 records it also writes a local snapshot (and truncates the log).
 /// Hidden from help: it is a test instrument, not a user command.
 struct CrashWriterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +24,8 @@ struct CrashWriterCommand: ParsableCommand {
         for i in start..<(start + count) {
             try store.upsert("crash", [Record(id: "r\(i)", vector: Self.vector(i), metadata: ["i": .number(Double(i))])])
             printAndFlush("ack r\(i)")
+            // Snapshots now and then, so that kills also land inside them.
+            if i % 25 == 24 { try store.snapshot() }
         }
     }
 }

@@ -18,10 +18,18 @@ final class Collection: @unchecked Sendable {
     var nextLabel: VectorID = 0
     let lock = ReadWriteLock()
 
-    init(_ configuration: CollectionConfiguration) throws(EngineError) {
+    init(_ configuration: CollectionConfiguration, index: HNSWIndex? = nil) throws(EngineError) {
         self.configuration = configuration
+        if let index {
+            guard index.dimension == configuration.dimension, index.metric == configuration.metric,
+                  index.configuration.m == configuration.hnsw.m else {
+                throw .corrupt("collection '\(configuration.name)': its index does not match its parameters")
+            }
+            self.index = index
+            return
+        }
         do {
-            index = try HNSWIndex(dimension: configuration.dimension, metric: configuration.metric, configuration: configuration.hnsw)
+            self.index = try HNSWIndex(dimension: configuration.dimension, metric: configuration.metric, configuration: configuration.hnsw)
         } catch {
             throw .invalidArgument("collection '\(configuration.name)': \(error)")
         }

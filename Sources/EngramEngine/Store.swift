@@ -1,6 +1,10 @@
 import EngramIndex
 import EngramWAL
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An Engram store on a data directory: collections of records, every write
 /// logged in the write-ahead log before it is acknowledged.
 ///
@@ -30,6 +34,8 @@ public final class Store: @unchecked Sendable {
     private let catalog = ReadWriteLock()
     private var collections: [String: Collection] = [:]
     private let durability: WriteAheadLog.Durability
+    /// The LSN of the snapshot the store was opened from or last wrote (0: none).
+    public private(set) var snapshotLSN: UInt64 = 0
 
     private init(directory: String, log: WriteAheadLog, durability: WriteAheadLog.Durability) {
         self.directory = directory
@@ -41,17 +47,36 @@ public final class Store: @unchecked Sendable {
     public static func open(
         directory: String, durability: WriteAheadLog.Durability = .fsync
     ) throws(EngineError) -> Store {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw .log(WALError(kind: .io, segment: directory, reason: "cannot create the data directory", errno: errno))
+        }
+        // The newest local snapshot, then the log records above its LSN.
+        var base: (UInt64, [Collection]) = (0, [])
+        if let (lsn, file) = snapshotFiles(directory).last {
+            guard let bytes = readFile(file) else {
+                throw .log(WALError(kind: .io, segment: file, reason: "cannot read the snapshot", errno: errno))
+            }
+            base = try StoreSnapshot.decode(bytes, file: file)
+            guard base.0 == lsn else { throw .corrupt("snapshot \(file) holds LSN \(base.0), its name says \(lsn)") }
+        }
         var replayed = [WALRecord]()
         let log: WriteAheadLog
         do {
             (log, _) = try WriteAheadLog.open(
-                directory: directory + "/wal", options: .init(durability: durability)) { replayed.append($0) }
+                directory: directory + "/wal", options: .init(durability: durability)) { record in
+                if record.lsn > base.0 { replayed.append(record) }
+            }
         } catch let error as WALError {
             throw .log(error)
         } catch {
             throw .corrupt("\(error)")
         }
+        guard log.nextLSN > base.0 else {
+            throw .corrupt("the log ends at LSN \(log.nextLSN - 1), before the snapshot's LSN \(base.0): log segments are missing")
+        }
         let store = Store(directory: directory, log: log, durability: durability)
+        for c in base.1 { store.collections[c.configuration.name] = c }
+        store.snapshotLSN = base.0
         for record in replayed {
             try store.apply(try LogPayload.decode(type: record.type, record.payload), replaying: true)
         }
@@ -113,6 +138,83 @@ public final class Store: @unchecked Sendable {
             throw .invalidArgument("k must be between 1 and \(SearchLimits.maxK), got \(k)")
         }
         return try self.collection(collection).search(vector, k: k, efSearch: efSearch, filter: filter)
+    }
+
+    /// Writes a local snapshot of every collection at the current LSN, then
+    /// removes older snapshots and the log segments it makes redundant, so
+    /// that opening the store replays only what came after. Returns its LSN.
+    /// Writes wait meanwhile; searches go on.
+    @discardableResult
+    public func snapshot() throws(EngineError) -> UInt64 {
+        try writer.withWriteLock { () throws(EngineError) -> UInt64 in
+            let lsn = log.nextLSN - 1
+            let bytes = StoreSnapshot.encode(lsn: lsn, collections: catalog.withReadLock { Array(collections.values) })
+            let path = "\(directory)/\(StoreSnapshot.name(lsn))"
+            try Self.writeDurably(bytes, to: path)
+            for (old, file) in Self.snapshotFiles(directory) where old < lsn { unlink(file) }
+            do {
+                try log.truncate(below: lsn + 1)
+            } catch let error as WALError {
+                throw .log(error)
+            } catch {
+                throw .corrupt("\(error)")
+            }
+            snapshotLSN = lsn
+            return lsn
+        }
+    }
+
+    static func snapshotFiles(_ directory: String) -> [(UInt64, String)] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var found = [(UInt64, String)]()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("snapshot-"), name.hasSuffix(".engram"), let lsn = UInt64(name.dropFirst(9).dropLast(7))
+            else { continue }
+            found.append((lsn, "\(directory)/\(name)"))
+        }
+        return found.sorted { $0.0 < $1.0 }
+    }
+
+    static func readFile(_ path: String) -> [UInt8]? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, f)
+            if n <= 0 { break }
+            out += chunk[0..<n]
+        }
+        return ferror(f) == 0 ? out : nil
+    }
+
+    /// Writes `bytes` to `path.tmp`, fsyncs, renames over `path`, fsyncs the directory.
+    static func writeDurably(_ bytes: [UInt8], to path: String) throws(EngineError) {
+        func fail(_ what: String) -> EngineError {
+            .log(WALError(kind: .io, segment: path, reason: "\(what): \(String(cString: strerror(errno)))", errno: errno))
+        }
+        let temporary = path + ".tmp"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail("cannot create") }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                close(fd)
+                unlink(temporary)
+                throw fail("write failed")
+            }
+            done += n
+        }
+        guard fsync(fd) == 0 else { close(fd); unlink(temporary); throw fail("fsync failed") }
+        close(fd)
+        guard rename(temporary, path) == 0 else { throw fail("rename failed") }
+        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        let dirfd = Glibc.open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
+        if dirfd >= 0 { fsync(dirfd); close(dirfd) }
     }
 
     /// The LSN the next write will get.

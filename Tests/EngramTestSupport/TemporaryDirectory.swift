@@ -49,3 +49,17 @@ extension TemporaryDirectory {
         bytes.withUnsafeBytes { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
     }
 }
+
+/// Lists the files of a directory.
+public enum TemporaryDirectoryList {
+    public static func files(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var out = [String]()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { out.append("\(path)/\(name)") }
+        }
+        return out.sorted()
+    }
+}
