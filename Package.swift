@@ -61,6 +61,8 @@ let package = Package(
             dependencies: [
                 "EngramTools",
                 "EngramEngine",
+                "EngramDatasets",
+                "EngramWAL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -128,6 +128,10 @@ public final class Store: @unchecked Sendable {
         try self.collection(collection).count
     }
 
+    public func configuration(_ collection: String) throws(EngineError) -> CollectionConfiguration {
+        try self.collection(collection).configuration
+    }
+
     public var collectionNames: [String] { catalog.withReadLock { collections.keys.sorted() } }
 
     /// The `k` nearest records to `vector` that `filter` allows, best first.
@@ -215,6 +219,16 @@ public final class Store: @unchecked Sendable {
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
         let dirfd = Glibc.open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
         if dirfd >= 0 { fsync(dirfd); close(dirfd) }
+    }
+
+    /// Bytes held by the write-ahead log's segments.
+    public var logBytes: Int {
+        writer.withReadLock {
+            log.segmentPaths.reduce(0) { total, path in
+                var st = stat()
+                return total + (stat(path, &st) == 0 ? Int(st.st_size) : 0)
+            }
+        }
     }
 
     /// The LSN the next write will get.

@@ -93,3 +93,21 @@ struct MetadataIndexTests {
         #expect(index.evaluate(.or([])).count == 0)
     }
 }
+
+@Suite("Filter JSON syntax")
+struct FilterJSONTests {
+    @Test("the --filter syntax reads into the filter it names")
+    func parse() throws {
+        #expect(try MetadataFilter.parse(json: #"{"agent": "planner"}"#) == .equals("agent", "planner"))
+        #expect(try MetadataFilter.parse(json: #"{"step": {"$gte": 3, "$lt": 9}}"#)
+                == .range("step", lower: 3, lowerInclusive: true, upper: 9, upperInclusive: false))
+        #expect(try MetadataFilter.parse(json: #"{"kind": {"$in": ["task", "entity"]}}"#) == .isIn("kind", ["task", "entity"]))
+        #expect(try MetadataFilter.parse(json: #"{"$or": [{"a": 1}, {"b": {"$exists": false}}]}"#)
+                == .or([.equals("a", 1), .not(.exists("b"))]))
+        #expect(try MetadataFilter.parse(json: #"{"a": 1, "b": 2}"#) == .and([.equals("a", 1), .equals("b", 2)]))
+        #expect(try MetadataFilter.parse(json: #"{"$not": {"a": {"$eq": {"x": 1}}}}"#) == .not(.equals("a", ["x": 1])))
+        for bad in [#"[1]"#, #"{"$xor": []}"#, #"{"a": {"$in": 3}}"#, #"{"a": {"$exists": 1}}"#, #"{"a": {"$near": 1}}"#, "{"] {
+            #expect(throws: MetadataError.self, "\(bad)") { try MetadataFilter.parse(json: bad) }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import ArgumentParser
+import EngramDatasets
+import EngramEngine
+import EngramIndex
+import EngramKernels
+import EngramWAL
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension WriteAheadLog.Durability: ExpressibleByArgument {}
+
+/// `engram import`: write a file of vectors into a collection through the engine.
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import .fvecs or JSON Lines (id, vector, metadata) into a collection.",
+        discussion: "Progress lines report how many records are durable so far (printed only after the log made them durable in the chosen mode).")
+
+    @Option(name: .customLong("data-dir")) var dataDir: String
+    @Option var collection: String
+    @Option var file: String
+    @Option(help: "Create the collection with this dimension if it does not exist.") var dimension: Int?
+    @Option(help: "The metric when creating: cosine, ip or l2.") var metric: Metric = .cosine
+    @Option(help: "Records per logged batch.") var batch: Int = 1000
+    @Option(help: "fsync or osBuffered.") var durability: WriteAheadLog.Durability = .fsync
+    @Flag var json = false
+
+    func validate() throws {
+        guard batch >= 1 && batch <= 100_000 else { throw ValidationError("--batch must be between 1 and 100000") }
+    }
+
+    func run() throws {
+        let store = try Store.open(directory: dataDir, durability: durability)
+        if let dimension {
+            try store.createCollection(CollectionConfiguration(name: collection, dimension: dimension, metric: metric))
+        }
+        var done = 0
+        var pending = [Record]()
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            try store.upsert(collection, pending)
+            done += pending.count
+            pending.removeAll(keepingCapacity: true)
+            let line = json ? "{\"durable\":\(done),\"lsn\":\(store.nextLSN - 1)}" : "durable: \(done) records (LSN \(store.nextLSN - 1))"
+            printAndFlush(line)
+        }
+        if file.hasSuffix(".jsonl") || file.hasSuffix(".json") {
+            guard let f = fopen(file, "r") else { throw ValidationError("cannot open \(file): \(String(cString: strerror(errno)))") }
+            defer { fclose(f) }
+            var lineNumber = 0
+            var buffer: UnsafeMutablePointer<CChar>? = nil
+            var capacity = 0
+            defer { free(buffer) }
+            while getline(&buffer, &capacity, f) > 0 {
+                lineNumber += 1
+                let text = String(cString: buffer!).trimmingNewline
+                if text.isEmpty { continue }
+                pending.append(try Self.record(from: text, line: lineNumber, file: file))
+                if pending.count == batch { try flush() }
+            }
+        } else {
+            let matrix = try DatasetReader.readFloats(file)
+            for r in 0..<matrix.rows {
+                pending.append(Record(id: String(r), vector: Array(matrix.row(r))))
+                if pending.count == batch { try flush() }
+            }
+        }
+        try flush()
+    }
+
+    static func record(from text: String, line: Int, file: String) throws -> Record {
+        let value = try MetadataJSON.parse(text)
+        let id: String
+        switch value["id"] {
+        case .string(let s)?: id = s
+        case .number(let x)? where x == x.rounded(): id = String(Int64(x))
+        default: throw ValidationError("\(file):\(line): needs an \"id\" (string or integer)")
+        }
+        guard case .array(let items)? = value["vector"] else { throw ValidationError("\(file):\(line): needs a \"vector\" array") }
+        var vector = [Float]()
+        for item in items {
+            guard case .number(let x) = item else { throw ValidationError("\(file):\(line): the vector holds a non-number") }
+            vector.append(Float(x))
+        }
+        return Record(id: id, vector: vector, metadata: value["metadata"] ?? .object([:]))
+    }
+}
+
+/// `engram search`: nearest records to a vector, optionally filtered by metadata.
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "search", abstract: "Search a collection.")
+
+    @Option(name: .customLong("data-dir")) var dataDir: String
+    @Option var collection: String
+    @Option(help: "The query vector, comma-separated.") var vector: String?
+    @Option(name: .customLong("query-file"), help: "Queries in a .fvecs file (one search each).") var queryFile: String?
+    @Option var k: Int = 10
+    @Option(name: .customLong("ef-search")) var efSearch: Int?
+    @Option(help: "A metadata filter as JSON, e.g. '{\"agent\": \"planner\", \"step\": {\"$gte\": 3}}'.") var filter: String?
+    @Flag var json = false
+
+    func validate() throws {
+        guard (vector == nil) != (queryFile == nil) else { throw ValidationError("give exactly one of --vector and --query-file") }
+    }
+
+    func run() throws {
+        let store = try Store.open(directory: dataDir)
+        let parsedFilter = try filter.map { try MetadataFilter.parse(json: $0) }
+        var queries = [[Float]]()
+        if let vector {
+            var q = [Float]()
+            for part in vector.split(separator: ",") {
+                guard let x = Float(part.trimmingSpaces) else { throw ValidationError("--vector takes comma-separated numbers") }
+                q.append(x)
+            }
+            queries.append(q)
+        } else if let queryFile {
+            let m = try DatasetReader.readFloats(queryFile)
+            queries = (0..<m.rows).map { Array(m.row($0)) }
+        }
+        for (n, q) in queries.enumerated() {
+            let hits = try store.search(collection, vector: q, k: k, efSearch: efSearch, filter: parsedFilter)
+            if json {
+                let items = hits.map { "{\"id\":\(MetadataJSON.format(.string($0.id))),\"distance\":\($0.distance),\"metadata\":\(MetadataJSON.format($0.metadata))}" }
+                printAndFlush("{\"query\":\(n),\"hits\":[\(items.joined(separator: ","))]}")
+            } else {
+                printAndFlush("query \(n):")
+                for (rank, hit) in hits.enumerated() {
+                    printAndFlush("  \(rank + 1). \(hit.id)  distance \(hit.distance)  \(MetadataJSON.format(hit.metadata))")
+                }
+            }
+        }
+    }
+}
+
+/// `engram stats`: what a data directory holds.
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Collections, counts, log size, LSNs.")
+
+    @Option(name: .customLong("data-dir")) var dataDir: String
+    @Flag var json = false
+
+    func run() throws {
+        let store = try Store.open(directory: dataDir)
+        let names = store.collectionNames
+        if json {
+            let items = try names.map { name -> String in
+                let c = try store.configuration(name)
+                return "{\"name\":\(MetadataJSON.format(.string(name))),\"count\":\(try store.count(name)),\"dimension\":\(c.dimension),\"metric\":\"\(c.metric)\"}"
+            }
+            printAndFlush("{\"collections\":[\(items.joined(separator: ","))],\"wal_bytes\":\(store.logBytes),\"last_lsn\":\(store.nextLSN - 1),\"snapshot_lsn\":\(store.snapshotLSN)}")
+        } else {
+            for name in names {
+                let c = try store.configuration(name)
+                printAndFlush("\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric)")
+            }
+            printAndFlush("log: \(store.logBytes) bytes, last LSN \(store.nextLSN - 1), snapshot at LSN \(store.snapshotLSN)")
+        }
+    }
+}
+
+extension String {
+    var trimmingNewline: String {
+        var s = self
+        while s.hasSuffix("\n") || s.hasSuffix("\r") { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,20 @@
+import EngramEngine
+import EngramTestSupport
+import Testing
+
+@Test("the Docs/ENGINE.md example runs")
+func engineDocExample() throws {
+    let dir = TemporaryDirectory("engram-doc")
+    defer { dir.remove() }
+    let v: [Float] = (0..<384).map { Float($0 % 7) + 1 }
+    let q: [Float] = (0..<384).map { Float($0 % 7) + 1.1 }
+    let store = try Store.open(directory: dir.path)                 // creates or recovers
+    try store.createCollection(CollectionConfiguration(name: "memories", dimension: 384, metric: .cosine))
+    try store.upsert("memories", [Record(id: "m1", vector: v, metadata: ["agent": "planner", "step": 3])])
+    let hits = try store.search("memories", vector: q, k: 10,
+                                filter: try MetadataFilter.parse(json: #"{"agent": "planner", "step": {"$gte": 2}}"#))
+    #expect(hits.map(\.id) == ["m1"])
+    try store.delete("memories", ids: ["m1"])
+    try store.snapshot()                                                      // bounds recovery time
+    #expect(try Store.open(directory: dir.path).count("memories") == 0)
+}
