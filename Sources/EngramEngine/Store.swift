@@ -34,6 +34,11 @@ public final class Store: @unchecked Sendable {
     private let catalog = ReadWriteLock()
     private var collections: [String: Collection] = [:]
     private let durability: WriteAheadLog.Durability
+    /// The data directory's `LOCK` file, held (flock) while the store is open.
+    private var lockFD: Int32 = -1
+
+    deinit { if lockFD >= 0 { close(lockFD) } }
+
     /// The LSN of the snapshot the store was opened from or last wrote (0: none).
     public private(set) var snapshotLSN: UInt64 = 0
 
@@ -50,6 +55,17 @@ public final class Store: @unchecked Sendable {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw .log(WALError(kind: .io, segment: directory, reason: "cannot create the data directory", errno: errno))
         }
+        // One store per data directory: a second writer would interleave logs.
+        let lockFD = Glibc.open(directory + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockFD >= 0 else {
+            throw .log(WALError(kind: .io, segment: directory + "/LOCK", reason: "cannot open the lock file", errno: errno))
+        }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockFD)
+            throw .invalidArgument("the data directory \(directory) is in use by another open store")
+        }
+        var handedOver = false
+        defer { if !handedOver { close(lockFD) } }
         // The newest local snapshot, then the log records above its LSN.
         var base: (UInt64, [Collection]) = (0, [])
         if let (lsn, file) = snapshotFiles(directory).last {
@@ -75,6 +91,8 @@ public final class Store: @unchecked Sendable {
             throw .corrupt("the log ends at LSN \(log.nextLSN - 1), before the snapshot's LSN \(base.0): log segments are missing")
         }
         let store = Store(directory: directory, log: log, durability: durability)
+        store.lockFD = lockFD
+        handedOver = true
         for c in base.1 { store.collections[c.configuration.name] = c }
         store.snapshotLSN = base.0
         for record in replayed {

@@ -8,7 +8,14 @@ func engineDocExample() throws {
     defer { dir.remove() }
     let v: [Float] = (0..<384).map { Float($0 % 7) + 1 }
     let q: [Float] = (0..<384).map { Float($0 % 7) + 1.1 }
-    let store = try Store.open(directory: dir.path)                 // creates or recovers
+    var store: Store? = try Store.open(directory: dir.path)         // creates or recovers
+    try runExample(store!, v, q)
+    #expect(throws: EngineError.self) { try Store.open(directory: dir.path) }   // one open store per directory
+    store = nil
+    #expect(try Store.open(directory: dir.path).count("memories") == 0)
+}
+
+private func runExample(_ store: Store, _ v: [Float], _ q: [Float]) throws {
     try store.createCollection(CollectionConfiguration(name: "memories", dimension: 384, metric: .cosine))
     try store.upsert("memories", [Record(id: "m1", vector: v, metadata: ["agent": "planner", "step": 3])])
     let hits = try store.search("memories", vector: q, k: 10,
@@ -16,5 +23,4 @@ func engineDocExample() throws {
     #expect(hits.map(\.id) == ["m1"])
     try store.delete("memories", ids: ["m1"])
     try store.snapshot()                                                      // bounds recovery time
-    #expect(try Store.open(directory: dir.path).count("memories") == 0)
 }

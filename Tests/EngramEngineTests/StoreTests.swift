@@ -57,6 +57,7 @@ struct StoreTests {
             for i in 150..<200 { try store.upsert("c", [Record(id: "r\(i)", vector: vectors[i])]) }
             try store.delete("c", ids: ["r160"])
         }
+        do {
         let store = try Store.open(directory: dir.path)
         #expect(store.snapshotLSN > 0)
         #expect(try store.count("c") == 198)
@@ -65,6 +66,7 @@ struct StoreTests {
         #expect(try store.get("c", id: "r10")?.metadata == ["i": 10])
         #expect(try store.search("c", vector: vectors[199], k: 1).first?.id == "r199")
         #expect(try store.search("c", vector: vectors[42], k: 1, filter: .range("i", lower: 40, lowerInclusive: true, upper: 45, upperInclusive: true)).first?.id == "r42")
+        }
         // Flip a byte in the snapshot: opening says so, naming the file.
         let file = try #require(TemporaryDirectoryList.files(dir.path).first { $0.hasSuffix(".engram") })
         var bytes = TemporaryDirectory.readFile(file)
