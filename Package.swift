@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "EngramEngine", dependencies: ["EngramIndex", "EngramKernels", "EngramWAL"]),
         .target(
             name: "EngramTools",
-            dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets"]
+            dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets", "EngramEngine", "EngramWAL"]
         ),
         .executableTarget(
             name: "EngramCLI",

@@ -70,6 +70,45 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Append one JSON object per sweep point to this file.")
     var json: String?
 
+    @Flag(help: "Measure ingest through the full engine (log + index) instead of search: vectors/s per durability mode, log bytes per record, recovery time. Uses --dataset or --base.")
+    var ingest = false
+
+    @Option(name: .customLong("ingest-batch"), help: "Records per upsert call in --ingest.")
+    var ingestBatch: Int = 1000
+
+    @Option(name: .customLong("max-vectors"), help: "Use only the first N base vectors (--ingest).")
+    var maxVectors: Int?
+
+    func runIngest() throws {
+        guard let basePath = base ?? dataset.map({ "\($0)/base.fvecs" }) else {
+            throw ValidationError("--ingest needs --dataset or --base")
+        }
+        guard ingestBatch >= 1 else { throw ValidationError("--ingest-batch must be ≥ 1") }
+        let folder = basePath.split(separator: "/").dropLast().last.map(String.init) ?? "dataset"
+        var bench = IngestBench(basePath: basePath, datasetName: name ?? folder) { line in
+            printToStandardError("engram bench: \(line)")
+        }
+        bench.batch = ingestBatch
+        bench.maxVectors = maxVectors
+        bench.m = m
+        bench.efConstruction = efConstruction
+        let results: [IngestBench.Result]
+        do {
+            results = try bench.run()
+        } catch {
+            printToStandardError("engram bench: error: \(error)")
+            throw ExitCode(2)
+        }
+        print("durability  n  dim  batch  vectors/s  log bytes/record  vector bytes/record  recovery s  recovery s per 1M")
+        for r in results {
+            print("\(r.durability)  \(r.n)  \(r.dim)  \(r.batch)  \(Int(r.vectorsPerSecond))  \(r.walBytes / r.n)  \(r.dim * 4)  \(r.recoverySeconds)  \(r.recoverySeconds * 1e6 / Double(r.n))")
+        }
+        if let json, let file = fopen(json, "a") {
+            defer { fclose(file) }
+            for r in results { fputs(r.jsonLine + "\n", file) }
+        }
+    }
+
     func makeConfiguration() throws -> BenchConfiguration {
         var c: BenchConfiguration
         switch (dataset, base, queries, groundtruth) {
@@ -110,6 +149,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func validate() throws {
+        if ingest { return }
         do {
             try makeConfiguration().validate()
         } catch let error as BenchError {
@@ -118,6 +158,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if ingest { return try runIngest() }
         let configuration = try makeConfiguration()
         let runner = BenchRunner(configuration: configuration) { line in
             printToStandardError("engram bench: \(line)")

@@ -1,6 +1,10 @@
 import EngramIndex
 import EngramKernels
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One collection in memory: the HNSW index over labels, the records' ids
 /// and metadata, and the inverted metadata index.
 ///
@@ -61,6 +65,10 @@ final class Collection: @unchecked Sendable {
     /// Applies a validated batch (replay applies logged batches the same way).
     func apply(upsert records: [Record]) throws(EngineError) {
         try lock.withWriteLock { () throws(EngineError) in
+            var labels = [VectorID]()
+            var floats = [Float]()
+            labels.reserveCapacity(records.count)
+            floats.reserveCapacity(records.count * configuration.dimension)
             for r in records {
                 let label: VectorID
                 if let existing = labelOfID[r.id] {
@@ -69,10 +77,16 @@ final class Collection: @unchecked Sendable {
                     label = nextLabel
                     nextLabel += 1
                 }
-                do throws(IndexError) { try index.insert(r.vector, label: label) } catch { throw .invalidVector(record: 0, error) }
+                labels.append(label)
+                floats += r.vector
                 metadata.set(r.metadata, for: label)
                 labelOfID[r.id] = label
                 idOfLabel[label] = r.id
+            }
+            // One batch insert (ids are unique within a validated batch), on every core for large batches.
+            let threads = records.count >= 256 ? Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) : 1
+            do throws(IndexError) { try index.insert(contentsOf: floats, labels: labels, threads: threads) } catch {
+                throw .invalidVector(record: 0, error)
             }
         }
     }

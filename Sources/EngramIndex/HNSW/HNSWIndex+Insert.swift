@@ -44,7 +44,10 @@ extension HNSWIndex {
             }
         }
         let (used, free) = registry.withLock { ($0.slotCount, $0.freeSlots.count) }
-        try reserve(used + n - free)
+        let needed = used + n - free
+        let current = lock.withReadLock { capacity }
+        // Grow geometrically: one insert at a time must not copy the storage each time.
+        if needed > current { try reserve(Swift.max(needed, current + current / 2)) }
 
         let workers = Swift.min(threads, n)
         let next = AtomicCounter()
