@@ -99,9 +99,9 @@ struct BenchCommand: ParsableCommand {
             printToStandardError("engram bench: error: \(error)")
             throw ExitCode(2)
         }
-        print("durability  n  dim  batch  vectors/s  log bytes/record  vector bytes/record  recovery s  recovery s per 1M")
+        print("durability  n  dim  batch  vectors/s  log bytes/record  vector bytes/record  replay recovery s  per 1M  snapshot recovery s")
         for r in results {
-            print("\(r.durability)  \(r.n)  \(r.dim)  \(r.batch)  \(Int(r.vectorsPerSecond))  \(r.walBytes / r.n)  \(r.dim * 4)  \(r.recoverySeconds)  \(r.recoverySeconds * 1e6 / Double(r.n))")
+            print("\(r.durability)  \(r.n)  \(r.dim)  \(r.batch)  \(Int(r.vectorsPerSecond))  \(r.walBytes / r.n)  \(r.dim * 4)  \(r.recoverySeconds)  \(r.recoverySeconds * 1e6 / Double(r.n))  \(r.snapshotRecoverySeconds)")
         }
         if let json, let file = fopen(json, "a") {
             defer { fclose(file) }

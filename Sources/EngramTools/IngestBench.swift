@@ -21,6 +21,8 @@ public struct IngestBench {
         public var seconds: Double
         public var walBytes: Int
         public var recoverySeconds: Double
+        /// Reopening after a snapshot: the saved graph is loaded, nothing rebuilt.
+        public var snapshotRecoverySeconds: Double
 
         public var vectorsPerSecond: Double { Double(n) / seconds }
 
@@ -30,7 +32,8 @@ public struct IngestBench {
                 + "\"vectors_per_s\":\(number(vectorsPerSecond, 1)),\"wal_bytes\":\(walBytes),"
                 + "\"wal_bytes_per_record\":\(number(Double(walBytes) / Double(n), 1)),"
                 + "\"vector_bytes_per_record\":\(dim * 4),\"recovery_s\":\(number(recoverySeconds, 3)),"
-                + "\"recovery_s_per_million\":\(number(recoverySeconds * 1e6 / Double(n), 2))}"
+                + "\"recovery_s_per_million\":\(number(recoverySeconds * 1e6 / Double(n), 2)),"
+                + "\"snapshot_recovery_s\":\(number(snapshotRecoverySeconds, 3))}"
         }
     }
 
@@ -86,15 +89,26 @@ public struct IngestBench {
                 }
                 let seconds = secondsSince(start)
                 let recoveryStart = monotonicNanoseconds()
-                let reopened = try Store.open(directory: dir, durability: durability)
-                let recovered = try reopened.count("ingest")
-                let recoverySeconds = secondsSince(recoveryStart)
-                guard recovered == base.rows else {
-                    throw BenchError.inconsistentFiles("recovered \(recovered) of \(base.rows) records")
+                var recoverySeconds = 0.0
+                do {
+                    let reopened = try Store.open(directory: dir, durability: durability)
+                    let recovered = try reopened.count("ingest")
+                    recoverySeconds = secondsSince(recoveryStart)
+                    guard recovered == base.rows else {
+                        throw BenchError.inconsistentFiles("recovered \(recovered) of \(base.rows) records")
+                    }
+                    try reopened.snapshot()
                 }
+                let snapshotStart = monotonicNanoseconds()
+                let fromSnapshot = try Store.open(directory: dir, durability: durability)
+                guard try fromSnapshot.count("ingest") == base.rows else {
+                    throw BenchError.inconsistentFiles("the snapshot lost records")
+                }
+                let snapshotRecoverySeconds = secondsSince(snapshotStart)
                 progress("ingest (\(durability.rawValue)): \(format(Double(base.rows) / seconds, 0)) vectors/s; recovery \(format(recoverySeconds, 2)) s")
                 results.append(Result(dataset: datasetName, n: base.rows, dim: base.columns, durability: durability.rawValue,
-                                      batch: batch, seconds: seconds, walBytes: walBytes, recoverySeconds: recoverySeconds))
+                                      batch: batch, seconds: seconds, walBytes: walBytes, recoverySeconds: recoverySeconds,
+                                      snapshotRecoverySeconds: snapshotRecoverySeconds))
             } catch let error as BenchError {
                 throw error
             } catch {
