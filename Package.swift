@@ -33,6 +33,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .target(name: "EngramChecksum"),
@@ -51,7 +53,14 @@ let package = Package(
             providers: [.apt(["liblz4-dev"])]
         ),
         .target(name: "EngramWAL", dependencies: ["CLZ4", "EngramChecksum"]),
-        .target(name: "EngramEngine", dependencies: ["EngramIndex", "EngramKernels", "EngramWAL"]),
+        .target(
+            name: "EngramEngine",
+            dependencies: [
+                "EngramIndex", "EngramKernels", "EngramWAL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .target(
             name: "EngramTools",
             dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets", "EngramEngine", "EngramWAL"]
@@ -75,7 +84,14 @@ let package = Package(
             dependencies: ["EngramIndex", "EngramKernels", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
-        .testTarget(name: "EngramEngineTests", dependencies: ["EngramEngine", "EngramIndex", "EngramTestSupport"]),
+        .testTarget(
+            name: "EngramEngineTests",
+            dependencies: [
+                "EngramEngine", "EngramIndex", "EngramTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
         .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramTestSupport"]),
         .testTarget(name: "EngramPostgresTests", dependencies: ["EngramPostgres", "EngramTestSupport"]),
         .testTarget(

@@ -1,5 +1,7 @@
 import EngramIndex
 import EngramWAL
+import Logging
+import Metrics
 
 #if canImport(Glibc)
 import Glibc
@@ -42,16 +44,24 @@ public final class Store: @unchecked Sendable {
     /// The LSN of the snapshot the store was opened from or last wrote (0: none).
     public private(set) var snapshotLSN: UInt64 = 0
 
-    private init(directory: String, log: WriteAheadLog, durability: WriteAheadLog.Durability) {
+    let telemetry: StoreTelemetry
+
+    private init(directory: String, log: WriteAheadLog, durability: WriteAheadLog.Durability, telemetry: StoreTelemetry) {
         self.directory = directory
         self.log = log
         self.durability = durability
+        self.telemetry = telemetry
     }
 
     /// Opens (creating if needed) the store in `directory` and replays its log.
+    /// `logger` and `metricsFactory` (default: the bootstrapped `MetricsSystem`)
+    /// receive what the store reports (``StoreTelemetry``).
     public static func open(
-        directory: String, durability: WriteAheadLog.Durability = .fsync
+        directory: String, durability: WriteAheadLog.Durability = .fsync,
+        logger: Logger = Logger(label: "engram.store"), metricsFactory: MetricsFactory? = nil
     ) throws(EngineError) -> Store {
+        let telemetry = StoreTelemetry(logger: logger, factory: metricsFactory)
+        let recoveryStart = engineNanoseconds()
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw .log(WALError(kind: .io, segment: directory, reason: "cannot create the data directory", errno: errno))
         }
@@ -74,11 +84,13 @@ public final class Store: @unchecked Sendable {
             }
             base = try StoreSnapshot.decode(bytes, file: file)
             guard base.0 == lsn else { throw .corrupt("snapshot \(file) holds LSN \(base.0), its name says \(lsn)") }
+            logger.info("loaded snapshot", metadata: ["file": "\(file)", "lsn": "\(lsn)", "collections": "\(base.1.count)"])
         }
         var replayed = [WALRecord]()
         let log: WriteAheadLog
+        let report: WriteAheadLog.RecoveryReport
         do {
-            (log, _) = try WriteAheadLog.open(
+            (log, report) = try WriteAheadLog.open(
                 directory: directory + "/wal", options: .init(durability: durability)) { record in
                 if record.lsn > base.0 { replayed.append(record) }
             }
@@ -90,7 +102,11 @@ public final class Store: @unchecked Sendable {
         guard log.nextLSN > base.0 else {
             throw .corrupt("the log ends at LSN \(log.nextLSN - 1), before the snapshot's LSN \(base.0): log segments are missing")
         }
-        let store = Store(directory: directory, log: log, durability: durability)
+        if let torn = report.truncatedTail {
+            logger.warning("cut a torn tail off the write-ahead log",
+                           metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])
+        }
+        let store = Store(directory: directory, log: log, durability: durability, telemetry: telemetry)
         store.lockFD = lockFD
         handedOver = true
         for c in base.1 { store.collections[c.configuration.name] = c }
@@ -98,6 +114,12 @@ public final class Store: @unchecked Sendable {
         for record in replayed {
             try store.apply(try LogPayload.decode(type: record.type, record.payload), replaying: true)
         }
+        let elapsed = engineNanoseconds() - recoveryStart
+        telemetry.recoveryDuration.recordNanoseconds(elapsed)
+        logger.info("opened store", metadata: [
+            "directory": "\(directory)", "snapshot_lsn": "\(base.0)", "replayed": "\(replayed.count)",
+            "next_lsn": "\(log.nextLSN)", "ms": "\(elapsed / 1_000_000)",
+        ])
         return store
     }
 
@@ -119,10 +141,15 @@ public final class Store: @unchecked Sendable {
 
     /// Inserts or replaces records (all or nothing); returns once durable.
     public func upsert(_ collection: String, _ records: [Record]) throws(EngineError) {
+        let start = engineNanoseconds()
         try writer.withWriteLock { () throws(EngineError) in
             try self.collection(collection).validate(records)
             try logged(.upsert(collection: collection, records: records))
         }
+        let elapsed = engineNanoseconds() - start
+        telemetry.upserts.increment(by: Int64(records.count))
+        telemetry.upsertDuration.recordNanoseconds(elapsed)
+        telemetry.slow("upsert", nanoseconds: elapsed, "\(records.count) records into \(collection)")
     }
 
     /// Deletes the records with these ids (ids not present are ignored);
@@ -134,6 +161,7 @@ public final class Store: @unchecked Sendable {
             let present = ids.filter { c.labelOfIDContains($0) }
             guard !present.isEmpty else { return 0 }
             try logged(.delete(collection: collection, ids: present))
+            telemetry.deletes.increment(by: Int64(present.count))
             return present.count
         }
     }
@@ -159,7 +187,13 @@ public final class Store: @unchecked Sendable {
         guard (1...SearchLimits.maxK).contains(k) else {
             throw .invalidArgument("k must be between 1 and \(SearchLimits.maxK), got \(k)")
         }
-        return try self.collection(collection).search(vector, k: k, efSearch: efSearch, filter: filter)
+        let start = engineNanoseconds()
+        let hits = try self.collection(collection).search(vector, k: k, efSearch: efSearch, filter: filter)
+        let elapsed = engineNanoseconds() - start
+        telemetry.searches.increment()
+        telemetry.searchDuration.recordNanoseconds(elapsed)
+        telemetry.slow("search", nanoseconds: elapsed, "k \(k) in \(collection)")
+        return hits
     }
 
     /// Writes a local snapshot of every collection at the current LSN, then
@@ -182,6 +216,7 @@ public final class Store: @unchecked Sendable {
                 throw .corrupt("\(error)")
             }
             snapshotLSN = lsn
+            telemetry.logger.info("wrote snapshot", metadata: ["file": "\(path)", "lsn": "\(lsn)", "bytes": "\(bytes.count)"])
             return lsn
         }
     }
@@ -259,8 +294,10 @@ public final class Store: @unchecked Sendable {
 
     /// Logs a payload (durably, per the mode), then applies it. Writer lock held.
     private func logged(_ payload: LogPayload) throws(EngineError) {
+        let bytes = payload.encode()
         do {
-            try log.append(type: payload.type, payload: payload.encode())
+            try log.append(type: payload.type, payload: bytes)
+            telemetry.walBytes.increment(by: Int64(bytes.count))
         } catch let error as WALError {
             throw .log(error)
         } catch {
