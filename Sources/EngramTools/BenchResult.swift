@@ -1,3 +1,5 @@
+import EngramEngine
+
 /// One measured sweep point of `engram bench`: one JSON line with `--json`.
 ///
 /// The keys match `shared/harness` result rows, so both can sit in one table.
@@ -38,27 +40,8 @@ public struct BenchResult: Sendable, Equatable {
     }
 }
 
-/// A JSON string literal.
-func quoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\t": out += "\\t"
-        case "\r": out += "\\r"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
+/// A JSON string literal (the engine's JSON writer does the escaping).
+func quoted(_ text: String) -> String { MetadataJSON.format(.string(text)) }
 
 /// A finite number with at most `decimals` decimals (JSON has no NaN: null).
 func number(_ value: Double, _ decimals: Int) -> String {
