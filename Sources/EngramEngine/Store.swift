@@ -35,7 +35,6 @@ public final class Store: @unchecked Sendable {
     private let writer = ReadWriteLock()
     private let catalog = ReadWriteLock()
     private var collections: [String: Collection] = [:]
-    private let durability: WriteAheadLog.Durability
     /// The data directory's `LOCK` file, held (flock) while the store is open.
     private var lockFD: Int32 = -1
 
@@ -46,10 +45,9 @@ public final class Store: @unchecked Sendable {
 
     let telemetry: StoreTelemetry
 
-    private init(directory: String, log: WriteAheadLog, durability: WriteAheadLog.Durability, telemetry: StoreTelemetry) {
+    private init(directory: String, log: WriteAheadLog, telemetry: StoreTelemetry) {
         self.directory = directory
         self.log = log
-        self.durability = durability
         self.telemetry = telemetry
     }
 
@@ -106,7 +104,7 @@ public final class Store: @unchecked Sendable {
             logger.warning("cut a torn tail off the write-ahead log",
                            metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])
         }
-        let store = Store(directory: directory, log: log, durability: durability, telemetry: telemetry)
+        let store = Store(directory: directory, log: log, telemetry: telemetry)
         store.lockFD = lockFD
         handedOver = true
         for c in base.1 { store.collections[c.configuration.name] = c }

@@ -292,11 +292,4 @@ extension HNSWIndex {
             }
         }
     }
-
-    @inline(__always)
-    func acceptable(_ slot: UInt32, _ filter: CandidateFilter?) -> Bool {
-        guard state(slot) == .live else { return false }
-        guard let filter else { return true }
-        return filter.allows(labels[Int(slot)])
-    }
 }

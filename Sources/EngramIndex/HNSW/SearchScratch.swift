@@ -53,13 +53,4 @@ final class SearchScratch: @unchecked Sendable {
         candidates.removeAll()
         results.removeAll()
     }
-
-    /// Marks `slot` visited; returns whether it already was.
-    @inline(__always)
-    func visit(_ slot: UInt32) -> Bool {
-        let p = tags + Int(slot)
-        if p.pointee == generation { return true }
-        p.pointee = generation
-        return false
-    }
 }
