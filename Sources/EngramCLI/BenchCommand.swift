@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngramKernels
 import EngramTools
+import EngramWAL
 
 #if canImport(Glibc)
 import Glibc
@@ -79,6 +80,15 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("max-vectors"), help: "Use only the first N base vectors (--ingest).")
     var maxVectors: Int?
 
+    @Option(help: "Threads upserting at once in --ingest (their writes share fsyncs).")
+    var writers: Int = 4
+
+    @Option(help: "Durability modes for --ingest, comma-separated: fsync, group-commit[:µs], os-buffered (default: all three).")
+    var durability: String?
+
+    @Option(name: .customLong("max-unindexed"), help: "--ingest: acknowledged vectors a collection may hold outside its graph before writers help index.")
+    var maxUnindexed: Int?
+
     func runIngest() throws {
         guard let basePath = base ?? dataset.map({ "\($0)/base.fvecs" }) else {
             throw ValidationError("--ingest needs --dataset or --base")
@@ -89,9 +99,21 @@ struct BenchCommand: ParsableCommand {
             printToStandardError("engram bench: \(line)")
         }
         bench.batch = ingestBatch
+        bench.writers = writers
         bench.maxVectors = maxVectors
         bench.m = m
         bench.efConstruction = efConstruction
+        if let maxUnindexed { bench.maxUnindexed = maxUnindexed }
+        if let durability {
+            var modes = [GroupCommitLog.Mode]()
+            for name in durability.split(separator: ",") {
+                guard let mode = GroupCommitLog.Mode(name: String(name)) else {
+                    throw ValidationError("unknown durability '\(name)': use fsync, group-commit[:µs] or os-buffered")
+                }
+                modes.append(mode)
+            }
+            bench.durabilities = modes
+        }
         let results: [IngestBench.Result]
         do {
             results = try bench.run()
@@ -99,10 +121,8 @@ struct BenchCommand: ParsableCommand {
             printToStandardError("engram bench: error: \(error)")
             throw ExitCode(2)
         }
-        print("durability  n  dim  batch  vectors/s  log bytes/record  vector bytes/record  replay recovery s  per 1M  snapshot recovery s")
-        for r in results {
-            print("\(r.durability)  \(r.n)  \(r.dim)  \(r.batch)  \(Int(r.vectorsPerSecond))  \(r.walBytes / r.n)  \(r.dim * 4)  \(r.recoverySeconds)  \(r.recoverySeconds * 1e6 / Double(r.n))  \(r.snapshotRecoverySeconds)")
-        }
+        print(IngestBench.Result.tableHeader)
+        for r in results { print(r.tableLine) }
         if let json, let file = fopen(json, "a") {
             defer { fclose(file) }
             for r in results { fputs(r.jsonLine + "\n", file) }

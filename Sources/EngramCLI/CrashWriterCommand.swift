@@ -19,7 +19,9 @@ struct CrashWriterCommand: ParsableCommand {
     static func vector(_ i: Int) -> [Float] { (0..<8).map { Float((i * 31 + $0 * 7) % 97) / 97 + 0.01 } }
 
     func run() throws {
-        let store = try Store.open(directory: dataDir)
+        var options = StoreOptions()
+        options.snapshotEveryLogBytes = 0  // snapshots at chosen moments below
+        let store = try Store.open(directory: dataDir, options: options)
         try store.createCollection(CollectionConfiguration(name: "crash", dimension: 8, metric: .squaredL2))
         for i in start..<(start + count) {
             try store.upsert("crash", [Record(id: "r\(i)", vector: Self.vector(i), metadata: ["i": .number(Double(i))])])

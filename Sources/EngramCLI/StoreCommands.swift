@@ -9,7 +9,9 @@ import EngramWAL
 import Glibc
 #endif
 
-extension WriteAheadLog.Durability: ExpressibleByArgument {}
+extension GroupCommitLog.Mode: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
 
 /// `engram import`: write a file of vectors into a collection through the engine.
 struct ImportCommand: ParsableCommand {
@@ -24,7 +26,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Create the collection with this dimension if it does not exist.") var dimension: Int?
     @Option(help: "The metric when creating: cosine, ip or l2.") var metric: Metric = .cosine
     @Option(help: "Records per logged batch.") var batch: Int = 1000
-    @Option(help: "fsync or osBuffered.") var durability: WriteAheadLog.Durability = .fsync
+    @Option(help: "fsync, group-commit[:µs] or os-buffered (Docs/ENGINE.md).") var durability: GroupCommitLog.Mode = .fsync
     @Flag var json = false
 
     func validate() throws {
@@ -32,7 +34,7 @@ struct ImportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try Store.open(directory: dataDir, durability: durability)
+        let store = try Store.open(directory: dataDir, options: StoreOptions(durability: durability))
         if let dimension {
             try store.createCollection(CollectionConfiguration(name: collection, dimension: dimension, metric: metric))
         }
@@ -43,7 +45,7 @@ struct ImportCommand: ParsableCommand {
             try store.upsert(collection, pending)
             done += pending.count
             pending.removeAll(keepingCapacity: true)
-            let line = json ? "{\"durable\":\(done),\"lsn\":\(store.nextLSN - 1)}" : "durable: \(done) records (LSN \(store.nextLSN - 1))"
+            let line = json ? "{\"durable\":\(done),\"lsn\":\(store.lastLSN)}" : "durable: \(done) records (LSN \(store.lastLSN))"
             printAndFlush(line)
         }
         if file.hasSuffix(".jsonl") || file.hasSuffix(".json") {
@@ -68,6 +70,7 @@ struct ImportCommand: ParsableCommand {
             }
         }
         try flush()
+        try store.close()
     }
 
     static func record(from text: String, line: Int, file: String) throws -> Record {
@@ -132,6 +135,7 @@ struct SearchCommand: ParsableCommand {
                 }
             }
         }
+        try store.close()
     }
 }
 
@@ -148,16 +152,17 @@ struct StatsCommand: ParsableCommand {
         if json {
             let items = try names.map { name -> String in
                 let c = try store.configuration(name)
-                return "{\"name\":\(MetadataJSON.format(.string(name))),\"count\":\(try store.count(name)),\"dimension\":\(c.dimension),\"metric\":\"\(c.metric)\"}"
+                return "{\"name\":\(MetadataJSON.format(.string(name))),\"count\":\(try store.count(name)),\"unindexed\":\(try store.unindexedCount(name)),\"dimension\":\(c.dimension),\"metric\":\"\(c.metric)\"}"
             }
-            printAndFlush("{\"collections\":[\(items.joined(separator: ","))],\"wal_bytes\":\(store.logBytes),\"last_lsn\":\(store.nextLSN - 1),\"snapshot_lsn\":\(store.snapshotLSN)}")
+            printAndFlush("{\"collections\":[\(items.joined(separator: ","))],\"wal_bytes\":\(store.logBytes),\"last_lsn\":\(store.lastLSN),\"snapshot_lsn\":\(store.snapshotLSN)}")
         } else {
             for name in names {
                 let c = try store.configuration(name)
                 printAndFlush("\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric)")
             }
-            printAndFlush("log: \(store.logBytes) bytes, last LSN \(store.nextLSN - 1), snapshot at LSN \(store.snapshotLSN)")
+            printAndFlush("log: \(store.logBytes) bytes, last LSN \(store.lastLSN), snapshot at LSN \(store.snapshotLSN)")
         }
+        try store.close()
     }
 }
 

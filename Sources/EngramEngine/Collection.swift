@@ -5,25 +5,38 @@ import EngramKernels
 import Glibc
 #endif
 
-/// One collection in memory: the HNSW index over labels, the records' ids
-/// and metadata, and the inverted metadata index.
+/// One collection in memory: the HNSW graph, the staging buffer of
+/// acknowledged vectors not yet in the graph, the records' ids, metadata
+/// and labels, and the inverted metadata index.
 ///
-/// Invariants: `labelOfID` and `idOfLabel` are inverse maps; every mapped
-/// label is live in `index` and has metadata in `metadata`.
+/// Invariants:
+/// - `labelOfID` and `idOfLabel` are inverse maps over exactly the live
+///   labels (``LabelTable/Placement/isLive``); every live label has
+///   metadata in `metadata` and no other label has.
+/// - A live label is either in the graph (`.indexed`) or has a row in
+///   `staging` (`.staged`, `.inFlight`), never both as far as searches are
+///   concerned: a search takes `.indexed` labels from the graph and the
+///   others from the staging scan, so no record is returned twice.
 ///
-/// Concurrency: searches take `lock` shared; the store applies writes under
-/// it exclusively (writes are short: the batch is validated before).
+/// Concurrency: searches take `lock` shared. Writes take it exclusively
+/// only to update the maps and copy vectors into `staging` (short: the
+/// batch was validated and prepared before). The graph insert of a staged
+/// block runs outside `lock` (``indexOldestBlock(threads:)``), under
+/// `indexing`, which snapshots take to see no block in flight.
 final class Collection: @unchecked Sendable {
     let configuration: CollectionConfiguration
     let index: HNSWIndex
+    let staging: StagingBuffer
     var metadata = MetadataIndex()
     var labelOfID: [String: VectorID] = [:]
     var idOfLabel: [VectorID: String] = [:]
-    var nextLabel: VectorID = 0
+    var labels = LabelTable()
     let lock = ReadWriteLock()
+    let indexing = Locked<Void>(())
 
     init(_ configuration: CollectionConfiguration, index: HNSWIndex? = nil) throws(EngineError) {
         self.configuration = configuration
+        staging = StagingBuffer(dimension: configuration.dimension)
         if let index {
             guard index.dimension == configuration.dimension, index.metric == configuration.metric,
                   index.configuration.m == configuration.hnsw.m else {
@@ -39,95 +52,198 @@ final class Collection: @unchecked Sendable {
         }
     }
 
-    /// Checks a batch without applying anything.
-    func validate(_ records: [Record]) throws(EngineError) {
-        var seen = Set<String>()
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: configuration.dimension)
-        defer { scratch.deallocate() }
-        for (i, r) in records.enumerated() {
-            guard !r.id.isEmpty, r.id.utf8.count <= Record.maxIDBytes else {
-                throw .invalidArgument("record \(i): an id must be 1 to \(Record.maxIDBytes) UTF-8 bytes")
-            }
-            guard seen.insert(r.id).inserted else { throw .invalidArgument("record \(i): id '\(r.id)' appears twice in the batch") }
-            guard r.metadata.isValid else {
-                throw .invalidArgument("record \(i): metadata holds a NaN or infinite number or nests deeper than \(MetadataValue.maxDepth)")
-            }
-            do {
-                try r.vector.withUnsafeBufferPointer { (v) throws(IndexError) in
-                    try index.format.prepare(v, into: scratch, row: i)
-                }
-            } catch {
-                throw .invalidVector(record: i, error)
-            }
-        }
-    }
+    var format: VectorFormat { index.format }
 
-    /// Applies a validated batch (replay applies logged batches the same way).
-    func apply(upsert records: [Record]) throws(EngineError) {
-        try lock.withWriteLock { () throws(EngineError) in
-            var labels = [VectorID]()
-            var floats = [Float]()
-            labels.reserveCapacity(records.count)
-            floats.reserveCapacity(records.count * configuration.dimension)
-            for r in records {
-                let label: VectorID
-                if let existing = labelOfID[r.id] {
-                    label = existing
-                } else {
-                    label = nextLabel
-                    nextLabel += 1
-                }
-                labels.append(label)
-                floats += r.vector
-                metadata.set(r.metadata, for: label)
-                labelOfID[r.id] = label
-                idOfLabel[label] = r.id
-            }
-            // One batch insert (ids are unique within a validated batch), on every core for large batches.
-            let threads = records.count >= 256 ? Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) : 1
-            do throws(IndexError) { try index.insert(contentsOf: floats, labels: labels, threads: threads) } catch {
-                throw .invalidVector(record: 0, error)
-            }
-        }
-    }
-
-    /// Deletes the ids present; returns how many were.
+    /// Checks a batch without applying anything; returns its vectors
+    /// prepared (validated, normalised under cosine), row after row.
+    /// `uniqueIDs: false` skips the duplicate-id check (replay: a logged
+    /// batch passed it when it was written).
     @discardableResult
-    func apply(delete ids: [String]) -> Int {
+    func validate(_ records: [Record], uniqueIDs: Bool = true) throws(EngineError) -> [Float] {
+        var seen = Set<String>(minimumCapacity: uniqueIDs ? records.count : 0)
+        let d = configuration.dimension
+        var prepared = [Float](repeating: 0, count: records.count * d)
+        try prepared.withUnsafeMutableBufferPointer { (out) throws(EngineError) in
+            for (i, r) in records.enumerated() {
+                guard !r.id.isEmpty, r.id.utf8.count <= Record.maxIDBytes else {
+                    throw .invalidArgument("record \(i): an id must be 1 to \(Record.maxIDBytes) UTF-8 bytes")
+                }
+                guard !uniqueIDs || seen.insert(r.id).inserted else { throw .invalidArgument("record \(i): id '\(r.id)' appears twice in the batch") }
+                guard r.metadata.isValid else {
+                    throw .invalidArgument("record \(i): metadata holds a NaN or infinite number or nests deeper than \(MetadataValue.maxDepth)")
+                }
+                do throws(IndexError) {
+                    try r.vector.withUnsafeBufferPointer { (v) throws(IndexError) in
+                        try format.prepare(v, into: out.baseAddress! + i * d, row: i)
+                    }
+                } catch {
+                    throw .invalidVector(record: i, error)
+                }
+            }
+        }
+        return prepared
+    }
+
+    /// Applies a validated batch written at `lsn` (replay applies logged
+    /// batches the same way). A record whose current version was written at
+    /// or after `lsn` is left alone, so applying a record twice is harmless.
+    func apply(upsert records: [Record], prepared: [Float], lsn: UInt64) {
+        let d = configuration.dimension
+        prepared.withUnsafeBufferPointer { rows in
+            lock.withWriteLock {
+                for (i, r) in records.enumerated() {
+                    if let old = labelOfID[r.id] {
+                        guard labels.lsn(old) < lsn else { continue }
+                        retire(old)
+                    }
+                    let label = labels.allocate(.staged, lsn: lsn)
+                    staging.append(rows.baseAddress! + i * d, label: label)
+                    metadata.set(r.metadata, for: label)
+                    labelOfID[r.id] = label
+                    idOfLabel[label] = r.id
+                }
+            }
+        }
+    }
+
+    /// Deletes the ids present whose version is older than `lsn`; returns
+    /// how many were deleted.
+    @discardableResult
+    func apply(delete ids: [String], lsn: UInt64) -> Int {
         lock.withWriteLock {
             var removed = 0
             for id in ids {
-                guard let label = labelOfID.removeValue(forKey: id) else { continue }
-                try? index.delete(label)
-                metadata.remove(label)
-                idOfLabel[label] = nil
+                guard let label = labelOfID[id], labels.lsn(label) < lsn else { continue }
+                labelOfID[id] = nil
+                retire(label)
                 removed += 1
             }
             return removed
         }
     }
 
+    /// Ends a live label's version (write lock held): out of the maps and
+    /// the metadata index, out of the graph now or when its block is done.
+    private func retire(_ label: VectorID) {
+        metadata.remove(label)
+        idOfLabel[label] = nil
+        if labels.kill(label) {
+            try? index.delete(label)
+            labels.set(label, .free)
+        }
+    }
+
+    /// Moves the oldest staged block into the graph, on `threads` threads.
+    /// Returns the number of vectors inserted, or nil if nothing was staged.
+    func indexOldestBlock(threads: Int) throws(IndexError) -> Int? {
+        try indexing.withLock { (_) throws(IndexError) -> Int? in
+            let taken: (floats: [Float], labels: [VectorID])? = lock.withWriteLock {
+                guard let block = staging.sealOldest() else { return nil }
+                let rows = block.rows { labels.placement($0) == .staged }
+                for label in block.labels {
+                    switch labels.placement(label) {
+                    case .staged: labels.set(label, .inFlight)
+                    case .deadStaged: labels.set(label, .free)
+                    default: break
+                    }
+                }
+                return rows
+            }
+            guard let taken else { return nil }
+            var failure: IndexError?
+            if !taken.labels.isEmpty {
+                do throws(IndexError) {
+                    try index.insert(contentsOf: taken.floats, labels: taken.labels, threads: threads)
+                } catch {
+                    failure = error
+                }
+            }
+            lock.withWriteLock {
+                for label in taken.labels {
+                    switch labels.placement(label) {
+                    case .inFlight:
+                        labels.set(label, failure == nil ? .indexed : .staged)
+                    case .deadInFlight:
+                        if failure == nil { try? index.delete(label) }
+                        labels.set(label, failure == nil ? .free : .deadStaged)
+                    default: break
+                    }
+                }
+                if failure == nil { staging.removeOldest() }
+            }
+            if let failure { throw failure }
+            return taken.labels.count
+        }
+    }
+
     func get(_ id: String) -> Record? {
         lock.withReadLock {
-            guard let label = labelOfID[id], let vector = try? index.vector(label) else { return nil }
+            guard let label = labelOfID[id] else { return nil }
+            let vector: [Float]
+            if labels.placement(label) == .indexed {
+                guard let v = try? index.vector(label) else { return nil }
+                vector = v
+            } else {
+                guard let v = stagedVector(label) else { return nil }
+                vector = v
+            }
             return Record(id: id, vector: vector, metadata: metadata.metadata(of: label) ?? .object([:]))
         }
     }
 
+    private func stagedVector(_ label: VectorID) -> [Float]? {
+        for block in staging.blocks {
+            if let row = block.labels.firstIndex(of: label) {
+                return Array(UnsafeBufferPointer(start: block.row(row), count: configuration.dimension))
+            }
+        }
+        return nil
+    }
+
     var count: Int { lock.withReadLock { labelOfID.count } }
+
+    /// Records acknowledged but not yet in the graph.
+    var unindexedCount: Int { lock.withReadLock { staging.count } }
 
     func search(_ query: [Float], k: Int, efSearch: Int?, filter: MetadataFilter?) throws(EngineError) -> [SearchHit] {
         try lock.withReadLock { () throws(EngineError) -> [SearchHit] in
-            let candidates = filter.map { CandidateFilter.bitset(metadata.evaluate($0)) }
-            let results: [SearchResult]
+            let allowed = filter.map { metadata.evaluate($0) }
+            let prepared = UnsafeMutablePointer<Float>.allocate(capacity: configuration.dimension)
+            defer { prepared.deallocate() }
+            var heap = TopKHeap(capacity: k)
             do throws(IndexError) {
-                results = try index.search(query, k: k, efSearch: efSearch, filter: candidates)
+                try query.withUnsafeBufferPointer { (q) throws(IndexError) in
+                    try format.prepare(q, into: prepared, row: 0)
+                    // Versions that died in flight may still be in the graph: ask for that many more.
+                    let wanted = Swift.min(k + labels.deadInFlight, SearchLimits.maxK)
+                    let fromGraph = try index.search(q, k: wanted, efSearch: efSearch, filter: allowed.map { .bitset($0) })
+                    for hit in fromGraph where labels.placement(hit.id) == .indexed {
+                        heap.consider(distance: hit.distance, id: hit.id)
+                    }
+                }
             } catch {
                 throw .invalidVector(record: 0, error)
             }
-            return results.compactMap { hit in
+            if staging.count > 0 { scanStaging(UnsafePointer(prepared), allowed: allowed, into: &heap) }
+            return heap.sortedResults().compactMap { hit in
                 guard let id = idOfLabel[hit.id] else { return nil }
                 return SearchHit(id: id, distance: hit.distance, metadata: metadata.metadata(of: hit.id) ?? .object([:]))
+            }
+        }
+    }
+
+    /// Exact scan of the staged rows a search may return (read lock held).
+    private func scanStaging(_ query: UnsafePointer<Float>, allowed: Bitset?, into heap: inout TopKHeap) {
+        labels.placements.withUnsafeBufferPointer { placements in
+            let staged: (VectorID) -> Bool = { label in
+                let p = placements[Int(label)]
+                return p == .staged || p == .inFlight
+            }
+            let admits: (VectorID) -> Bool = allowed.map { bits in { staged($0) && bits.contains($0) } } ?? staged
+            switch configuration.metric {
+            case .squaredL2: staging.scan(SquaredL2Kernel.self, query, allowed: admits, into: &heap)
+            case .innerProduct: staging.scan(InnerProductKernel.self, query, allowed: admits, into: &heap)
+            case .cosine: staging.scan(CosineKernel.self, query, allowed: admits, into: &heap)
             }
         }
     }

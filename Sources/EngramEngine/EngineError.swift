@@ -16,6 +16,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case corrupt(String)
     /// The write-ahead log failed (I/O, poisoned after a failed fsync, …).
     case log(WALError)
+    /// The store was closed.
+    case closed
 
     public var description: String {
         switch self {
@@ -25,6 +27,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .invalidVector(let record, let error): return "record \(record): \(error)"
         case .corrupt(let text): return "corrupt data: \(text)"
         case .log(let error): return error.description
+        case .closed: return "the store is closed"
         }
     }
 }

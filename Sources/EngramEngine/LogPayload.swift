@@ -38,12 +38,17 @@ enum LogPayload: Equatable {
             u32(c.hnsw.efSearch)
             withUnsafeBytes(of: c.hnsw.seed.littleEndian) { out.append(contentsOf: $0) }
         case .upsert(let collection, let records):
+            out.reserveCapacity(records.reduce(64) { $0 + 64 + $1.id.utf8.count + 4 * $1.vector.count })
             string(collection)
             u32(records.count)
             for r in records {
                 string(r.id)
                 u32(r.vector.count)
+                #if _endian(little)
+                r.vector.withUnsafeBytes { out.append(contentsOf: $0) }
+                #else
                 for x in r.vector { withUnsafeBytes(of: x.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+                #endif
                 MetadataCodec.encode(r.metadata, into: &out)
             }
         case .delete(let collection, let ids):
@@ -57,25 +62,31 @@ enum LogPayload: Equatable {
     static func decode(type: UInt8, _ bytes: [UInt8]) throws(EngineError) -> LogPayload {
         var at = 0
         func fail(_ why: String) -> EngineError { .corrupt("log record of type \(type) at byte \(at): \(why)") }
-        func take(_ n: Int) throws(EngineError) -> ArraySlice<UInt8> {
+        func need(_ n: Int) throws(EngineError) {
             guard n >= 0, bytes.count - at >= n else { throw fail("truncated") }
-            defer { at += n }
-            return bytes[at..<(at + n)]
         }
-        func u32() throws(EngineError) -> Int { try take(4).reversed().reduce(0) { $0 << 8 | Int($1) } }
+        func u32() throws(EngineError) -> Int {
+            try need(4)
+            defer { at += 4 }
+            return Int(UInt32(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }))
+        }
         func string() throws(EngineError) -> String {
             let n = try u32()
-            guard let s = String(validating: try take(n), as: UTF8.self) else { throw fail("invalid UTF-8") }
+            try need(n)
+            defer { at += n }
+            guard let s = String(validating: bytes[at..<(at + n)], as: UTF8.self) else { throw fail("invalid UTF-8") }
             return s
         }
         switch type {
         case 1:
             let name = try string()
             let dimension = try u32()
-            let code = try take(1).first!
+            try need(1)
+            let code = bytes[at]
+            at += 1
             guard let metric: Metric = [0: .squaredL2, 1: .innerProduct, 2: .cosine][code] else { throw fail("unknown metric") }
             let m = try u32(), efc = try u32(), efs = try u32()
-            let seed = try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let seed = UInt64(try u32()) | UInt64(try u32()) << 32
             guard at == bytes.count else { throw fail("trailing bytes") }
             return .create(CollectionConfiguration(
                 name: name, dimension: dimension, metric: metric,
@@ -85,24 +96,25 @@ enum LogPayload: Equatable {
             let count = try u32()
             guard count <= bytes.count else { throw fail("count \(count) exceeds the payload") }
             var records = [Record]()
+            records.reserveCapacity(count)
             for _ in 0..<count {
                 let id = try string()
                 let d = try u32()
                 guard d <= (bytes.count - at) / 4 else { throw fail("dimension \(d) exceeds the payload") }
-                let raw = try take(4 * d)
-                var vector = [Float]()
-                vector.reserveCapacity(d)
-                var i = raw.startIndex
-                for _ in 0..<d {
-                    let bits = UInt32(raw[i]) | UInt32(raw[i + 1]) << 8 | UInt32(raw[i + 2]) << 16 | UInt32(raw[i + 3]) << 24
-                    vector.append(Float(bitPattern: bits))
-                    i += 4
+                let vector = [Float](unsafeUninitializedCapacity: d) { out, initialized in
+                    bytes.withUnsafeBytes { raw in
+                        for i in 0..<d {
+                            out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 4 * i, as: UInt32.self)))
+                        }
+                    }
+                    initialized = d
                 }
-                // Metadata runs to the next record; decode it with a reader over the rest.
-                var reader = MetadataCodec.Reader(bytes: Array(bytes[at...]))
+                at += 4 * d
+                // Metadata runs to the next record: read it in place.
+                var reader = MetadataCodec.Reader(bytes: bytes, offset: at)
                 let metadata: MetadataValue
                 do { metadata = try reader.value(depth: 1) } catch { throw fail("metadata: \(error)") }
-                at += reader.offset
+                at = reader.offset
                 records.append(Record(id: id, vector: vector, metadata: metadata))
             }
             guard at == bytes.count else { throw fail("trailing bytes") }
@@ -112,6 +124,7 @@ enum LogPayload: Equatable {
             let count = try u32()
             guard count <= bytes.count else { throw fail("count \(count) exceeds the payload") }
             var ids = [String]()
+            ids.reserveCapacity(count)
             for _ in 0..<count { ids.append(try string()) }
             guard at == bytes.count else { throw fail("trailing bytes") }
             return .delete(collection: collection, ids: ids)

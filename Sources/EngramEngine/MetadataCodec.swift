@@ -77,12 +77,12 @@ public enum MetadataCodec {
 
         mutating func u32() throws(MetadataError) -> Int {
             let s = try take(4)
-            return s.reversed().reduce(0) { $0 << 8 | Int($1) }
+            return Int(UInt32(littleEndian: s.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
         }
 
         mutating func u64() throws(MetadataError) -> UInt64 {
             let s = try take(8)
-            return s.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+            return UInt64(littleEndian: s.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
         }
 
         mutating func string() throws(MetadataError) -> String {

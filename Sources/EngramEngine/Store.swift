@@ -1,7 +1,9 @@
+import Dispatch
 import EngramIndex
 import EngramWAL
 import Logging
 import Metrics
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -15,135 +17,95 @@ import Glibc
 /// try store.createCollection(CollectionConfiguration(name: "memories", dimension: 384))
 /// try store.upsert("memories", [Record(id: "m1", vector: v, metadata: ["agent": "planner"])])
 /// let hits = try store.search("memories", vector: q, k: 10, filter: .equals("agent", "planner"))
+/// try store.close()
 /// ```
 ///
-/// **Durability.** A write is validated (all or nothing), appended to the
-/// log, made durable as the mode says (``WriteAheadLog/Durability``), and
-/// only then applied in memory and acknowledged. Opening the store replays
-/// the log, so every acknowledged write survives a crash of the process
-/// (and, with `.fsync`, of the machine). Snapshots and checkpoints that bound
-/// replay time are the next steps of issue 4 and 5.
+/// **Write path** (Docs/ENGINE.md). A write is validated (all or nothing)
+/// and encoded on the caller's thread, appended to the log, made durable as
+/// ``StoreOptions/durability`` says, with concurrent writers sharing fsyncs
+/// (``GroupCommitLog``), then applied to memory in log order
+/// (``ApplySequencer``) and acknowledged. Applying only updates the maps and
+/// copies the vectors into the collection's staging buffer, which searches
+/// scan exactly; a background indexer moves staged vectors into the HNSW
+/// graph. So a write is searchable the moment it returns, and its cost is
+/// the log's, not the graph's.
 ///
-/// **Concurrency.** Any thread may call any method. Writes are serialised by
-/// one writer lock, so the log's order is the order they are applied in;
-/// searches take a collection's lock shared and run alongside each other.
-/// Searches wait only while a write applies its (already validated) batch
-/// in memory, never for the log's fsync.
-public final class Store: @unchecked Sendable {
+/// **Recovery.** Opening the store loads the newest local snapshot (graph,
+/// staged vectors, records) and replays the log above its LSN into the
+/// staging buffer; the indexer catches up in the background. Snapshots are
+/// written in the background as the log grows, on ``snapshot()`` and on
+/// ``close()``; each lets the log drop the segments below it.
+///
+/// **Concurrency.** `Sendable`: any thread may call any method. Searches
+/// never wait for the log, for fsync or for graph inserts; they wait only
+/// while a write copies its (already validated) batch into memory, and
+/// while a graph grows or is compacted.
+public final class Store: Sendable {
     public let directory: String
-    private let log: WriteAheadLog
-    private let writer = ReadWriteLock()
-    private let catalog = ReadWriteLock()
-    private var collections: [String: Collection] = [:]
-    /// The data directory's `LOCK` file, held (flock) while the store is open.
-    private var lockFD: Int32 = -1
-
-    deinit { if lockFD >= 0 { close(lockFD) } }
-
-    /// The LSN of the snapshot the store was opened from or last wrote (0: none).
-    public private(set) var snapshotLSN: UInt64 = 0
-
+    public let options: StoreOptions
+    let log: GroupCommitLog
+    let sequencer: ApplySequencer
     let telemetry: StoreTelemetry
+    /// Serialises collection creation (a create is checked against the applied catalog).
+    private let creating = Locked<Void>(())
+    let catalog = Locked<[String: Collection]>([:])
+    let snapshotting = Locked<UInt64>(0)
+    let maintenance = Locked<MaintenanceState>(MaintenanceState())
+    let maintenanceQueue = DispatchQueue(label: "engram.store.maintenance")
+    let closed = Atomic<Bool>(false)
+    /// The data directory's `LOCK` file, held (flock) while the store is open.
+    let lockFD = Atomic<Int32>(-1)
 
-    private init(directory: String, log: WriteAheadLog, telemetry: StoreTelemetry) {
+    init(directory: String, options: StoreOptions, log: GroupCommitLog, appliedLSN: UInt64, telemetry: StoreTelemetry) {
         self.directory = directory
+        self.options = options
         self.log = log
+        self.sequencer = ApplySequencer(appliedLSN: appliedLSN)
         self.telemetry = telemetry
     }
 
-    /// Opens (creating if needed) the store in `directory` and replays its log.
-    /// `logger` and `metricsFactory` (default: the bootstrapped `MetricsSystem`)
-    /// receive what the store reports (``StoreTelemetry``).
-    public static func open(
-        directory: String, durability: WriteAheadLog.Durability = .fsync,
-        logger: Logger = Logger(label: "engram.store"), metricsFactory: MetricsFactory? = nil
-    ) throws(EngineError) -> Store {
-        let telemetry = StoreTelemetry(logger: logger, factory: metricsFactory)
-        let recoveryStart = engineNanoseconds()
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw .log(WALError(kind: .io, segment: directory, reason: "cannot create the data directory", errno: errno))
-        }
-        // One store per data directory: a second writer would interleave logs.
-        let lockFD = Glibc.open(directory + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lockFD >= 0 else {
-            throw .log(WALError(kind: .io, segment: directory + "/LOCK", reason: "cannot open the lock file", errno: errno))
-        }
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            close(lockFD)
-            throw .invalidArgument("the data directory \(directory) is in use by another open store")
-        }
-        var handedOver = false
-        defer { if !handedOver { close(lockFD) } }
-        // The newest local snapshot, then the log records above its LSN.
-        var base: (UInt64, [Collection]) = (0, [])
-        if let (lsn, file) = snapshotFiles(directory).last {
-            guard let bytes = readFile(file) else {
-                throw .log(WALError(kind: .io, segment: file, reason: "cannot read the snapshot", errno: errno))
-            }
-            base = try StoreSnapshot.decode(bytes, file: file)
-            guard base.0 == lsn else { throw .corrupt("snapshot \(file) holds LSN \(base.0), its name says \(lsn)") }
-            logger.info("loaded snapshot", metadata: ["file": "\(file)", "lsn": "\(lsn)", "collections": "\(base.1.count)"])
-        }
-        var replayed = [WALRecord]()
-        let log: WriteAheadLog
-        let report: WriteAheadLog.RecoveryReport
-        do {
-            (log, report) = try WriteAheadLog.open(
-                directory: directory + "/wal", options: .init(durability: durability)) { record in
-                if record.lsn > base.0 { replayed.append(record) }
-            }
-        } catch let error as WALError {
-            throw .log(error)
-        } catch {
-            throw .corrupt("\(error)")
-        }
-        guard log.nextLSN > base.0 else {
-            throw .corrupt("the log ends at LSN \(log.nextLSN - 1), before the snapshot's LSN \(base.0): log segments are missing")
-        }
-        if let torn = report.truncatedTail {
-            logger.warning("cut a torn tail off the write-ahead log",
-                           metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])
-        }
-        let store = Store(directory: directory, log: log, telemetry: telemetry)
-        store.lockFD = lockFD
-        handedOver = true
-        for c in base.1 { store.collections[c.configuration.name] = c }
-        store.snapshotLSN = base.0
-        for record in replayed {
-            try store.apply(try LogPayload.decode(type: record.type, record.payload), replaying: true)
-        }
-        let elapsed = engineNanoseconds() - recoveryStart
-        telemetry.recoveryDuration.recordNanoseconds(elapsed)
-        logger.info("opened store", metadata: [
-            "directory": "\(directory)", "snapshot_lsn": "\(base.0)", "replayed": "\(replayed.count)",
-            "next_lsn": "\(log.nextLSN)", "ms": "\(elapsed / 1_000_000)",
-        ])
-        return store
+    deinit {
+        let fd = lockFD.exchange(-1, ordering: .relaxed)
+        if fd >= 0 { Glibc.close(fd) }
     }
 
     /// Creates a collection; creating one that exists with the same
     /// parameters does nothing, with other parameters is an error.
     public func createCollection(_ configuration: CollectionConfiguration) throws(EngineError) {
+        try checkOpen()
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 128 else {
             throw .invalidArgument("a collection name must be 1 to 128 UTF-8 bytes")
         }
-        try writer.withWriteLock { () throws(EngineError) in
-            if let existing = catalog.withReadLock({ collections[configuration.name] }) {
+        try creating.withLock { (_) throws(EngineError) in
+            if let existing = catalog.withLock({ $0[configuration.name] }) {
                 guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
                 return
             }
-            _ = try Collection(configuration)  // validates the parameters before logging
-            try logged(.create(configuration))
+            let collection = try Collection(configuration)  // validates the parameters before logging
+            _ = try logged(.create(configuration)) { _ throws(EngineError) in
+                self.catalog.withLock { $0[configuration.name] = collection }
+                return 0
+            }
         }
     }
 
-    /// Inserts or replaces records (all or nothing); returns once durable.
+    /// Inserts or replaces records (all or nothing); returns once durable
+    /// (per the durability mode) and searchable.
     public func upsert(_ collection: String, _ records: [Record]) throws(EngineError) {
+        try checkOpen()
         let start = engineNanoseconds()
-        try writer.withWriteLock { () throws(EngineError) in
-            try self.collection(collection).validate(records)
-            try logged(.upsert(collection: collection, records: records))
+        let c = try self.collection(collection)
+        guard !records.isEmpty else { return }
+        let prepared = try c.validate(records)
+        // Back-pressure: a full staging buffer is drained by the writers themselves.
+        while c.unindexedCount + records.count > options.maxUnindexed {
+            if try indexBlock(of: c) == nil { break }
         }
+        _ = try logged(.upsert(collection: collection, records: records)) { lsn throws(EngineError) in
+            c.apply(upsert: records, prepared: prepared, lsn: lsn)
+            return records.count
+        }
+        scheduleMaintenance()
         let elapsed = engineNanoseconds() - start
         telemetry.upserts.increment(by: Int64(records.count))
         telemetry.upsertDuration.recordNanoseconds(elapsed)
@@ -154,36 +116,52 @@ public final class Store: @unchecked Sendable {
     /// returns how many were deleted.
     @discardableResult
     public func delete(_ collection: String, ids: [String]) throws(EngineError) -> Int {
-        try writer.withWriteLock { () throws(EngineError) -> Int in
-            let c = try self.collection(collection)
-            let present = ids.filter { c.labelOfIDContains($0) }
-            guard !present.isEmpty else { return 0 }
-            try logged(.delete(collection: collection, ids: present))
-            telemetry.deletes.increment(by: Int64(present.count))
-            return present.count
+        try checkOpen()
+        let c = try self.collection(collection)
+        var seen = Set<String>()
+        let present = ids.filter { seen.insert($0).inserted && c.contains($0) }
+        guard !present.isEmpty else { return 0 }
+        let removed = try logged(.delete(collection: collection, ids: present)) { lsn throws(EngineError) in
+            c.apply(delete: present, lsn: lsn)
         }
+        telemetry.deletes.increment(by: Int64(removed))
+        scheduleMaintenance()
+        return removed
     }
 
     public func get(_ collection: String, id: String) throws(EngineError) -> Record? {
-        try self.collection(collection).get(id)
+        try checkOpen()
+        return try self.collection(collection).get(id)
     }
 
     public func count(_ collection: String) throws(EngineError) -> Int {
-        try self.collection(collection).count
+        try checkOpen()
+        return try self.collection(collection).count
+    }
+
+    /// Rows of `collection`'s staging buffer: acknowledged vectors not yet in
+    /// its graph, searched exactly meanwhile (versions replaced or deleted
+    /// since are counted until the indexer drops them).
+    public func unindexedCount(_ collection: String) throws(EngineError) -> Int {
+        try self.collection(collection).unindexedCount
     }
 
     public func configuration(_ collection: String) throws(EngineError) -> CollectionConfiguration {
         try self.collection(collection).configuration
     }
 
-    public var collectionNames: [String] { catalog.withReadLock { collections.keys.sorted() } }
+    public var collectionNames: [String] { catalog.withLock { $0.keys.sorted() } }
 
     /// The `k` nearest records to `vector` that `filter` allows, best first.
     public func search(
         _ collection: String, vector: [Float], k: Int, efSearch: Int? = nil, filter: MetadataFilter? = nil
     ) throws(EngineError) -> [SearchHit] {
+        try checkOpen()
         guard (1...SearchLimits.maxK).contains(k) else {
             throw .invalidArgument("k must be between 1 and \(SearchLimits.maxK), got \(k)")
+        }
+        if let efSearch, !(1...100_000).contains(efSearch) {
+            throw .invalidArgument("efSearch must be between 1 and 100000, got \(efSearch)")
         }
         let start = engineNanoseconds()
         let hits = try self.collection(collection).search(vector, k: k, efSearch: efSearch, filter: filter)
@@ -194,131 +172,64 @@ public final class Store: @unchecked Sendable {
         return hits
     }
 
-    /// Writes a local snapshot of every collection at the current LSN, then
-    /// removes older snapshots and the log segments it makes redundant, so
-    /// that opening the store replays only what came after. Returns its LSN.
-    /// Writes wait meanwhile; searches go on.
-    @discardableResult
-    public func snapshot() throws(EngineError) -> UInt64 {
-        try writer.withWriteLock { () throws(EngineError) -> UInt64 in
-            let lsn = log.nextLSN - 1
-            let bytes = StoreSnapshot.encode(lsn: lsn, collections: catalog.withReadLock { Array(collections.values) })
-            let path = "\(directory)/\(StoreSnapshot.name(lsn))"
-            try Self.writeDurably(bytes, to: path)
-            for (old, file) in Self.snapshotFiles(directory) where old < lsn { unlink(file) }
-            do {
-                try log.truncate(below: lsn + 1)
-            } catch let error as WALError {
-                throw .log(error)
-            } catch {
-                throw .corrupt("\(error)")
-            }
-            snapshotLSN = lsn
-            telemetry.logger.info("wrote snapshot", metadata: ["file": "\(path)", "lsn": "\(lsn)", "bytes": "\(bytes.count)"])
-            return lsn
+    /// Blocks until every acknowledged vector is in its collection's graph
+    /// (for benchmarks and tests; searches never need it).
+    public func waitUntilIndexed() throws(EngineError) {
+        for c in catalog.withLock({ Array($0.values) }) {
+            while try indexBlock(of: c) != nil {}
         }
-    }
-
-    static func snapshotFiles(_ directory: String) -> [(UInt64, String)] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var found = [(UInt64, String)]()
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix("snapshot-"), name.hasSuffix(".engram"), let lsn = UInt64(name.dropFirst(9).dropLast(7))
-            else { continue }
-            found.append((lsn, "\(directory)/\(name)"))
-        }
-        return found.sorted { $0.0 < $1.0 }
-    }
-
-    static func readFile(_ path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            out += chunk[0..<n]
-        }
-        return ferror(f) == 0 ? out : nil
-    }
-
-    /// Writes `bytes` to `path.tmp`, fsyncs, renames over `path`, fsyncs the directory.
-    static func writeDurably(_ bytes: [UInt8], to path: String) throws(EngineError) {
-        func fail(_ what: String) -> EngineError {
-            .log(WALError(kind: .io, segment: path, reason: "\(what): \(String(cString: strerror(errno)))", errno: errno))
-        }
-        let temporary = path + ".tmp"
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail("cannot create") }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                close(fd)
-                unlink(temporary)
-                throw fail("write failed")
-            }
-            done += n
-        }
-        guard fsync(fd) == 0 else { close(fd); unlink(temporary); throw fail("fsync failed") }
-        close(fd)
-        guard rename(temporary, path) == 0 else { throw fail("rename failed") }
-        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-        let dirfd = Glibc.open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
-        if dirfd >= 0 { fsync(dirfd); close(dirfd) }
     }
 
     /// Bytes held by the write-ahead log's segments.
-    public var logBytes: Int {
-        writer.withReadLock {
-            log.segmentPaths.reduce(0) { total, path in
-                var st = stat()
-                return total + (stat(path, &st) == 0 ? Int(st.st_size) : 0)
-            }
+    public var logBytes: Int { log.withExclusiveLog { DataDirectory.size(of: $0.segmentPaths) } }
+
+    /// The LSN of the last acknowledged write (0: none).
+    public var lastLSN: UInt64 { sequencer.appliedLSN }
+
+    /// The LSN of the newest local snapshot (0: none).
+    public var snapshotLSN: UInt64 { snapshotting.withLock { $0 } }
+
+    /// Writes a final snapshot (if anything changed since the last, and
+    /// `writingSnapshot`), stops the background work and releases the data
+    /// directory. Later calls throw ``EngineError/closed``. Without the
+    /// snapshot, the next open replays the log instead.
+    public func close(writingSnapshot: Bool = true) throws(EngineError) {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        maintenanceQueue.sync {}
+        defer {
+            let fd = lockFD.exchange(-1, ordering: .relaxed)
+            if fd >= 0 { Glibc.close(fd) }
         }
+        if writingSnapshot && sequencer.appliedLSN > snapshotLSN { try writeSnapshot() }
     }
 
-    /// The LSN the next write will get.
-    public var nextLSN: UInt64 { writer.withReadLock { log.nextLSN } }
+    func checkOpen() throws(EngineError) {
+        if closed.load(ordering: .acquiring) { throw .closed }
+    }
 
-    private func collection(_ name: String) throws(EngineError) -> Collection {
-        guard let c = catalog.withReadLock({ collections[name] }) else { throw .unknownCollection(name) }
+    func collection(_ name: String) throws(EngineError) -> Collection {
+        guard let c = catalog.withLock({ $0[name] }) else { throw .unknownCollection(name) }
         return c
     }
 
-    /// Logs a payload (durably, per the mode), then applies it. Writer lock held.
-    private func logged(_ payload: LogPayload) throws(EngineError) {
+    /// Logs `payload` (durably, per the mode, sharing fsyncs with concurrent
+    /// writers), then applies it with `apply` in log order; returns what
+    /// `apply` returned.
+    private func logged(
+        _ payload: LogPayload, apply: @escaping (UInt64) throws(EngineError) -> Int
+    ) throws(EngineError) -> Int {
         let bytes = payload.encode()
-        do {
-            try log.append(type: payload.type, payload: bytes)
-            telemetry.walBytes.increment(by: Int64(bytes.count))
-        } catch let error as WALError {
-            throw .log(error)
-        } catch {
-            throw .corrupt("\(error)")
+        guard bytes.count <= WriteAheadLog.maxPayloadBytes else {
+            throw .invalidArgument("the call encodes to \(bytes.count) bytes; one call is limited to \(WriteAheadLog.maxPayloadBytes): split the batch")
         }
-        try apply(payload, replaying: false)
-    }
-
-    private func apply(_ payload: LogPayload, replaying: Bool) throws(EngineError) {
-        switch payload {
-        case .create(let configuration):
-            let c = try Collection(configuration)
-            catalog.withWriteLock { collections[configuration.name] = collections[configuration.name] ?? c }
-        case .upsert(let name, let records):
-            let c = try collection(name)
-            if replaying { try c.validate(records) }
-            try c.apply(upsert: records)
-        case .delete(let name, let ids):
-            try collection(name).apply(delete: ids)
-        }
+        let lsn: UInt64
+        do throws(WALError) { lsn = try log.append(type: payload.type, payload: bytes) } catch { throw .log(error) }
+        telemetry.walBytes.increment(by: Int64(bytes.count))
+        maintenance.withLock { $0.logBytesSinceSnapshot += bytes.count }
+        return try sequencer.submit(lsn: lsn) { () throws(EngineError) -> Int in try apply(lsn) }
     }
 }
 
 extension Collection {
-    func labelOfIDContains(_ id: String) -> Bool { lock.withReadLock { labelOfID[id] != nil } }
+    func contains(_ id: String) -> Bool { lock.withReadLock { labelOfID[id] != nil } }
 }

@@ -9,16 +9,18 @@ import Glibc
 /// the store replays only the log records above it (Docs/FORMATS.md).
 ///
 /// `snapshot-<LSN, 20 digits>.engram`, little-endian:
-/// magic `ENGRSNAP`, u32 version 1, u32 byte-order mark 0x01020304, u64 LSN,
+/// magic `ENGRSNAP`, u32 version 2, u32 byte-order mark 0x01020304, u64 LSN,
 /// u32 collection count; per collection: the create-collection payload
-/// (u32 length + bytes), u32 next label, u32 record count, per record
-/// (u32 id length + UTF-8 id, u32 label, u32 metadata length + metadata),
+/// (u32 length + bytes), u32 label bound, u32 record count, per record
+/// (u32 id length + UTF-8 id, u32 label, u8 placement 0 graph / 1 staged,
+/// u64 LSN of its last write, u32 metadata length + metadata), u32 staged
+/// row count, per staged row (u32 label, `dimension` float32 values),
 /// u64 HNSW snapshot length + the HNSW snapshot; then the CRC-32C of every
 /// byte before it. Written to a temporary file, fsynced, renamed, and the
 /// directory fsynced, so a crash leaves the old snapshot or the new one.
 enum StoreSnapshot {
     static let magic: [UInt8] = Array("ENGRSNAP".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
 
     static func name(_ lsn: UInt64) -> String {
         let digits = String(lsn)
@@ -35,18 +37,36 @@ enum StoreSnapshot {
         u64(lsn)
         u32(collections.count)
         for c in collections.sorted(by: { $0.configuration.name < $1.configuration.name }) {
-            c.lock.withReadLock {
-                blob(LogPayload.create(c.configuration).encode())
-                u32(Int(c.nextLabel))
-                u32(c.labelOfID.count)
-                for (id, label) in c.labelOfID.sorted(by: { $0.value < $1.value }) {
-                    blob(Array(id.utf8))
-                    u32(Int(label))
-                    blob(MetadataCodec.encode(c.metadata.metadata(of: label) ?? .object([:])))
+            // No block in flight, writers paused by the caller: a still picture.
+            c.indexing.withLock { _ in
+                c.lock.withReadLock {
+                    blob(LogPayload.create(c.configuration).encode())
+                    u32(c.labels.bound)
+                    u32(c.labelOfID.count)
+                    for (id, label) in c.labelOfID {
+                        blob(Array(id.utf8))
+                        u32(Int(label))
+                        out.append(c.labels.placement(label) == .indexed ? 0 : 1)
+                        u64(c.labels.lsn(label))
+                        blob(MetadataCodec.encode(c.metadata.metadata(of: label) ?? .object([:])))
+                    }
+                    var staged = [(VectorID, UnsafeMutablePointer<Float>)]()
+                    for block in c.staging.blocks {
+                        for (row, label) in block.labels.enumerated() where c.labels.placement(label) == .staged {
+                            staged.append((label, block.row(row)))
+                        }
+                    }
+                    u32(staged.count)
+                    for (label, row) in staged {
+                        u32(Int(label))
+                        UnsafeRawBufferPointer(start: row, count: c.configuration.dimension * 4).withMemoryRebound(to: UInt8.self) {
+                            out.append(contentsOf: $0)
+                        }
+                    }
+                    let graph = c.index.snapshot()
+                    u64(UInt64(graph.count))
+                    out += graph
                 }
-                let graph = c.index.snapshot()
-                u64(UInt64(graph.count))
-                out += graph
             }
         }
         withUnsafeBytes(of: CRC32C.checksum(out).littleEndian) { out.append(contentsOf: $0) }
@@ -54,67 +74,120 @@ enum StoreSnapshot {
     }
 
     static func decode(_ bytes: [UInt8], file: String) throws(EngineError) -> (UInt64, [Collection]) {
+        do {
+            // (An untyped closure: a typed one here crashes the Swift 6.3 compiler.)
+            return try bytes.withUnsafeBytes { raw in try decode(raw, file: file) }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .corrupt("snapshot \(file): \(error)")
+        }
+    }
+
+    static func decode(_ raw: UnsafeRawBufferPointer, file: String) throws(EngineError) -> (UInt64, [Collection]) {
         func fail(_ why: String, _ at: Int) -> EngineError { .corrupt("snapshot \(file) at byte \(at): \(why)") }
-        guard bytes.count >= 32 else { throw fail("shorter than its header", 0) }
-        let body = Array(bytes[0..<(bytes.count - 4)])
-        let stored = bytes[(bytes.count - 4)...].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard Array(bytes[0..<8]) == magic else { throw fail("bad magic", 0) }
-        guard CRC32C.checksum(body) == stored else { throw fail("checksum mismatch", bytes.count - 4) }
-        var at = 8
-        func take(_ n: Int) throws(EngineError) -> ArraySlice<UInt8> {
-            guard n >= 0, body.count - at >= n else { throw fail("truncated", at) }
-            defer { at += n }
-            return body[at..<(at + n)]
-        }
-        func u32() throws(EngineError) -> Int { try take(4).reversed().reduce(0) { $0 << 8 | Int($1) } }
-        func u64() throws(EngineError) -> UInt64 { try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
-        guard try u32() == Int(version) else { throw fail("unsupported version", 8) }
-        guard try u32() == 0x0102_0304 else { throw fail("bad byte-order mark", 12) }
-        let lsn = try u64()
+        guard raw.count >= 32 else { throw fail("shorter than its header", 0) }
+        let body = UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])
+        guard Array(body[0..<8]) == magic else { throw fail("bad magic", 0) }
+        let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
+        guard CRC32C.checksum(body) == stored else { throw fail("checksum mismatch", raw.count - 4) }
+        var reader = SnapshotReader(body: body, at: 8, file: file)
+        guard try reader.u32() == Int(version) else { throw fail("unsupported version", 8) }
+        guard try reader.u32() == 0x0102_0304 else { throw fail("bad byte-order mark", 12) }
+        let lsn = try reader.u64()
         var collections = [Collection]()
-        for _ in 0..<(try u32()) {
-            guard case .create(let configuration) = try LogPayload.decode(type: 1, Array(try take(try u32()))) else {
-                throw fail("bad collection header", at)
-            }
-            let nextLabel = VectorID(try u32())
-            var entries = [(String, VectorID, MetadataValue)]()
-            for _ in 0..<(try u32()) {
-                guard let id = String(validating: try take(try u32()), as: UTF8.self) else { throw fail("bad id", at) }
-                let label = VectorID(try u32())
-                let metadataBytes = Array(try take(try u32()))
-                let metadata: MetadataValue
-                do throws(MetadataError) { metadata = try MetadataCodec.decode(metadataBytes) } catch {
-                    throw fail("metadata: \(error)", at)
-                }
-                entries.append((id, label, metadata))
-            }
-            let graphLength = Int(try u64())
-            let graphBytes = Array(try take(graphLength))
-            let graph: HNSWIndex
-            do throws(SnapshotError) { graph = try HNSWIndex.load(snapshot: graphBytes) } catch {
-                throw fail("index: \(error)", at)
-            }
-            collections.append(try Collection(configuration, index: graph, entries: entries, nextLabel: nextLabel))
-        }
-        guard at == body.count else { throw fail("trailing bytes", at) }
+        for _ in 0..<(try reader.u32()) { collections.append(try decodeCollection(&reader)) }
+        guard reader.at == body.count else { throw fail("trailing bytes", reader.at) }
         return (lsn, collections)
+    }
+
+    private static func decodeCollection(_ reader: inout SnapshotReader) throws(EngineError) -> Collection {
+        let header = try reader.bytes(try reader.u32())
+        guard case .create(let configuration) = try LogPayload.decode(type: 1, Array(header)) else {
+            throw reader.fail("bad collection header")
+        }
+        let bound = try reader.u32()
+        let recordCount = try reader.u32()
+        guard recordCount <= bound else { throw reader.fail("\(recordCount) records but a label bound of \(bound)") }
+        var records = [(id: String, label: VectorID, placement: LabelTable.Placement, lsn: UInt64, metadata: MetadataValue)]()
+        records.reserveCapacity(recordCount)
+        var seen = Bitset(capacity: bound)
+        for _ in 0..<recordCount {
+            guard let id = String(validating: try reader.bytes(try reader.u32()), as: UTF8.self) else { throw reader.fail("bad id") }
+            let label = try reader.u32()
+            guard label < bound, !seen.contains(VectorID(label)) else { throw reader.fail("label \(label) out of range or repeated") }
+            seen.insert(VectorID(label))
+            let placement: LabelTable.Placement
+            switch try reader.bytes(1).first! {
+            case 0: placement = .indexed
+            case 1: placement = .staged
+            default: throw reader.fail("unknown placement")
+            }
+            let lsn = try reader.u64()
+            let metadata: MetadataValue
+            let metadataBytes = Array(try reader.bytes(try reader.u32()))
+            do throws(MetadataError) { metadata = try MetadataCodec.decode(metadataBytes) } catch {
+                throw reader.fail("metadata: \(error)")
+            }
+            records.append((id, VectorID(label), placement, lsn, metadata))
+        }
+        let d = configuration.dimension
+        let stagedCount = try reader.u32()
+        var staged = [(VectorID, UnsafeRawBufferPointer)]()
+        for _ in 0..<stagedCount { staged.append((VectorID(try reader.u32()), try reader.bytes(4 * d))) }
+        let graphBytes = try reader.bytes(Int(try reader.u64()))
+        let graph: HNSWIndex
+        do throws(SnapshotError) { graph = try HNSWIndex.load(snapshot: graphBytes) } catch {
+            throw reader.fail("index: \(error)")
+        }
+        let c = try Collection(configuration, index: graph)
+        c.labels = LabelTable(bound: bound, placed: records.map { ($0.label, $0.placement, $0.lsn) })
+        for r in records {
+            c.labelOfID[r.id] = r.label
+            c.idOfLabel[r.label] = r.id
+            c.metadata.set(r.metadata, for: r.label)
+        }
+        guard c.labelOfID.count == records.count else { throw reader.fail("an id appears twice") }
+        // Every graph label is a record's indexed version; every staged row a staged one.
+        guard graph.count == records.lazy.filter({ $0.placement == .indexed }).count,
+              records.allSatisfy({ $0.placement != .indexed || graph.contains($0.label) }) else {
+            throw reader.fail("the graph and the records disagree")
+        }
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: d)
+        defer { row.deallocate() }
+        for (label, bytes) in staged {
+            guard c.labels.placement(label) == .staged else { throw reader.fail("staged row for label \(label), which is not staged") }
+            do throws(IndexError) {
+                try c.format.prepare(bytes.bindMemory(to: Float.self), into: row, row: Int(label))
+            } catch {
+                throw reader.fail("staged vector: \(error)")
+            }
+            c.staging.append(row, label: label)
+        }
+        guard c.staging.count == records.count - graph.count else { throw reader.fail("staged rows missing") }
+        return c
     }
 }
 
-extension Collection {
-    convenience init(
-        _ configuration: CollectionConfiguration, index: HNSWIndex, entries: [(String, VectorID, MetadataValue)],
-        nextLabel: VectorID
-    ) throws(EngineError) {
-        try self.init(configuration, index: index)
-        for (id, label, metadata) in entries {
-            guard index.contains(label), label < nextLabel else {
-                throw .corrupt("snapshot of '\(configuration.name)': record '\(id)' has no live vector")
-            }
-            self.metadata.set(metadata, for: label)
-            labelOfID[id] = label
-            idOfLabel[label] = id
-        }
-        self.nextLabel = nextLabel
+/// Reads a snapshot's fields, bounds-checked, naming the offset on failure.
+private struct SnapshotReader {
+    let body: UnsafeRawBufferPointer
+    var at: Int
+    let file: String
+
+    func fail(_ why: String) -> EngineError { .corrupt("snapshot \(file) at byte \(at): \(why)") }
+
+    mutating func bytes(_ n: Int) throws(EngineError) -> UnsafeRawBufferPointer {
+        guard n >= 0, body.count - at >= n else { throw fail("truncated") }
+        defer { at += n }
+        return UnsafeRawBufferPointer(rebasing: body[at..<(at + n)])
+    }
+
+    mutating func u32() throws(EngineError) -> Int {
+        Int(UInt32(littleEndian: try bytes(4).loadUnaligned(as: UInt32.self)))
+    }
+
+    mutating func u64() throws(EngineError) -> UInt64 {
+        UInt64(littleEndian: try bytes(8).loadUnaligned(as: UInt64.self))
     }
 }

@@ -2,36 +2,59 @@ import EngramDatasets
 import EngramEngine
 import EngramIndex
 import EngramWAL
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `engram bench --ingest`: vectors per second through the full engine
-/// (validation, write-ahead log, HNSW insert, metadata) in each durability
-/// mode, the log's bytes per record, and the time to recover the store by
-/// replaying its log (no snapshot).
-public struct IngestBench {
+/// (validation, write-ahead log with group commit, apply, staging; the
+/// graph is built by the background indexer) for each durability mode, with
+/// `writers` threads upserting at once; then the time until the graph holds
+/// everything, the log's bytes per record with and without LZ4, and the
+/// time to reopen the store by replaying the log and from a snapshot.
+public struct IngestBench: Sendable {
     public struct Result: Sendable {
         public var dataset: String
         public var n: Int
         public var dim: Int
         public var durability: String
         public var batch: Int
+        public var writers: Int
+        /// Until the last upsert was acknowledged (durable and searchable).
         public var seconds: Double
+        /// Until the background indexer had every vector in the graph.
+        public var indexedSeconds: Double
         public var walBytes: Int
+        public var payloadBytes: Int
+        public var vectorLZ4Ratio: Double
+        public var metadataLZ4Ratio: Double
+        /// Reopening by replaying the whole log (records land in the staging buffer).
         public var recoverySeconds: Double
-        /// Reopening after a snapshot: the saved graph is loaded, nothing rebuilt.
+        /// Reopening from a snapshot (the saved graph is loaded, nothing rebuilt).
         public var snapshotRecoverySeconds: Double
 
         public var vectorsPerSecond: Double { Double(n) / seconds }
 
+        public static let tableHeader = "durability  n  dim  writers×batch  acked vectors/s  indexed s  log B/record  "
+            + "payload B/record  LZ4 vectors  LZ4 metadata  replay s  replay s/1M  snapshot s"
+
+        public var tableLine: String {
+            "\(durability)  \(n)  \(dim)  \(writers)×\(batch)  \(Int(vectorsPerSecond))  \(format(indexedSeconds, 1))  "
+                + "\(walBytes / n)  \(payloadBytes / n)  \(format(vectorLZ4Ratio, 3))  \(format(metadataLZ4Ratio, 3))  "
+                + "\(format(recoverySeconds, 3))  \(format(recoverySeconds * 1e6 / Double(n), 2))  \(format(snapshotRecoverySeconds, 3))"
+        }
+
         public var jsonLine: String {
             "{\"engine\":\"engram\",\"mode\":\"ingest\",\"dataset\":\(quoted(dataset)),\"n\":\(n),\"dim\":\(dim),"
-                + "\"durability\":\(quoted(durability)),\"batch\":\(batch),\"ingest_s\":\(number(seconds, 3)),"
-                + "\"vectors_per_s\":\(number(vectorsPerSecond, 1)),\"wal_bytes\":\(walBytes),"
+                + "\"durability\":\(quoted(durability)),\"batch\":\(batch),\"writers\":\(writers),"
+                + "\"ingest_s\":\(number(seconds, 3)),\"vectors_per_s\":\(number(vectorsPerSecond, 1)),"
+                + "\"indexed_s\":\(number(indexedSeconds, 3)),\"wal_bytes\":\(walBytes),"
                 + "\"wal_bytes_per_record\":\(number(Double(walBytes) / Double(n), 1)),"
-                + "\"vector_bytes_per_record\":\(dim * 4),\"recovery_s\":\(number(recoverySeconds, 3)),"
+                + "\"payload_bytes_per_record\":\(number(Double(payloadBytes) / Double(n), 1)),"
+                + "\"vector_bytes_per_record\":\(dim * 4),\"lz4_ratio_vectors\":\(number(vectorLZ4Ratio, 3)),"
+                + "\"lz4_ratio_metadata\":\(number(metadataLZ4Ratio, 3)),\"recovery_s\":\(number(recoverySeconds, 3)),"
                 + "\"recovery_s_per_million\":\(number(recoverySeconds * 1e6 / Double(n), 2)),"
                 + "\"snapshot_recovery_s\":\(number(snapshotRecoverySeconds, 3))}"
         }
@@ -41,21 +64,29 @@ public struct IngestBench {
     public var datasetName: String
     public var maxVectors: Int?
     public var batch = 1000
-    public var durabilities: [WriteAheadLog.Durability] = [.fsync, .osBuffered]
+    public var writers = 4
+    public var durabilities: [GroupCommitLog.Mode] = [.fsync, .groupCommit(maxDelayMicroseconds: 200), .osBuffered]
+    public var maxUnindexed = StoreOptions().maxUnindexed
     public var m = 16
     public var efConstruction = 200
-    public let progress: (String) -> Void
+    public let progress: @Sendable (String) -> Void
 
-    public init(basePath: String, datasetName: String, progress: @escaping (String) -> Void = { _ in }) {
+    public init(basePath: String, datasetName: String, progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.basePath = basePath
         self.datasetName = datasetName
         self.progress = progress
+    }
+
+    static func record(_ base: FloatMatrix, _ r: Int) -> Record {
+        Record(id: "v\(r)", vector: Array(base.row(r)),
+               metadata: ["source": "bench", "row": .number(Double(r)), "kind": r % 3 == 0 ? "experience" : "task"])
     }
 
     public func run() throws(BenchError) -> [Result] {
         let base: FloatMatrix
         do { base = try DatasetReader.readFloats(basePath, limit: maxVectors) } catch { throw .dataset(error) }
         guard base.rows > 0 else { throw .inconsistentFiles("\(basePath) holds no vectors") }
+        guard batch >= 1, writers >= 1 else { throw .invalidArgument("batch and writers must be at least 1") }
         var results = [Result]()
         for durability in durabilities {
             var template = Array("/tmp/engram-ingest-XXXXXX".utf8CString)
@@ -65,50 +96,7 @@ public struct IngestBench {
             let dir = String(cString: made)
             defer { _ = system("rm -rf '\(dir)'") }
             do {
-                let start = monotonicNanoseconds()
-                var walBytes = 0
-                do {
-                    let store = try Store.open(directory: dir, durability: durability)
-                    try store.createCollection(CollectionConfiguration(
-                        name: "ingest", dimension: base.columns, metric: .cosine,
-                        hnsw: HNSWConfiguration(m: m, efConstruction: efConstruction)))
-                    var row = 0
-                    while row < base.rows {
-                        let end = Swift.min(base.rows, row + batch)
-                        let records = (row..<end).map { r in
-                            Record(id: "v\(r)", vector: Array(base.row(r)),
-                                   metadata: ["source": "bench", "row": .number(Double(r)), "kind": r % 3 == 0 ? "experience" : "task"])
-                        }
-                        try store.upsert("ingest", records)
-                        row = end
-                        if row % Swift.max(batch, base.rows / 10) < batch {
-                            progress("ingest (\(durability.rawValue)): \(row)/\(base.rows) durable, \(format(secondsSince(start), 1)) s")
-                        }
-                    }
-                    walBytes = store.logBytes
-                }
-                let seconds = secondsSince(start)
-                let recoveryStart = monotonicNanoseconds()
-                var recoverySeconds = 0.0
-                do {
-                    let reopened = try Store.open(directory: dir, durability: durability)
-                    let recovered = try reopened.count("ingest")
-                    recoverySeconds = secondsSince(recoveryStart)
-                    guard recovered == base.rows else {
-                        throw BenchError.inconsistentFiles("recovered \(recovered) of \(base.rows) records")
-                    }
-                    try reopened.snapshot()
-                }
-                let snapshotStart = monotonicNanoseconds()
-                let fromSnapshot = try Store.open(directory: dir, durability: durability)
-                guard try fromSnapshot.count("ingest") == base.rows else {
-                    throw BenchError.inconsistentFiles("the snapshot lost records")
-                }
-                let snapshotRecoverySeconds = secondsSince(snapshotStart)
-                progress("ingest (\(durability.rawValue)): \(format(Double(base.rows) / seconds, 0)) vectors/s; recovery \(format(recoverySeconds, 2)) s")
-                results.append(Result(dataset: datasetName, n: base.rows, dim: base.columns, durability: durability.rawValue,
-                                      batch: batch, seconds: seconds, walBytes: walBytes, recoverySeconds: recoverySeconds,
-                                      snapshotRecoverySeconds: snapshotRecoverySeconds))
+                results.append(try measure(base, durability: durability, directory: dir))
             } catch let error as BenchError {
                 throw error
             } catch {
@@ -117,4 +105,92 @@ public struct IngestBench {
         }
         return results
     }
+
+    private func measure(_ base: FloatMatrix, durability: GroupCommitLog.Mode, directory dir: String) throws -> Result {
+        var options = StoreOptions(durability: durability)
+        options.snapshotEveryLogBytes = 0  // keep the whole log, to time its replay
+        options.maxUnindexed = maxUnindexed
+        let name = durability.name
+        let store = try Store.open(directory: dir, options: options)
+        try store.createCollection(CollectionConfiguration(
+            name: "ingest", dimension: base.columns, metric: .cosine, hnsw: HNSWConfiguration(m: m, efConstruction: efConstruction)))
+        // Writers take batches from a shared counter, so they finish together.
+        let nextBatch = Atomic<Int>(0)
+        let failure = Mutex<String?>(nil)
+        let batches = (base.rows + batch - 1) / batch
+        let start = monotonicNanoseconds()
+        runConcurrently(writers) { _ in
+            while true {
+                let b = nextBatch.wrappingAdd(1, ordering: .relaxed).oldValue
+                if b >= batches { return }
+                let rows = (b * batch)..<Swift.min(base.rows, (b + 1) * batch)
+                do {
+                    try store.upsert("ingest", rows.map { Self.record(base, $0) })
+                } catch {
+                    failure.withLock { $0 = $0 ?? "\(error)" }
+                    return
+                }
+                if (b + 1) % Swift.max(1, batches / 10) == 0 {
+                    progress("ingest (\(name)): \((b + 1) * batch) records acknowledged, \(format(secondsSince(start), 1)) s")
+                }
+            }
+        }
+        if let message = failure.withLock({ $0 }) { throw BenchError.invalidArgument(message) }
+        let seconds = secondsSince(start)
+        progress("ingest (\(name)): \(format(Double(base.rows) / seconds, 0)) vectors/s acknowledged; indexing the rest")
+        try store.waitUntilIndexed()
+        let indexedSeconds = secondsSince(start)
+        let walBytes = store.logBytes
+        try store.close(writingSnapshot: false)
+
+        // Replay: every record from the log.
+        let recoveryStart = monotonicNanoseconds()
+        let reopened = try Store.open(directory: dir, options: options)
+        let recovered = try reopened.count("ingest")
+        let recoverySeconds = secondsSince(recoveryStart)
+        guard recovered == base.rows else { throw BenchError.inconsistentFiles("recovered \(recovered) of \(base.rows) records") }
+        try reopened.waitUntilIndexed()
+        try reopened.close()
+
+        let snapshotStart = monotonicNanoseconds()
+        let fromSnapshot = try Store.open(directory: dir, options: options)
+        guard try fromSnapshot.count("ingest") == base.rows, try fromSnapshot.unindexedCount("ingest") == 0 else {
+            throw BenchError.inconsistentFiles("the snapshot lost records")
+        }
+        let snapshotRecoverySeconds = secondsSince(snapshotStart)
+        try fromSnapshot.close(writingSnapshot: false)
+        progress("ingest (\(name)): replay \(format(recoverySeconds, 2)) s, snapshot \(format(snapshotRecoverySeconds, 2)) s")
+
+        // Payload bytes without LZ4 and the LZ4 ratios, from a sample of the records.
+        let sample = (0..<Swift.min(base.rows, 1000)).map { Self.record(base, $0) }
+        let vectorBytes = sample.flatMap { r in r.vector.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) } }
+        let metadataBytes = sample.flatMap { MetadataCodec.encode($0.metadata) }
+        // Per record in an upsert payload: u32 + id, u32 dimension, the floats, the metadata (Docs/FORMATS.md).
+        let idBytes = sample.reduce(0) { $0 + 4 + $1.id.utf8.count + 4 }
+        let payloadPerRecord = Double(idBytes + vectorBytes.count + metadataBytes.count) / Double(sample.count)
+        return Result(
+            dataset: datasetName, n: base.rows, dim: base.columns, durability: name, batch: batch, writers: writers,
+            seconds: seconds, indexedSeconds: indexedSeconds, walBytes: walBytes,
+            payloadBytes: Int(payloadPerRecord * Double(base.rows)),
+            vectorLZ4Ratio: WriteAheadLog.compressionRatio(vectorBytes),
+            metadataLZ4Ratio: WriteAheadLog.compressionRatio(metadataBytes),
+            recoverySeconds: recoverySeconds, snapshotRecoverySeconds: snapshotRecoverySeconds)
+    }
+}
+
+/// Runs `body(i)` for `i` in `0..<threads`, each on its own thread, and waits.
+func runConcurrently(_ threads: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    var handles = [pthread_t]()
+    final class Box: @unchecked Sendable { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
+    for i in 0..<threads {
+        let box = Unmanaged.passRetained(Box { body(i) })
+        var handle = pthread_t()
+        pthread_create(&handle, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box.toOpaque())
+        handles.append(handle)
+    }
+    for h in handles { pthread_join(h, nil) }
 }

@@ -131,16 +131,24 @@ public final class GroupCommitLog: @unchecked Sendable {
 
     /// Makes every appended record durable (for `.osBuffered` callers).
     public func sync() throws(WALError) {
+        try withExclusiveLog { log throws(WALError) in
+            do { try log.sync() } catch { throw error as? WALError ?? WALError(kind: .io, reason: "\(error)") }
+        }
+    }
+
+    /// Runs `body` with the log while no batch is being written (for
+    /// truncation and for reading its state); appends wait meanwhile.
+    public func withExclusiveLog<R, E: Error>(_ body: (WriteAheadLog) throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         while leading { pthread_cond_wait(done, mutex) }
         leading = true
         pthread_mutex_unlock(mutex)
-        var failure: WALError?
-        do { try log.sync() } catch { failure = error as? WALError ?? WALError(kind: .io, reason: "\(error)") }
-        pthread_mutex_lock(mutex)
-        leading = false
-        pthread_cond_broadcast(done)
-        pthread_mutex_unlock(mutex)
-        if let failure { throw failure }
+        defer {
+            pthread_mutex_lock(mutex)
+            leading = false
+            pthread_cond_broadcast(done)
+            pthread_mutex_unlock(mutex)
+        }
+        return try body(log)
     }
 }

@@ -39,3 +39,13 @@ enum LZ4Block {
         return produced == Int32(rawLength) ? out : nil
     }
 }
+
+extension WriteAheadLog {
+    /// What LZ4 makes of `bytes` in the log: the stored size over the raw
+    /// size (1 when it would not shrink, as the log then stores it raw).
+    public static func compressionRatio(_ bytes: [UInt8]) -> Double {
+        guard !bytes.isEmpty else { return 1 }
+        let stored = bytes.withUnsafeBytes { LZ4Block.compress($0)?.count } ?? bytes.count
+        return Double(stored) / Double(bytes.count)
+    }
+}

@@ -39,10 +39,20 @@ public final class WriteAheadLog {
         /// The system calls the log writes with; tests inject faults here.
         public var io: WALFileIO
 
-        public init(segmentBytes: Int = 64 << 20, durability: Durability = .fsync, io: WALFileIO = .posix) {
+        /// Open a damaged log anyway by cutting it at the first damaged
+        /// record: that segment is copied aside (`<name>.damaged`) and cut,
+        /// later segments are renamed aside, and the records in them are
+        /// lost (reported in ``RecoveryReport/repaired``). Off by default:
+        /// damage before the tail is an error.
+        public var repair: Bool
+
+        public init(
+            segmentBytes: Int = 64 << 20, durability: Durability = .fsync, io: WALFileIO = .posix, repair: Bool = false
+        ) {
             self.segmentBytes = segmentBytes
             self.durability = durability
             self.io = io
+            self.repair = repair
         }
     }
 
@@ -52,16 +62,21 @@ public final class WriteAheadLog {
         public var records: Int
         /// The segment whose torn tail was cut off, the offset, and how many bytes went.
         public var truncatedTail: (segment: String, offset: Int, bytes: Int)?
+        /// With ``Options/repair``: where the log was cut, why, and the files set aside.
+        public var repaired: (segment: String, offset: Int, reason: String, keptAside: [String])?
 
         public static func == (a: RecoveryReport, b: RecoveryReport) -> Bool {
             a.segments == b.segments && a.records == b.records
                 && a.truncatedTail?.segment == b.truncatedTail?.segment
                 && a.truncatedTail?.offset == b.truncatedTail?.offset && a.truncatedTail?.bytes == b.truncatedTail?.bytes
+                && a.repaired?.segment == b.repaired?.segment && a.repaired?.offset == b.repaired?.offset
         }
     }
 
     public let directory: String
     public let options: Options
+    /// The largest payload one record may carry, in bytes.
+    public static let maxPayloadBytes = WALFormat.maxPayload
     /// The LSN the next record will get.
     public private(set) var nextLSN: UInt64
     private var segments: [(firstLSN: UInt64, path: String)]
@@ -112,8 +127,37 @@ public final class WriteAheadLog {
         for (index, (firstLSN, path)) in found.enumerated() {
             let isLast = index == found.count - 1
             let bytes = try readAll(path)
-            let end = try bytes.withUnsafeBytes { (b) throws -> Int in
-                try scan(b, path: path, firstLSN: firstLSN, expected: &expected, isLast: isLast, replay: replay, report: &report)
+            let recordsBefore = report.records
+            let end: Int
+            do {
+                end = try bytes.withUnsafeBytes { (b) throws -> Int in
+                    try scan(b, path: path, firstLSN: firstLSN, expected: &expected, isLast: isLast, replay: replay, report: &report)
+                }
+            } catch let damage as WALError where damage.kind == .corrupt && options.repair {
+                let cut = damage.offset ?? 0
+                let keepSegment = cut >= WALFormat.segmentHeaderSize && (expected == nil || expected == firstLSN)
+                var aside = [String]()
+                if keepSegment {
+                    try copyAside(path, bytes: bytes)
+                    aside.append(path + ".damaged")
+                    let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC)
+                    guard fd >= 0, ftruncate(fd, off_t(cut)) == 0, fsync(fd) == 0 else {
+                        if fd >= 0 { close(fd) }
+                        throw ioError(path, "cannot cut the damaged segment")
+                    }
+                    close(fd)
+                    expected = firstLSN + UInt64(report.records - recordsBefore)
+                } else if expected == nil {
+                    expected = firstLSN  // LSNs go on from where the lost segment began
+                }
+                for (_, later) in found[(keepSegment ? index + 1 : index)...] {
+                    guard rename(later, later + ".damaged") == 0 else { throw ioError(later, "cannot set a damaged segment aside") }
+                    aside.append(later + ".damaged")
+                }
+                found = Array(found[..<(keepSegment ? index + 1 : index)])
+                report.repaired = (path, cut, damage.reason, aside)
+                headerless = nil
+                break
             }
             if end == 0 {
                 headerless = path
@@ -214,6 +258,22 @@ public final class WriteAheadLog {
             at += 1
         }
         return false
+    }
+
+    /// Copies a damaged segment to `<path>.damaged`, durably, before it is cut.
+    private static func copyAside(_ path: String, bytes: [UInt8]) throws {
+        let target = path + ".damaged"
+        let fd = Glibc.open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ioError(target, "cannot create") }
+        defer { close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ioError(target, "write failed") }
+            done += n
+        }
+        guard fsync(fd) == 0 else { throw ioError(target, "fsync failed") }
     }
 
     private static func readAll(_ path: String) throws -> [UInt8] {

@@ -11,8 +11,11 @@ func engineDocExample() throws {
     var store: Store? = try Store.open(directory: dir.path)         // creates or recovers
     try runExample(store!, v, q)
     #expect(throws: EngineError.self) { try Store.open(directory: dir.path) }   // one open store per directory
+    try store!.close()                                                // final snapshot, releases the directory
     store = nil
-    #expect(try Store.open(directory: dir.path).count("memories") == 0)
+    let reopened = try Store.open(directory: dir.path)
+    #expect(try reopened.count("memories") == 0)
+    try reopened.close()
 }
 
 private func runExample(_ store: Store, _ v: [Float], _ q: [Float]) throws {

@@ -16,7 +16,7 @@ struct StoreTests {
         var rng = SeededGenerator.forTest("store.basic", defaultSeed: 101)
         let vectors = (0..<300).map { _ in (0..<16).map { _ in rng.gaussian() } }
         do {
-            let store = try Store.open(directory: dir.path, durability: .osBuffered)
+            let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
             try store.createCollection(CollectionConfiguration(name: "memories", dimension: 16))
             try store.createCollection(CollectionConfiguration(name: "memories", dimension: 16))  // same: no-op
             #expect(throws: EngineError.self) { try store.createCollection(CollectionConfiguration(name: "memories", dimension: 8)) }
@@ -32,6 +32,8 @@ struct StoreTests {
             #expect(try store.delete("memories", ids: ["m7", "nope"]) == 1)
             #expect(try store.search("memories", vector: vectors[7], k: 1).first?.id != "m7")
             try store.upsert("memories", [Record(id: "m8", vector: vectors[100], metadata: ["agent": "updated"])])
+            try store.close()
+            #expect(throws: EngineError.self) { try store.count("memories") }
         }
         let store = try Store.open(directory: dir.path)
         #expect(try store.count("memories") == 299)
@@ -48,14 +50,15 @@ struct StoreTests {
         var rng = SeededGenerator.forTest("store.snapshots", defaultSeed: 103)
         let vectors = (0..<200).map { _ in (0..<8).map { _ in rng.gaussian() } }
         do {
-            let store = try Store.open(directory: dir.path, durability: .osBuffered)
+            let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
             try store.createCollection(CollectionConfiguration(name: "c", dimension: 8, metric: .squaredL2))
             for i in 0..<150 { try store.upsert("c", [Record(id: "r\(i)", vector: vectors[i], metadata: ["i": .number(Double(i))])]) }
             try store.delete("c", ids: ["r3"])
             let lsn = try store.snapshot()
-            #expect(lsn == store.nextLSN - 1)
+            #expect(lsn == store.lastLSN)
             for i in 150..<200 { try store.upsert("c", [Record(id: "r\(i)", vector: vectors[i])]) }
             try store.delete("c", ids: ["r160"])
+            try store.close(writingSnapshot: false)  // the later writes replay from the log
         }
         do {
         let store = try Store.open(directory: dir.path)
@@ -66,6 +69,7 @@ struct StoreTests {
         #expect(try store.get("c", id: "r10")?.metadata == ["i": 10])
         #expect(try store.search("c", vector: vectors[199], k: 1).first?.id == "r199")
         #expect(try store.search("c", vector: vectors[42], k: 1, filter: .range("i", lower: 40, lowerInclusive: true, upper: 45, upperInclusive: true)).first?.id == "r42")
+        try store.close()
         }
         // Flip a byte in the snapshot: opening says so, naming the file.
         let file = try #require(TemporaryDirectoryList.files(dir.path).first { $0.hasSuffix(".engram") })
@@ -84,9 +88,9 @@ struct StoreTests {
     func validation() throws {
         let dir = TemporaryDirectory("engram-store")
         defer { dir.remove() }
-        let store = try Store.open(directory: dir.path, durability: .osBuffered)
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
         try store.createCollection(CollectionConfiguration(name: "c", dimension: 3))
-        let lsn = store.nextLSN
+        let lsn = store.lastLSN
         let bad: [[Record]] = [
             [Record(id: "a", vector: [1, 2])],
             [Record(id: "a", vector: [1, .nan, 2])],
@@ -98,7 +102,7 @@ struct StoreTests {
             [Record(id: "a", vector: [1, 2, 3], metadata: ["x": .number(.infinity)])],
         ]
         for batch in bad { #expect(throws: EngineError.self) { try store.upsert("c", batch) } }
-        #expect(store.nextLSN == lsn)
+        #expect(store.lastLSN == lsn)
         #expect(try store.count("c") == 0)
         #expect(throws: EngineError.self) { try store.upsert("missing", [Record(id: "a", vector: [1, 2, 3])]) }
         #expect(throws: EngineError.self) { try store.search("c", vector: [1, 2, 3], k: 0) }
@@ -143,6 +147,7 @@ struct StoreTests {
             if let any = acknowledged.first, let r = try store.get("crash", id: any) {
                 #expect(try store.search("crash", vector: r.vector, k: 1).first?.distance == 0)
             }
+            try store.close(writingSnapshot: false)
         }
         print("[kill] \(trials) trials, \(acknowledged.count) acknowledged writes, \(lost) lost, \(phantoms) half-applied")
         #expect(acknowledged.count > 0)

@@ -32,13 +32,14 @@ struct TelemetryTests {
         let logs = CapturedLogs()
         let logger = Logger(label: "test") { _ in CapturingHandler(sink: logs) }
         do {
-            let store = try Store.open(directory: dir.path, durability: .osBuffered, logger: logger, metricsFactory: metrics)
+            let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered), logger: logger, metricsFactory: metrics)
             try store.createCollection(CollectionConfiguration(name: "c", dimension: 2))
             try store.upsert("c", [Record(id: "a", vector: [1, 0]), Record(id: "b", vector: [0, 1])])
             try store.upsert("c", [Record(id: "c", vector: [1, 1])])
             try store.delete("c", ids: ["a"])
             _ = try store.search("c", vector: [1, 0], k: 1)
             try store.snapshot()
+            try store.close()
         }
         #expect(try metrics.expectCounter("engram_upserts_total").totalValue == 3)
         #expect(try metrics.expectCounter("engram_deletes_total").totalValue == 1)
@@ -51,7 +52,7 @@ struct TelemetryTests {
         var bytes = TemporaryDirectory.readFile(segment)
         bytes += [1, 2, 3, 4, 5]
         TemporaryDirectory.writeFile(segment, bytes)
-        _ = try Store.open(directory: dir.path, logger: logger, metricsFactory: metrics)
+        try Store.open(directory: dir.path, logger: logger, metricsFactory: metrics).close()
         let lines = logs.lines.withLock { $0 }
         #expect(lines.contains { $0.contains("wrote snapshot") })
         #expect(lines.contains { $0.contains("loaded snapshot") })

@@ -143,4 +143,39 @@ struct WriteAheadLogTests {
         #expect(report.records == 200 - Int(first!) + 1)
         #expect(throws: WALError.self) { _ = try WriteAheadLog.open(directory: dir.path, options: .init(segmentBytes: 10)) }
     }
+
+    @Test("explicit repair cuts a damaged log at the damage, keeps the damaged files aside, and appends on")
+    func repair() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("wal.repair", defaultSeed: 86)
+        let paths: [String]
+        do {
+            let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(segmentBytes: 4096, durability: .osBuffered))
+            for i in 0..<120 { try log.append(type: 2, payload: payload(i, &rng)) }
+            try log.sync()
+            paths = log.segmentPaths
+        }
+        #expect(paths.count >= 4)
+        // Damage one byte in the middle of the second segment.
+        var bytes = TemporaryDirectory.readFile(paths[1])
+        bytes[bytes.count / 2] ^= 0x40
+        TemporaryDirectory.writeFile(paths[1], bytes)
+        #expect(throws: WALError.self) { _ = try WriteAheadLog.open(directory: dir.path) }
+        var lsns = [UInt64]()
+        let (log, report) = try WriteAheadLog.open(directory: dir.path, options: .init(segmentBytes: 4096, repair: true)) {
+            lsns.append($0.lsn)
+        }
+        let repaired = try #require(report.repaired)
+        #expect(repaired.segment == paths[1])
+        #expect(repaired.keptAside.count == paths.count - 1)  // the cut segment's copy and every later segment
+        #expect(repaired.keptAside.allSatisfy { access($0, F_OK) == 0 })
+        #expect(lsns == (1...UInt64(lsns.count)).map { $0 })
+        #expect(lsns.count > 0 && lsns.count < 120)
+        // The log goes on from the last good record, and reopens cleanly.
+        #expect(try log.append(type: 2, payload: [1, 2, 3]) == UInt64(lsns.count + 1))
+        try log.sync()
+        let (_, again) = try WriteAheadLog.open(directory: dir.path)
+        #expect(again.records == lsns.count + 1 && again.repaired == nil)
+    }
 }

@@ -1,0 +1,104 @@
+import EngramWAL
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The files of a store's data directory (Docs/ENGINE.md):
+///
+/// | path | what |
+/// |---|---|
+/// | `LOCK` | held with `flock` while a store has the directory open |
+/// | `wal/wal-<first LSN>.seg` | the write-ahead log's segments |
+/// | `snapshot-<LSN>.engram` | local snapshots; only the newest is kept |
+enum DataDirectory {
+    /// Creates the directory if needed and takes its lock; returns the lock's descriptor.
+    static func lock(_ directory: String) throws(EngineError) -> Int32 {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw .log(WALError(kind: .io, segment: directory, reason: "cannot create the data directory", errno: errno))
+        }
+        let fd = Glibc.open(directory + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw .log(WALError(kind: .io, segment: directory + "/LOCK", reason: "cannot open the lock file", errno: errno))
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw .invalidArgument("the data directory \(directory) is in use by another open store")
+        }
+        return fd
+    }
+
+    /// The snapshots in `directory`, oldest first.
+    static func snapshotFiles(_ directory: String) -> [(lsn: UInt64, path: String)] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var found = [(lsn: UInt64, path: String)]()
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("snapshot-"), name.hasSuffix(".engram"), let lsn = UInt64(name.dropFirst(9).dropLast(7))
+            else { continue }
+            found.append((lsn, "\(directory)/\(name)"))
+        }
+        return found.sorted { $0.lsn < $1.lsn }
+    }
+
+    /// The whole file, or nil (errno set) if it cannot be read.
+    static func read(_ path: String) -> [UInt8]? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        var out = [UInt8](repeating: 0, count: Int(st.st_size))
+        var done = 0
+        while done < out.count {
+            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return nil }
+            if n == 0 { return Array(out[0..<done]) }
+            done += n
+        }
+        return out
+    }
+
+    /// Writes `bytes` to `path.tmp`, fsyncs, renames over `path`, fsyncs the directory.
+    static func writeDurably(_ bytes: [UInt8], to path: String) throws(EngineError) {
+        func fail(_ what: String) -> EngineError {
+            .log(WALError(kind: .io, segment: path, reason: "\(what): \(String(cString: strerror(errno)))", errno: errno))
+        }
+        let temporary = path + ".tmp"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail("cannot create") }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let error = fail("write failed")
+                close(fd)
+                unlink(temporary)
+                throw error
+            }
+            done += n
+        }
+        guard fsync(fd) == 0 else {
+            let error = fail("fsync failed")
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else { throw fail("rename failed") }
+        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        let dirfd = Glibc.open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
+        if dirfd >= 0 { fsync(dirfd); close(dirfd) }
+    }
+
+    /// Bytes held by the files at `paths`.
+    static func size(of paths: [String]) -> Int {
+        paths.reduce(0) { total, path in
+            var st = stat()
+            return total + (stat(path, &st) == 0 ? Int(st.st_size) : 0)
+        }
+    }
+}

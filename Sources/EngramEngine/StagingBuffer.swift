@@ -1,0 +1,103 @@
+import EngramIndex
+import EngramKernels
+
+/// Vectors that are durable and acknowledged but not yet in the collection's
+/// HNSW graph. Searches scan them exactly, so a write is searchable the
+/// moment it is acknowledged; the background indexer moves them into the
+/// graph one block at a time (Docs/ENGINE.md, "Write path").
+///
+/// Storage: blocks of ``blockRows`` prepared rows (validated, normalised
+/// under cosine), each block one 64-byte aligned buffer, oldest first.
+/// Appends go to the newest unsealed block; the indexer seals and takes the
+/// oldest block, and removes it once its rows are in the graph.
+///
+/// Invariants:
+/// - Only the newest block may be unsealed, and only an unsealed block grows.
+/// - A sealed block's rows and labels never change until it is removed.
+/// - `count` is the number of rows in all blocks (live or not: liveness is
+///   the collection's label table, which the scan consults).
+///
+/// Not synchronised: the owning ``Collection`` guards it with its lock.
+final class StagingBuffer {
+    static let blockRows = 1024
+
+    final class Block: @unchecked Sendable {
+        let vectors: UnsafeMutablePointer<Float>
+        let dimension: Int
+        private(set) var labels: [VectorID] = []
+        fileprivate(set) var sealed = false
+
+        init(dimension: Int) {
+            self.dimension = dimension
+            let bytes = StagingBuffer.blockRows * dimension * MemoryLayout<Float>.stride
+            vectors = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                .bindMemory(to: Float.self, capacity: StagingBuffer.blockRows * dimension)
+        }
+
+        deinit { vectors.deallocate() }
+
+        var count: Int { labels.count }
+        var isFull: Bool { labels.count == StagingBuffer.blockRows }
+
+        func row(_ i: Int) -> UnsafeMutablePointer<Float> { vectors + i &* dimension }
+
+        fileprivate func append(_ prepared: UnsafePointer<Float>, label: VectorID) {
+            row(labels.count).update(from: prepared, count: dimension)
+            labels.append(label)
+        }
+
+        /// The rows whose labels `keep` accepts, packed, with their labels.
+        func rows(where keep: (VectorID) -> Bool) -> (floats: [Float], labels: [VectorID]) {
+            var floats = [Float]()
+            var kept = [VectorID]()
+            floats.reserveCapacity(count * dimension)
+            for (i, label) in labels.enumerated() where keep(label) {
+                floats.append(contentsOf: UnsafeBufferPointer(start: row(i), count: dimension))
+                kept.append(label)
+            }
+            return (floats, kept)
+        }
+    }
+
+    let dimension: Int
+    private(set) var blocks: [Block] = []
+    private(set) var count = 0
+
+    init(dimension: Int) { self.dimension = dimension }
+
+    /// Copies one prepared row in under `label`.
+    func append(_ prepared: UnsafePointer<Float>, label: VectorID) {
+        if blocks.last.map({ $0.sealed || $0.isFull }) ?? true { blocks.append(Block(dimension: dimension)) }
+        blocks[blocks.count - 1].append(prepared, label: label)
+        count += 1
+    }
+
+    /// Seals the oldest block (later appends start a new one) and returns it;
+    /// it stays searchable here until ``removeOldest()``.
+    func sealOldest() -> Block? {
+        guard let first = blocks.first, first.count > 0 else { return nil }
+        first.sealed = true
+        return first
+    }
+
+    func removeOldest() {
+        guard let first = blocks.first else { return }
+        count -= first.count
+        blocks.removeFirst()
+    }
+
+    /// Offers every row whose label `allowed` admits to `heap`.
+    func scan<K: DistanceKernel>(
+        _: K.Type, _ query: UnsafePointer<Float>, allowed: (VectorID) -> Bool, into heap: inout TopKHeap
+    ) {
+        for block in blocks {
+            block.labels.withUnsafeBufferPointer { labels in
+                var row = UnsafePointer(block.vectors)
+                for label in labels {
+                    if allowed(label) { heap.consider(distance: K.distance(query, row, count: dimension), id: label) }
+                    row += dimension
+                }
+            }
+        }
+    }
+}

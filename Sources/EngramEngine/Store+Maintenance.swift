@@ -1,0 +1,89 @@
+import Dispatch
+import EngramIndex
+
+/// What the background maintenance knows (under ``Store/maintenance``).
+struct MaintenanceState {
+    /// A pass is queued or running.
+    var scheduled = false
+    /// Work arrived since the running pass started: run another.
+    var kicked = false
+    /// Log payload bytes appended since the last snapshot.
+    var logBytesSinceSnapshot = 0
+}
+
+extension Store {
+    /// Makes sure a maintenance pass will run after this call (cheap when one is queued).
+    func scheduleMaintenance() {
+        let start = maintenance.withLock { state -> Bool in
+            state.kicked = true
+            guard !state.scheduled else { return false }
+            state.scheduled = true
+            return true
+        }
+        if start { maintenanceQueue.async { [weak self] in Store.maintain(self) } }
+    }
+
+    /// The background pass, on the maintenance queue: moves staged blocks
+    /// into the graphs (a block at a time, round robin over collections),
+    /// compacts graphs with many deleted nodes, and writes a snapshot once
+    /// the log has grown enough. Runs until there is nothing left to do.
+    /// Holds the store only for one step at a time, so dropping the last
+    /// reference is not delayed by more than a block.
+    static func maintain(_ weakStore: Store?) {
+        weak let weakStore = weakStore
+        while true {
+            guard let store = weakStore, !store.closed.load(ordering: .acquiring) else {
+                weakStore?.maintenance.withLock { $0.scheduled = false }
+                return
+            }
+            store.maintenance.withLock { $0.kicked = false }
+            var worked = false
+            for c in store.catalog.withLock({ Array($0.values) }) {
+                if store.closed.load(ordering: .acquiring) { break }
+                do {
+                    if store.options.backgroundIndexing, try store.indexBlock(of: c) != nil { worked = true }
+                    store.compactIfNeeded(c)
+                } catch {
+                    store.telemetry.logger.error("background indexing failed", metadata: [
+                        "collection": "\(c.configuration.name)", "error": "\(error)",
+                    ])
+                }
+            }
+            let dueForSnapshot = store.options.snapshotEveryLogBytes > 0
+                && store.maintenance.withLock { $0.logBytesSinceSnapshot } >= store.options.snapshotEveryLogBytes
+            if dueForSnapshot && !store.closed.load(ordering: .acquiring) {
+                do { try store.writeSnapshot() } catch {
+                    store.telemetry.logger.error("background snapshot failed", metadata: ["error": "\(error)"])
+                }
+            }
+            let again = store.maintenance.withLock { state -> Bool in
+                if worked || state.kicked { return true }
+                state.scheduled = false
+                return false
+            }
+            if !again { return }
+        }
+    }
+
+    /// Indexes the oldest staged block of `c`; nil if nothing was staged.
+    @discardableResult
+    func indexBlock(of c: Collection) throws(EngineError) -> Int? {
+        do throws(IndexError) {
+            return try c.indexOldestBlock(threads: options.indexThreads)
+        } catch {
+            throw .corrupt("collection '\(c.configuration.name)': a staged vector failed its graph insert: \(error)")
+        }
+    }
+
+    /// Reclaims the graph's deleted nodes once they pass the configured fraction.
+    func compactIfNeeded(_ c: Collection) {
+        let tombstones = c.index.tombstoneCount
+        guard tombstones >= 1024, Double(tombstones) > options.compactTombstoneFraction * Double(c.index.count) else { return }
+        let start = engineNanoseconds()
+        let report = c.indexing.withLock { _ in c.index.compact() }
+        telemetry.logger.info("compacted a graph", metadata: [
+            "collection": "\(c.configuration.name)", "reclaimed": "\(report.reclaimedSlots)",
+            "ms": "\((engineNanoseconds() - start) / 1_000_000)",
+        ])
+    }
+}

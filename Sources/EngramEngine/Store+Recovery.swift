@@ -1,0 +1,117 @@
+import EngramWAL
+import Logging
+import Metrics
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Store {
+    /// Opens (creating if needed) the store in `directory`: loads the newest
+    /// local snapshot and replays the log above it. `logger` and
+    /// `metricsFactory` (default: the bootstrapped `MetricsSystem`) receive
+    /// what the store reports (``StoreTelemetry``).
+    public static func open(
+        directory: String, options: StoreOptions = StoreOptions(),
+        logger: Logger = Logger(label: "engram.store"), metricsFactory: MetricsFactory? = nil
+    ) throws(EngineError) -> Store {
+        let telemetry = StoreTelemetry(logger: logger, factory: metricsFactory)
+        let recoveryStart = engineNanoseconds()
+        let lockFD = try DataDirectory.lock(directory)
+        var handedOver = false
+        defer { if !handedOver { Glibc.close(lockFD) } }
+
+        // The newest local snapshot…
+        var base: (lsn: UInt64, collections: [Collection]) = (0, [])
+        if let (lsn, file) = DataDirectory.snapshotFiles(directory).last {
+            guard let bytes = DataDirectory.read(file) else {
+                throw .log(WALError(kind: .io, segment: file, reason: "cannot read the snapshot", errno: errno))
+            }
+            base = try StoreSnapshot.decode(bytes, file: file)
+            guard base.lsn == lsn else { throw .corrupt("snapshot \(file) holds LSN \(base.lsn), its name says \(lsn)") }
+            logger.info("loaded snapshot", metadata: [
+                "file": "\(file)", "lsn": "\(lsn)", "collections": "\(base.collections.count)",
+                "ms": "\((engineNanoseconds() - recoveryStart) / 1_000_000)",
+            ])
+        }
+        var catalog = [String: Collection]()
+        for c in base.collections { catalog[c.configuration.name] = c }
+
+        // …then every log record above it, applied as it is read.
+        var replayed = 0
+        var decodeNanoseconds: Int64 = 0, applyNanoseconds: Int64 = 0
+        let wal: WriteAheadLog
+        let report: WriteAheadLog.RecoveryReport
+        do {
+            (wal, report) = try WriteAheadLog.open(
+                directory: directory + "/wal",
+                options: .init(segmentBytes: options.segmentBytes, durability: .osBuffered, repair: options.repair)
+            ) { record in
+                guard record.lsn > base.lsn else { return }
+                let t0 = engineNanoseconds()
+                let payload = try LogPayload.decode(type: record.type, record.payload)
+                let t1 = engineNanoseconds()
+                try Self.replay(payload, lsn: record.lsn, into: &catalog)
+                decodeNanoseconds += t1 - t0
+                applyNanoseconds += engineNanoseconds() - t1
+                replayed += 1
+            }
+        } catch let error as WALError {
+            throw .log(error)
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .corrupt("\(error)")
+        }
+        guard wal.nextLSN > base.lsn else {
+            throw .corrupt("the log ends at LSN \(wal.nextLSN - 1), before the snapshot's LSN \(base.lsn): log segments are missing")
+        }
+        if let torn = report.truncatedTail {
+            logger.warning("cut a torn tail off the write-ahead log",
+                           metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])
+        }
+        if let repaired = report.repaired {
+            logger.error("repaired a damaged write-ahead log: records after the damage are lost", metadata: [
+                "segment": "\(repaired.segment)", "offset": "\(repaired.offset)", "reason": "\(repaired.reason)",
+                "kept_aside": "\(repaired.keptAside.joined(separator: ", "))",
+            ])
+        }
+        let group: GroupCommitLog
+        do { group = try GroupCommitLog(log: wal, mode: options.durability) } catch { throw .corrupt("\(error)") }
+        let store = Store(directory: directory, options: options, log: group, appliedLSN: wal.nextLSN - 1, telemetry: telemetry)
+        store.catalog.withLock { $0 = catalog }
+        store.snapshotting.withLock { $0 = base.lsn }
+        store.maintenance.withLock { $0.logBytesSinceSnapshot = DataDirectory.size(of: wal.segmentPaths) }
+        store.lockFD.store(lockFD, ordering: .relaxed)
+        handedOver = true
+        let elapsed = engineNanoseconds() - recoveryStart
+        telemetry.recoveryDuration.recordNanoseconds(elapsed)
+        logger.info("opened store", metadata: [
+            "directory": "\(directory)", "snapshot_lsn": "\(base.lsn)", "replayed": "\(replayed)",
+            "next_lsn": "\(wal.nextLSN)", "ms": "\(elapsed / 1_000_000)",
+            "decode_ms": "\(decodeNanoseconds / 1_000_000)", "apply_ms": "\(applyNanoseconds / 1_000_000)",
+        ])
+        store.scheduleMaintenance()  // index what the replay staged
+        return store
+    }
+
+    /// Applies one replayed record. Replay validates like a live write: a
+    /// logged record that fails validation is corruption.
+    private static func replay(_ payload: LogPayload, lsn: UInt64, into catalog: inout [String: Collection]) throws(EngineError) {
+        func collection(_ name: String) throws(EngineError) -> Collection {
+            guard let c = catalog[name] else { throw .corrupt("log record \(lsn) names collection '\(name)', which does not exist") }
+            return c
+        }
+        switch payload {
+        case .create(let configuration):
+            if catalog[configuration.name] == nil { catalog[configuration.name] = try Collection(configuration) }
+        case .upsert(let name, let records):
+            let c = try collection(name)
+            let prepared: [Float]
+            do { prepared = try c.validate(records, uniqueIDs: false) } catch { throw .corrupt("log record \(lsn): \(error)") }
+            c.apply(upsert: records, prepared: prepared, lsn: lsn)
+        case .delete(let name, let ids):
+            try collection(name).apply(delete: ids, lsn: lsn)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import EngramWAL
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Store {
+    /// Writes a local snapshot of every collection as of the last applied
+    /// write, then removes older snapshots and the log segments it makes
+    /// redundant, so that opening the store replays only what came after.
+    /// Returns its LSN. Writers keep logging meanwhile; their writes are
+    /// applied once the snapshot's state has been encoded; searches go on.
+    @discardableResult
+    public func snapshot() throws(EngineError) -> UInt64 {
+        try checkOpen()
+        return try writeSnapshot()
+    }
+
+    @discardableResult
+    func writeSnapshot() throws(EngineError) -> UInt64 {
+        try snapshotting.withLock { (last: inout UInt64) throws(EngineError) -> UInt64 in
+            let start = engineNanoseconds()
+            let loggedBefore = maintenance.withLock { $0.logBytesSinceSnapshot }
+            // Memory stands still at `lsn` while it is encoded: no record is
+            // applied, no staged block is in flight.
+            let (lsn, bytes) = sequencer.paused { lsn -> (UInt64, [UInt8]) in
+                let collections = catalog.withLock { Array($0.values) }
+                return (lsn, StoreSnapshot.encode(lsn: lsn, collections: collections))
+            }
+            if lsn == last, !DataDirectory.snapshotFiles(directory).isEmpty { return lsn }
+            let path = "\(directory)/\(StoreSnapshot.name(lsn))"
+            try DataDirectory.writeDurably(bytes, to: path)
+            for (old, file) in DataDirectory.snapshotFiles(directory) where old < lsn { unlink(file) }
+            do {
+                try log.withExclusiveLog { wal in try wal.truncate(below: lsn + 1) }
+            } catch let error as WALError {
+                throw .log(error)
+            } catch {
+                throw .log(WALError(kind: .io, reason: "truncating the log below the snapshot failed: \(error)"))
+            }
+            last = lsn
+            maintenance.withLock { $0.logBytesSinceSnapshot = Swift.max(0, $0.logBytesSinceSnapshot - loggedBefore) }
+            telemetry.logger.info("wrote snapshot", metadata: [
+                "file": "\(path)", "lsn": "\(lsn)", "bytes": "\(bytes.count)",
+                "ms": "\((engineNanoseconds() - start) / 1_000_000)",
+            ])
+            return lsn
+        }
+    }
+}

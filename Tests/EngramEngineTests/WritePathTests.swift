@@ -1,0 +1,187 @@
+@testable import EngramEngine
+import EngramIndex
+import EngramTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The write path: acknowledged writes are searchable before the graph has
+/// them (staging buffer), versions and deletes stay right while blocks move
+/// into the graph, snapshots carry staged rows, replay is idempotent.
+@Suite("Store write path: staging, background indexing, snapshots, LSNs")
+struct WritePathTests {
+    static func vectors(_ name: String, seed: UInt64, n: Int, d: Int) -> [[Float]] {
+        var rng = SeededGenerator.forTest(name, defaultSeed: seed)
+        return (0..<n).map { _ in (0..<d).map { _ in rng.gaussian() } }
+    }
+
+    /// The exact answer over what the store should hold.
+    static func exact(_ live: [String: [Float]], _ q: [Float], k: Int, allow: (String) -> Bool = { _ in true }) -> [String] {
+        var scored = [(id: String, distance: Float)]()
+        for (id, v) in live where allow(id) {
+            var d: Float = 0
+            for i in 0..<v.count { d += (v[i] - q[i]) * (v[i] - q[i]) }
+            scored.append((id, d))
+        }
+        scored.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id) }
+        return scored.prefix(k).map(\.id)
+    }
+
+    @Test("writes are searchable at once; updates and deletes hold while blocks move into the graph")
+    func stagedThenIndexed() throws {
+        let dir = TemporaryDirectory("engram-write-path")
+        defer { dir.remove() }
+        var options = StoreOptions(durability: .osBuffered)
+        options.backgroundIndexing = false  // keep rows staged until asked
+        let store = try Store.open(directory: dir.path, options: options)
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 12, metric: .squaredL2))
+        let vs = Self.vectors("write.staged", seed: 211, n: 3000, d: 12)
+        var live = [String: [Float]]()
+        var even = [String: Bool]()
+        for start in stride(from: 0, to: 2500, by: 500) {
+            try store.upsert("c", (start..<(start + 500)).map { Record(id: "r\($0)", vector: vs[$0], metadata: ["even": .bool($0 % 2 == 0)]) })
+            for i in start..<(start + 500) { live["r\(i)"] = vs[i]; even["r\(i)"] = i % 2 == 0 }
+        }
+        #expect(try store.unindexedCount("c") == 2500)
+        // Half into the graph; then update some indexed and some staged records, delete others.
+        for _ in 0..<1 { _ = try store.indexBlock(of: store.collection("c")) }
+        let unindexed = try store.unindexedCount("c")
+        #expect(unindexed < 2500 && unindexed > 0)
+        let updates = [0, 1, 2, 1500, 1501, 2499].enumerated().map { n, i in Record(id: "r\(i)", vector: vs[2500 + n], metadata: ["even": false]) }
+        try store.upsert("c", updates)
+        for u in updates { live[u.id] = u.vector; even[u.id] = false }
+        try store.delete("c", ids: ["r3", "r1600", "r2498"])
+        for id in ["r3", "r1600", "r2498"] { live[id] = nil }
+
+        func check(_ phase: String, _ store: Store) throws {
+            #expect(try store.count("c") == live.count, "\(phase)")
+            for (id, v) in live.prefix(200) { #expect(try store.get("c", id: id)?.vector == v, "\(phase): \(id)") }
+            #expect(try store.get("c", id: "r3") == nil)
+            // Every record finds itself; no deleted or stale version is ever returned.
+            for id in ["r0", "r1", "r1500", "r2499", "r10", "r2000"] {
+                let hits = try store.search("c", vector: live[id]!, k: 10, efSearch: 200)
+                #expect(hits.first?.id == id && hits.first?.distance == 0, "\(phase): \(id)")
+                #expect(Set(hits.map(\.id)).count == hits.count, "\(phase): duplicates")
+                #expect(hits.allSatisfy { live[$0.id] != nil }, "\(phase): a deleted record came back")
+            }
+            // Filtered search over graph and staging together, against the exact answer (recall budget 0.9).
+            var found = 0, wanted = 0
+            for q in vs[2900..<2920] {
+                let hits = try store.search("c", vector: q, k: 10, efSearch: 200, filter: .equals("even", .bool(true)))
+                #expect(hits.allSatisfy { $0.metadata["even"] == .bool(true) })
+                let truth = Set(Self.exact(live, q, k: 10) { even[$0] == true })
+                found += hits.filter { truth.contains($0.id) }.count
+                wanted += truth.count
+            }
+            print("[write-path] \(phase): filtered recall@10 \(Double(found) / Double(wanted)) (seed 211)")
+            #expect(Double(found) / Double(wanted) >= 0.9, "\(phase)")
+        }
+        try check("half staged", store)
+        try store.waitUntilIndexed()
+        #expect(try store.unindexedCount("c") == 0)
+        try check("all indexed", store)
+        try store.close()
+        let reopened = try Store.open(directory: dir.path, options: options)
+        try check("reopened", reopened)
+        try reopened.close()
+    }
+
+    @Test("a snapshot taken with staged rows restores them; replay above it is idempotent per record LSN")
+    func snapshotWithStagedRows() throws {
+        let dir = TemporaryDirectory("engram-write-path")
+        defer { dir.remove() }
+        var options = StoreOptions(durability: .osBuffered)
+        options.backgroundIndexing = false
+        let vs = Self.vectors("write.snapshot", seed: 223, n: 1200, d: 6)
+        do {
+            let store = try Store.open(directory: dir.path, options: options)
+            try store.createCollection(CollectionConfiguration(name: "c", dimension: 6, metric: .squaredL2))
+            try store.upsert("c", (0..<1100).map { Record(id: "r\($0)", vector: vs[$0]) })
+            _ = try store.indexBlock(of: store.collection("c"))  // 1024 into the graph, 76 staged
+            try store.snapshot()
+            try store.upsert("c", (1100..<1200).map { Record(id: "r\($0)", vector: vs[$0]) })
+            try store.delete("c", ids: ["r5", "r1050"])
+            try store.close(writingSnapshot: false)
+        }
+        let store = try Store.open(directory: dir.path, options: options)
+        #expect(try store.count("c") == 1198)
+        // Staged rows: 76 from the snapshot, 100 replayed (r1050's row stays until the indexer drops it).
+        #expect(try store.unindexedCount("c") == 76 + 100)
+        #expect(try store.get("c", id: "r1050") == nil && store.get("c", id: "r5") == nil)
+        #expect(try store.get("c", id: "r1060")?.vector == vs[1060])
+        #expect(try store.search("c", vector: vs[1060], k: 1).first?.id == "r1060")
+        #expect(try store.search("c", vector: vs[7], k: 1).first?.id == "r7")
+        // Applying an already-applied record again changes nothing: each version remembers its LSN.
+        let c = try store.collection("c")
+        let label = try #require(c.labelOfID["r7"])
+        let lsn = c.labels.lsn(label)
+        let prepared = try c.validate([Record(id: "r7", vector: vs[0])])
+        c.apply(upsert: [Record(id: "r7", vector: vs[0])], prepared: prepared, lsn: lsn)
+        #expect(try store.get("c", id: "r7")?.vector == vs[7])
+        #expect(c.apply(delete: ["r7"], lsn: lsn) == 0)
+        #expect(try store.count("c") == 1198)
+        try store.close()
+    }
+
+    @Test("concurrent writers share fsyncs and every acknowledged write is searchable and survives")
+    func concurrentWriters() throws {
+        let dir = TemporaryDirectory("engram-write-path")
+        defer { dir.remove() }
+        var options = StoreOptions(durability: .groupCommit(maxDelayMicroseconds: 100))
+        options.maxUnindexed = 300  // writers help index: back-pressure is exercised too
+        let store = try Store.open(directory: dir.path, options: options)
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 8, metric: .squaredL2))
+        let vs = Self.vectors("write.concurrent", seed: 227, n: 1600, d: 8)
+        let failures = TestLock(0)
+        runOnThreads(4) { t in
+            for b in 0..<20 {
+                let rows = (t * 400 + b * 20)..<(t * 400 + b * 20 + 20)
+                do {
+                    try store.upsert("c", rows.map { Record(id: "r\($0)", vector: vs[$0], metadata: ["t": .number(Double(t))]) })
+                    // Acknowledged means searchable, by this thread and every other.
+                    let hit = try store.search("c", vector: vs[rows.lowerBound], k: 1).first
+                    if hit?.id != "r\(rows.lowerBound)" { failures.withLock { $0 += 1 } }
+                } catch {
+                    failures.withLock { $0 += 1 }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        #expect(try store.count("c") == 1600)
+        #expect(store.lastLSN == 1 + 80)
+        try store.close(writingSnapshot: false)
+        let reopened = try Store.open(directory: dir.path)
+        #expect(try reopened.count("c") == 1600)
+        for i in stride(from: 0, to: 1600, by: 97) { #expect(try reopened.get("c", id: "r\(i)")?.vector == vs[i]) }
+        try reopened.close()
+    }
+
+    @Test("the log grows past the threshold: a background snapshot bounds it; closed stores refuse calls")
+    func periodicSnapshots() throws {
+        let dir = TemporaryDirectory("engram-write-path")
+        defer { dir.remove() }
+        var options = StoreOptions(durability: .osBuffered)
+        options.snapshotEveryLogBytes = 64 << 10
+        options.segmentBytes = 16 << 10
+        let store = try Store.open(directory: dir.path, options: options)
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 32))
+        let vs = Self.vectors("write.periodic", seed: 229, n: 2000, d: 32)
+        for start in stride(from: 0, to: 2000, by: 100) {
+            try store.upsert("c", (start..<(start + 100)).map { Record(id: "r\($0)", vector: vs[$0]) })
+        }
+        try store.waitUntilIndexed()
+        // The background pass runs after writes; give it the time it needs (no timing is asserted).
+        var waited = 0
+        while store.snapshotLSN == 0 && waited < 3000 { usleep(10_000); waited += 10 }
+        #expect(store.snapshotLSN > 0)
+        #expect(store.logBytes < 2000 * 32 * 4)
+        try store.close()
+        #expect(throws: EngineError.self) { try store.upsert("c", [Record(id: "x", vector: vs[0])]) }
+        #expect(throws: EngineError.self) { try store.search("c", vector: vs[0], k: 1) }
+        let reopened = try Store.open(directory: dir.path, options: options)
+        #expect(try reopened.count("c") == 2000)
+        try reopened.close()
+    }
+}
