@@ -32,7 +32,8 @@ final class Collection: @unchecked Sendable {
     var idOfLabel: [VectorID: String] = [:]
     var labels = LabelTable()
     let lock = ReadWriteLock()
-    let indexing = Locked<Void>(())
+    /// Held while a staged block is in flight; counts the blocks moved into the graph.
+    let indexing = Locked<Int>(0)
 
     init(_ configuration: CollectionConfiguration, index: HNSWIndex? = nil) throws(EngineError) {
         self.configuration = configuration
@@ -136,7 +137,7 @@ final class Collection: @unchecked Sendable {
     /// Moves the oldest staged block into the graph, on `threads` threads.
     /// Returns the number of vectors inserted, or nil if nothing was staged.
     func indexOldestBlock(threads: Int) throws(IndexError) -> Int? {
-        try indexing.withLock { (_) throws(IndexError) -> Int? in
+        try indexing.withLock { (blocksIndexed) throws(IndexError) -> Int? in
             let taken: (floats: [Float], labels: [VectorID])? = lock.withWriteLock {
                 guard let block = staging.sealOldest() else { return nil }
                 let rows = block.rows { labels.placement($0) == .staged }
@@ -171,6 +172,7 @@ final class Collection: @unchecked Sendable {
                 }
                 if failure == nil { staging.removeOldest() }
             }
+            if failure == nil { blocksIndexed += 1 }
             if let failure { throw failure }
             return taken.labels.count
         }

@@ -46,8 +46,9 @@ public final class Store: Sendable {
     let log: GroupCommitLog
     let sequencer: ApplySequencer
     let telemetry: StoreTelemetry
-    /// Serialises collection creation (a create is checked against the applied catalog).
-    private let creating = Locked<Void>(())
+    /// Serialises collection creation (a create is checked against the
+    /// applied catalog); counts the collections created since open.
+    private let creating = Locked<Int>(0)
     let catalog = Locked<[String: Collection]>([:])
     let snapshotting = Locked<UInt64>(0)
     let maintenance = Locked<MaintenanceState>(MaintenanceState())
@@ -76,7 +77,7 @@ public final class Store: Sendable {
         guard !configuration.name.isEmpty, configuration.name.utf8.count <= 128 else {
             throw .invalidArgument("a collection name must be 1 to 128 UTF-8 bytes")
         }
-        try creating.withLock { (_) throws(EngineError) in
+        try creating.withLock { (created) throws(EngineError) in
             if let existing = catalog.withLock({ $0[configuration.name] }) {
                 guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
                 return
@@ -86,6 +87,7 @@ public final class Store: Sendable {
                 self.catalog.withLock { $0[configuration.name] = collection }
                 return 0
             }
+            created += 1
         }
     }
 
