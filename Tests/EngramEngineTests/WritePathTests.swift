@@ -185,3 +185,30 @@ struct WritePathTests {
         try reopened.close()
     }
 }
+
+@Test("the async API: concurrent tasks write and read through the same store")
+func asyncAPI() async throws {
+    let dir = TemporaryDirectory("engram-async")
+    defer { dir.remove() }
+    let store = try await Store.open(directory: dir.path, options: StoreOptions(durability: .groupCommit(maxDelayMicroseconds: 50)))
+    try await store.createCollection(CollectionConfiguration(name: "c", dimension: 4, metric: .squaredL2))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for t in 0..<8 {
+            group.addTask {
+                try await store.upsert("c", (0..<10).map { Record(id: "t\(t)-\($0)", vector: [Float(t), Float($0), 1, 2]) })
+            }
+        }
+        try await group.waitForAll()
+    }
+    #expect(try store.count("c") == 80)
+    #expect(try await store.search("c", vector: [3, 4, 1, 2], k: 1).first?.id == "t3-4")
+    #expect(try await store.get("c", id: "t7-9")?.vector == [7, 9, 1, 2])
+    #expect(try await store.delete("c", ids: ["t0-0", "missing"]) == 1)
+    do {
+        _ = try await store.search("c", vector: [1, 2], k: 1)
+        Issue.record("a wrong dimension was accepted")
+    } catch {
+        guard case .invalidVector = error else { Issue.record("unexpected error \(error)"); return }
+    }
+    try await store.close()
+}
