@@ -13,10 +13,11 @@ import Glibc
 /// - `labelOfID` and `idOfLabel` are inverse maps over exactly the live
 ///   labels (``LabelTable/Placement/isLive``); every live label has
 ///   metadata in `metadata` and no other label has.
-/// - A live label is either in the graph (`.indexed`) or has a row in
-///   `staging` (`.staged`, `.inFlight`), never both as far as searches are
-///   concerned: a search takes `.indexed` labels from the graph and the
-///   others from the staging scan, so no record is returned twice.
+/// - A live label is in the graph (`.indexed`), or has a row in `staging`
+///   (`.staged`), or both while its block is in flight (`.inFlight`). A
+///   search takes `.indexed` and `.inFlight` labels from the graph and
+///   `.staged` and the in-flight labels the graph did not return from the
+///   staging scan, so no record is missed or returned twice.
 ///
 /// Concurrency: searches take `lock` shared. Writes take it exclusively
 /// only to update the maps and copy vectors into `staging` (short: the
@@ -204,29 +205,35 @@ final class Collection: @unchecked Sendable {
 
     var count: Int { lock.withReadLock { labelOfID.count } }
 
+    func contains(_ id: String) -> Bool { lock.withReadLock { labelOfID[id] != nil } }
+
     /// Records acknowledged but not yet in the graph.
     var unindexedCount: Int { lock.withReadLock { staging.count } }
 
     func search(_ query: [Float], k: Int, efSearch: Int?, filter: MetadataFilter?) throws(EngineError) -> [SearchHit] {
         try lock.withReadLock { () throws(EngineError) -> [SearchHit] in
             let allowed = filter.map { metadata.evaluate($0) }
-            let prepared = UnsafeMutablePointer<Float>.allocate(capacity: configuration.dimension)
-            defer { prepared.deallocate() }
+            // The staging scan needs the query prepared here; the graph prepares its own.
+            let prepared: UnsafeMutablePointer<Float>? = staging.count > 0 ? .allocate(capacity: configuration.dimension) : nil
+            defer { prepared?.deallocate() }
             var heap = TopKHeap(capacity: k)
+            // In-flight versions the graph already returned: the staging scan must not offer them again.
+            var inFlightFromGraph = [VectorID]()
             do throws(IndexError) {
                 try query.withUnsafeBufferPointer { (q) throws(IndexError) in
-                    try format.prepare(q, into: prepared, row: 0)
+                    if let prepared { try format.prepare(q, into: prepared, row: 0) }
                     // Versions that died in flight may still be in the graph: ask for that many more.
                     let wanted = Swift.min(k + labels.deadInFlight, SearchLimits.maxK)
                     let fromGraph = try index.search(q, k: wanted, efSearch: efSearch, filter: allowed.map { .bitset($0) })
-                    for hit in fromGraph where labels.placement(hit.id) == .indexed {
+                    for hit in fromGraph where labels.placement(hit.id) == .indexed || labels.placement(hit.id) == .inFlight {
                         heap.consider(distance: hit.distance, id: hit.id)
+                        if labels.placement(hit.id) == .inFlight { inFlightFromGraph.append(hit.id) }
                     }
                 }
             } catch {
                 throw .invalidVector(record: 0, error)
             }
-            if staging.count > 0 { scanStaging(UnsafePointer(prepared), allowed: allowed, into: &heap) }
+            if let prepared { scanStaging(UnsafePointer(prepared), allowed: allowed, skipping: inFlightFromGraph, into: &heap) }
             return heap.sortedResults().compactMap { hit in
                 guard let id = idOfLabel[hit.id] else { return nil }
                 return SearchHit(id: id, distance: hit.distance, metadata: metadata.metadata(of: hit.id) ?? .object([:]))
@@ -234,12 +241,15 @@ final class Collection: @unchecked Sendable {
         }
     }
 
-    /// Exact scan of the staged rows a search may return (read lock held).
-    private func scanStaging(_ query: UnsafePointer<Float>, allowed: Bitset?, into heap: inout TopKHeap) {
+    /// Exact scan of the staged rows a search may return (read lock held),
+    /// except the in-flight labels in `skipping` (at most k: the graph's hits).
+    private func scanStaging(
+        _ query: UnsafePointer<Float>, allowed: Bitset?, skipping: [VectorID], into heap: inout TopKHeap
+    ) {
         labels.placements.withUnsafeBufferPointer { placements in
             let staged: (VectorID) -> Bool = { label in
                 let p = placements[Int(label)]
-                return p == .staged || p == .inFlight
+                return p == .staged || (p == .inFlight && !skipping.contains(label))
             }
             let admits: (VectorID) -> Bool = allowed.map { bits in { staged($0) && bits.contains($0) } } ?? staged
             switch configuration.metric {

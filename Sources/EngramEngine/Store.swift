@@ -65,7 +65,10 @@ public final class Store: Sendable {
         self.telemetry = telemetry
     }
 
-    deinit {
+    deinit { releaseDirectory() }
+
+    /// Closes the data directory's lock file (once).
+    private func releaseDirectory() {
         let fd = lockFD.exchange(-1, ordering: .relaxed)
         if fd >= 0 { Glibc.close(fd) }
     }
@@ -198,10 +201,7 @@ public final class Store: Sendable {
     public func close(writingSnapshot: Bool = true) throws(EngineError) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         maintenanceQueue.sync {}
-        defer {
-            let fd = lockFD.exchange(-1, ordering: .relaxed)
-            if fd >= 0 { Glibc.close(fd) }
-        }
+        defer { releaseDirectory() }
         if writingSnapshot && sequencer.appliedLSN > snapshotLSN { try writeSnapshot() }
     }
 
@@ -230,8 +230,4 @@ public final class Store: Sendable {
         maintenance.withLock { $0.logBytesSinceSnapshot += bytes.count }
         return try sequencer.submit(lsn: lsn) { () throws(EngineError) -> Int in try apply(lsn) }
     }
-}
-
-extension Collection {
-    func contains(_ id: String) -> Bool { lock.withReadLock { labelOfID[id] != nil } }
 }
