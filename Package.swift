@@ -92,7 +92,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramTestSupport"]),
+        .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramIndex", "EngramTestSupport"]),
         .testTarget(name: "EngramPostgresTests", dependencies: ["EngramPostgres", "EngramTestSupport"]),
         .testTarget(
             name: "EngramToolsTests",

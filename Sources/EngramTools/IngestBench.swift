@@ -116,7 +116,7 @@ public struct IngestBench: Sendable {
             name: "ingest", dimension: base.columns, metric: .cosine, hnsw: HNSWConfiguration(m: m, efConstruction: efConstruction)))
         // Writers take batches from a shared counter, so they finish together.
         let nextBatch = Atomic<Int>(0)
-        let failure = Mutex<String?>(nil)
+        let failure = Locked<String?>(nil)
         let batches = (base.rows + batch - 1) / batch
         let start = monotonicNanoseconds()
         runConcurrently(writers) { _ in

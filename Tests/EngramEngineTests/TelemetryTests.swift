@@ -1,3 +1,4 @@
+import EngramIndex
 import EngramEngine
 import EngramTestSupport
 import Logging
@@ -6,7 +7,7 @@ import Testing
 
 /// Collects log messages (a test LogHandler).
 private final class CapturedLogs: @unchecked Sendable {
-    let lines = TestLock<[String]>([])
+    let lines = Locked<[String]>([])
 }
 
 private struct CapturingHandler: LogHandler {

@@ -134,7 +134,7 @@ struct WritePathTests {
         let store = try Store.open(directory: dir.path, options: options)
         try store.createCollection(CollectionConfiguration(name: "c", dimension: 8, metric: .squaredL2))
         let vs = Self.vectors("write.concurrent", seed: 227, n: 1600, d: 8)
-        let failures = TestLock(0)
+        let failures = Locked(0)
         runOnThreads(4) { t in
             for b in 0..<20 {
                 let rows = (t * 400 + b * 20)..<(t * 400 + b * 20 + 20)

@@ -19,7 +19,7 @@ struct HNSWConcurrencyTests {
         let index = try HNSWIndex(dimension: d, metric: .squaredL2, configuration: .init(m: 8, efConstruction: 40), capacity: 64)
         try index.insert(contentsOf: Array(base[0..<(100 * d)]), labels: (0..<100).map { VectorID($0) })
         let done = Atomic<Int>(0)
-        let problems = TestLock<[String]>([])
+        let problems = Locked<[String]>([])
         let searches = Atomic<Int>(0)
         runOnThreads(writers + readers) { worker in
             if worker < writers {

@@ -1,3 +1,4 @@
+import EngramIndex
 import EngramTestSupport
 import Synchronization
 import Testing
@@ -13,7 +14,7 @@ struct GroupCommitLogTests {
         let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(segmentBytes: 64 << 10, durability: .osBuffered))
         let shared = try GroupCommitLog(log: log, mode: mode)
         let threads = 4, perThread = 150
-        let acknowledged = TestLock<[UInt64: String]>([:])
+        let acknowledged = Locked<[UInt64: String]>([:])
         runOnThreads(threads) { t in
             for i in 0..<perThread {
                 let text = "thread \(t) record \(i)"
