@@ -30,7 +30,8 @@ final class Collection: @unchecked Sendable {
     let staging: StagingBuffer
     var metadata = MetadataIndex()
     var labelOfID: [String: VectorID] = [:]
-    var idOfLabel: [VectorID: String] = [:]
+    /// Indexed by label (labels are dense: freed ones are reused).
+    private(set) var idOfLabel: [String?] = []
     var labels = LabelTable()
     let lock = ReadWriteLock()
     /// Held while a staged block is in flight; counts the blocks moved into the graph.
@@ -58,11 +59,9 @@ final class Collection: @unchecked Sendable {
 
     /// Checks a batch without applying anything; returns its vectors
     /// prepared (validated, normalised under cosine), row after row.
-    /// `uniqueIDs: false` skips the duplicate-id check (replay: a logged
-    /// batch passed it when it was written).
     @discardableResult
-    func validate(_ records: [Record], uniqueIDs: Bool = true) throws(EngineError) -> [Float] {
-        var seen = Set<String>(minimumCapacity: uniqueIDs ? records.count : 0)
+    func validate(_ records: [Record]) throws(EngineError) -> [Float] {
+        var seen = Set<String>(minimumCapacity: records.count)
         let d = configuration.dimension
         var prepared = [Float](repeating: 0, count: records.count * d)
         try prepared.withUnsafeMutableBufferPointer { (out) throws(EngineError) in
@@ -70,7 +69,7 @@ final class Collection: @unchecked Sendable {
                 guard !r.id.isEmpty, r.id.utf8.count <= Record.maxIDBytes else {
                     throw .invalidArgument("record \(i): an id must be 1 to \(Record.maxIDBytes) UTF-8 bytes")
                 }
-                guard !uniqueIDs || seen.insert(r.id).inserted else { throw .invalidArgument("record \(i): id '\(r.id)' appears twice in the batch") }
+                guard seen.insert(r.id).inserted else { throw .invalidArgument("record \(i): id '\(r.id)' appears twice in the batch") }
                 guard r.metadata.isValid else {
                     throw .invalidArgument("record \(i): metadata holds a NaN or infinite number or nests deeper than \(MetadataValue.maxDepth)")
                 }
@@ -86,26 +85,71 @@ final class Collection: @unchecked Sendable {
         return prepared
     }
 
+    /// Validates and prepares a logged batch's rows (replay) into `prepared`,
+    /// which it resizes; a row that fails is corruption of the log.
+    func prepareLogged(_ rows: [UnsafeRawBufferPointer], dimension: Int, into prepared: inout [Float]) throws(EngineError) {
+        let d = configuration.dimension
+        guard rows.isEmpty || dimension == d else {
+            throw .corrupt("a logged batch of dimension \(dimension) for collection '\(configuration.name)' of dimension \(d)")
+        }
+        if prepared.count < rows.count * d { prepared = [Float](repeating: 0, count: rows.count * d) }
+        try prepared.withUnsafeMutableBufferPointer { (out) throws(EngineError) in
+            for (i, row) in rows.enumerated() {
+                let target = out.baseAddress! + i * d
+                #if _endian(little)
+                UnsafeMutableRawPointer(target).copyMemory(from: row.baseAddress!, byteCount: 4 * d)
+                #else
+                for j in 0..<d { target[j] = Float(bitPattern: UInt32(littleEndian: row.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) }
+                #endif
+                do throws(IndexError) { try format.prepareInPlace(target, row: i) } catch {
+                    throw .corrupt("a logged vector of collection '\(configuration.name)' fails validation: \(error)")
+                }
+            }
+        }
+    }
+
     /// Applies a validated batch written at `lsn` (replay applies logged
     /// batches the same way). A record whose current version was written at
     /// or after `lsn` is left alone, so applying a record twice is harmless.
     func apply(upsert records: [Record], prepared: [Float], lsn: UInt64) {
+        apply(ids: records.map(\.id), metadata: records.map(\.metadata), prepared: prepared, lsn: lsn)
+    }
+
+    /// ``apply(upsert:prepared:lsn:)`` on the records' parts: `prepared`
+    /// holds at least `ids.count` rows.
+    func apply(ids: [String], metadata values: [MetadataValue], prepared: [Float], lsn: UInt64) {
         let d = configuration.dimension
         prepared.withUnsafeBufferPointer { rows in
             lock.withWriteLock {
-                for (i, r) in records.enumerated() {
-                    if let old = labelOfID[r.id] {
+                labelOfID.reserveCapacity(labelOfID.count + ids.count)
+                for (i, id) in ids.enumerated() {
+                    if let old = labelOfID[id] {
                         guard labels.lsn(old) < lsn else { continue }
                         retire(old)
                     }
                     let label = labels.allocate(.staged, lsn: lsn)
                     staging.append(rows.baseAddress! + i * d, label: label)
-                    metadata.set(r.metadata, for: label)
-                    labelOfID[r.id] = label
-                    idOfLabel[label] = r.id
+                    metadata.set(values[i], for: label)
+                    labelOfID[id] = label
+                    setID(id, of: label)
                 }
             }
         }
+    }
+
+    /// The live id of `label`, if any.
+    func id(of label: VectorID) -> String? {
+        Int(label) < idOfLabel.count ? idOfLabel[Int(label)] : nil
+    }
+
+    /// Records (or with nil clears) the id of `label` (write lock held).
+    func setID(_ id: String?, of label: VectorID) {
+        let i = Int(label)
+        if i >= idOfLabel.count {
+            guard id != nil else { return }
+            idOfLabel.append(contentsOf: repeatElement(nil, count: i + 1 - idOfLabel.count))
+        }
+        idOfLabel[i] = id
     }
 
     /// Deletes the ids present whose version is older than `lsn`; returns
@@ -128,7 +172,7 @@ final class Collection: @unchecked Sendable {
     /// the metadata index, out of the graph now or when its block is done.
     private func retire(_ label: VectorID) {
         metadata.remove(label)
-        idOfLabel[label] = nil
+        setID(nil, of: label)
         if labels.kill(label) {
             try? index.delete(label)
             labels.set(label, .free)
@@ -235,7 +279,7 @@ final class Collection: @unchecked Sendable {
             }
             if let prepared { scanStaging(UnsafePointer(prepared), allowed: allowed, skipping: inFlightFromGraph, into: &heap) }
             return heap.sortedResults().compactMap { hit in
-                guard let id = idOfLabel[hit.id] else { return nil }
+                guard let id = id(of: hit.id) else { return nil }
                 return SearchHit(id: id, distance: hit.distance, metadata: metadata.metadata(of: hit.id) ?? .object([:]))
             }
         }

@@ -59,7 +59,20 @@ enum LogPayload: Equatable {
         return out
     }
 
-    static func decode(type: UInt8, _ bytes: [UInt8]) throws(EngineError) -> LogPayload {
+    /// A logged record as replay reads it: an upsert's rows stay in the
+    /// payload (borrowed: valid only while the payload is) instead of
+    /// becoming one array per record.
+    enum Decoded {
+        case create(CollectionConfiguration)
+        /// `rows[i]`: record i's `dimension` little-endian float32s, unaligned, in the payload.
+        case upsert(collection: String, ids: [String], metadata: [MetadataValue], dimension: Int, rows: [UnsafeRawBufferPointer])
+        case delete(collection: String, ids: [String])
+    }
+
+    /// Decodes a payload of `type`; never reads out of `bytes`. Checks the
+    /// structure (lengths, UTF-8, id sizes, one dimension per batch), not the
+    /// values: replay validates vectors as it applies them.
+    static func decode(type: UInt8, _ bytes: UnsafeRawBufferPointer) throws(EngineError) -> Decoded {
         var at = 0
         func fail(_ why: String) -> EngineError { .corrupt("log record of type \(type) at byte \(at): \(why)") }
         func need(_ n: Int) throws(EngineError) {
@@ -68,13 +81,20 @@ enum LogPayload: Equatable {
         func u32() throws(EngineError) -> Int {
             try need(4)
             defer { at += 4 }
-            return Int(UInt32(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self) }))
+            return Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
         }
         func string() throws(EngineError) -> String {
             let n = try u32()
             try need(n)
             defer { at += n }
-            guard let s = String(validating: bytes[at..<(at + n)], as: UTF8.self) else { throw fail("invalid UTF-8") }
+            guard let s = String(validating: UnsafeRawBufferPointer(rebasing: bytes[at..<(at + n)]), as: UTF8.self) else {
+                throw fail("invalid UTF-8")
+            }
+            return s
+        }
+        func id() throws(EngineError) -> String {
+            let s = try string()
+            guard !s.isEmpty, s.utf8.count <= Record.maxIDBytes else { throw fail("an id of \(s.utf8.count) bytes") }
             return s
         }
         switch type {
@@ -95,37 +115,33 @@ enum LogPayload: Equatable {
             let collection = try string()
             let count = try u32()
             guard count <= bytes.count else { throw fail("count \(count) exceeds the payload") }
-            var records = [Record]()
-            records.reserveCapacity(count)
-            for _ in 0..<count {
-                let id = try string()
+            var ids = [String](), metadata = [MetadataValue]()
+            ids.reserveCapacity(count)
+            metadata.reserveCapacity(count)
+            var dimension = 0
+            var rows = [UnsafeRawBufferPointer]()
+            rows.reserveCapacity(count)
+            for i in 0..<count {
+                ids.append(try id())
                 let d = try u32()
-                guard d <= (bytes.count - at) / 4 else { throw fail("dimension \(d) exceeds the payload") }
-                let vector = [Float](unsafeUninitializedCapacity: d) { out, initialized in
-                    bytes.withUnsafeBytes { raw in
-                        for i in 0..<d {
-                            out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 4 * i, as: UInt32.self)))
-                        }
-                    }
-                    initialized = d
-                }
+                if i == 0 { dimension = d }
+                guard d == dimension, d <= (bytes.count - at) / 4 else { throw fail("dimension \(d) in a batch of dimension \(dimension)") }
+                rows.append(UnsafeRawBufferPointer(rebasing: bytes[at..<(at + 4 * d)]))
                 at += 4 * d
                 // Metadata runs to the next record: read it in place.
                 var reader = MetadataCodec.Reader(bytes: bytes, offset: at)
-                let metadata: MetadataValue
-                do { metadata = try reader.value(depth: 1) } catch { throw fail("metadata: \(error)") }
+                do throws(MetadataError) { metadata.append(try reader.value(depth: 1)) } catch { throw fail("metadata: \(error)") }
                 at = reader.offset
-                records.append(Record(id: id, vector: vector, metadata: metadata))
             }
             guard at == bytes.count else { throw fail("trailing bytes") }
-            return .upsert(collection: collection, records: records)
+            return .upsert(collection: collection, ids: ids, metadata: metadata, dimension: dimension, rows: rows)
         case 3:
             let collection = try string()
             let count = try u32()
             guard count <= bytes.count else { throw fail("count \(count) exceeds the payload") }
             var ids = [String]()
             ids.reserveCapacity(count)
-            for _ in 0..<count { ids.append(try string()) }
+            for _ in 0..<count { ids.append(try id()) }
             guard at == bytes.count else { throw fail("trailing bytes") }
             return .delete(collection: collection, ids: ids)
         default:

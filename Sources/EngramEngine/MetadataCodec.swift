@@ -55,6 +55,15 @@ public enum MetadataCodec {
 
     /// Decodes exactly one value filling `bytes`; never reads out of bounds.
     public static func decode(_ bytes: [UInt8]) throws(MetadataError) -> MetadataValue {
+        var result: Result<MetadataValue, MetadataError> = .success(.null)
+        bytes.withUnsafeBytes { raw in
+            do throws(MetadataError) { result = .success(try decode(raw)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Decodes exactly one value filling `bytes`; never reads out of bounds.
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws(MetadataError) -> MetadataValue {
         var reader = Reader(bytes: bytes)
         let value = try reader.value(depth: 1)
         guard reader.offset == bytes.count else {
@@ -63,26 +72,25 @@ public enum MetadataCodec {
         return value
     }
 
+    /// Reads values from borrowed bytes (valid while the reader is used).
     struct Reader {
-        let bytes: [UInt8]
+        let bytes: UnsafeRawBufferPointer
         var offset = 0
 
-        mutating func take(_ n: Int) throws(MetadataError) -> ArraySlice<UInt8> {
+        mutating func take(_ n: Int) throws(MetadataError) -> UnsafeRawBufferPointer {
             guard n >= 0, bytes.count - offset >= n else {
                 throw MetadataError(offset: offset, reason: "needs \(n) bytes, \(bytes.count - offset) left")
             }
             defer { offset += n }
-            return bytes[offset..<(offset + n)]
+            return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
         }
 
         mutating func u32() throws(MetadataError) -> Int {
-            let s = try take(4)
-            return Int(UInt32(littleEndian: s.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }))
+            Int(UInt32(littleEndian: try take(4).loadUnaligned(as: UInt32.self)))
         }
 
         mutating func u64() throws(MetadataError) -> UInt64 {
-            let s = try take(8)
-            return UInt64(littleEndian: s.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+            UInt64(littleEndian: try take(8).loadUnaligned(as: UInt64.self))
         }
 
         mutating func string() throws(MetadataError) -> String {

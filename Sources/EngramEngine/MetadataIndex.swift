@@ -19,26 +19,33 @@ import EngramIndex
 ///
 /// Concurrency: not synchronised; the owning collection serialises writers.
 public struct MetadataIndex: Sendable {
-    private var metadata: [VectorID: MetadataValue] = [:]
+    /// Indexed by label (labels are dense).
+    private var values: [MetadataValue?] = []
     private var postings: [String: [MetadataValue: Set<VectorID>]] = [:]
-    private var largestLabel: VectorID = 0
+    /// Labels with metadata.
+    public private(set) var count = 0
 
     public init() {}
 
-    public var count: Int { metadata.count }
-
-    public func metadata(of label: VectorID) -> MetadataValue? { metadata[label] }
+    public func metadata(of label: VectorID) -> MetadataValue? {
+        Int(label) < values.count ? values[Int(label)] : nil
+    }
 
     /// Sets (or replaces) the metadata of `label`.
     public mutating func set(_ value: MetadataValue, for label: VectorID) {
         remove(label)
-        metadata[label] = value
-        largestLabel = Swift.max(largestLabel, label)
+        let i = Int(label)
+        if i >= values.count { values.append(contentsOf: repeatElement(nil, count: i + 1 - values.count)) }
+        values[i] = value
+        count += 1
         for (field, scalar) in Self.scalars(value) { postings[field, default: [:]][scalar, default: []].insert(label) }
     }
 
     public mutating func remove(_ label: VectorID) {
-        guard let old = metadata.removeValue(forKey: label) else { return }
+        let i = Int(label)
+        guard i < values.count, let old = values[i] else { return }
+        values[i] = nil
+        count -= 1
         for (field, scalar) in Self.scalars(old) {
             postings[field]?[scalar]?.remove(label)
             if postings[field]?[scalar]?.isEmpty == true { postings[field]?[scalar] = nil }
@@ -63,7 +70,7 @@ public struct MetadataIndex: Sendable {
 
     /// The labels that satisfy `filter`, as a bitset over labels.
     public func evaluate(_ filter: MetadataFilter) -> Bitset {
-        Bitset(capacity: Int(largestLabel) + 1, ids: labels(filter))
+        Bitset(capacity: Swift.max(values.count, 1), ids: labels(filter))
     }
 
     func labels(_ filter: MetadataFilter) -> Set<VectorID> {
@@ -87,7 +94,7 @@ public struct MetadataIndex: Sendable {
             }
             return out
         case .and(let parts):
-            guard var result = parts.first.map(labels) else { return Set(metadata.keys) }
+            guard var result = parts.first.map(labels) else { return allLabels }
             for part in parts.dropFirst() {
                 if result.isEmpty { break }
                 result.formIntersection(labels(part))
@@ -96,7 +103,14 @@ public struct MetadataIndex: Sendable {
         case .or(let parts):
             return parts.reduce(into: Set<VectorID>()) { $0.formUnion(labels($1)) }
         case .not(let part):
-            return Set(metadata.keys).subtracting(labels(part))
+            return allLabels.subtracting(labels(part))
         }
+    }
+
+    /// Every label with metadata.
+    private var allLabels: Set<VectorID> {
+        var out = Set<VectorID>(minimumCapacity: count)
+        for (i, value) in values.enumerated() where value != nil { out.insert(VectorID(i)) }
+        return out
     }
 }

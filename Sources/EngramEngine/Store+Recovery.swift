@@ -40,6 +40,7 @@ extension Store {
         // …then every log record above it, applied as it is read.
         var replayed = 0
         var decodeNanoseconds: Int64 = 0, applyNanoseconds: Int64 = 0
+        var prepared = [Float]()  // reused by every replayed batch
         let wal: WriteAheadLog
         let report: WriteAheadLog.RecoveryReport
         do {
@@ -51,7 +52,7 @@ extension Store {
                 let t0 = engineNanoseconds()
                 let payload = try LogPayload.decode(type: record.type, record.payload)
                 let t1 = engineNanoseconds()
-                try Self.replay(payload, lsn: record.lsn, into: &catalog)
+                try Self.replay(payload, lsn: record.lsn, into: &catalog, prepared: &prepared)
                 decodeNanoseconds += t1 - t0
                 applyNanoseconds += engineNanoseconds() - t1
                 replayed += 1
@@ -97,7 +98,9 @@ extension Store {
 
     /// Applies one replayed record. Replay validates like a live write: a
     /// logged record that fails validation is corruption.
-    private static func replay(_ payload: LogPayload, lsn: UInt64, into catalog: inout [String: Collection]) throws(EngineError) {
+    private static func replay(
+        _ payload: LogPayload.Decoded, lsn: UInt64, into catalog: inout [String: Collection], prepared: inout [Float]
+    ) throws(EngineError) {
         func collection(_ name: String) throws(EngineError) -> Collection {
             guard let c = catalog[name] else { throw .corrupt("log record \(lsn) names collection '\(name)', which does not exist") }
             return c
@@ -105,11 +108,15 @@ extension Store {
         switch payload {
         case .create(let configuration):
             if catalog[configuration.name] == nil { catalog[configuration.name] = try Collection(configuration) }
-        case .upsert(let name, let records):
+        case .upsert(let name, let ids, let metadata, let dimension, let rows):
             let c = try collection(name)
-            let prepared: [Float]
-            do { prepared = try c.validate(records, uniqueIDs: false) } catch { throw .corrupt("log record \(lsn): \(error)") }
-            c.apply(upsert: records, prepared: prepared, lsn: lsn)
+            do throws(EngineError) { try c.prepareLogged(rows, dimension: dimension, into: &prepared) } catch {
+                throw .corrupt("log record \(lsn): \(error)")
+            }
+            for (i, value) in metadata.enumerated() where !value.isValid {
+                throw .corrupt("log record \(lsn): record \(i) holds invalid metadata")
+            }
+            c.apply(ids: ids, metadata: metadata, prepared: prepared, lsn: lsn)
         case .delete(let name, let ids):
             try collection(name).apply(delete: ids, lsn: lsn)
         }

@@ -103,7 +103,7 @@ enum StoreSnapshot {
 
     private static func decodeCollection(_ reader: inout SnapshotReader) throws(EngineError) -> Collection {
         let header = try reader.bytes(try reader.u32())
-        guard case .create(let configuration) = try LogPayload.decode(type: 1, Array(header)) else {
+        guard case .create(let configuration) = try LogPayload.decode(type: 1, header) else {
             throw reader.fail("bad collection header")
         }
         let bound = try reader.u32()
@@ -125,7 +125,7 @@ enum StoreSnapshot {
             }
             let lsn = try reader.u64()
             let metadata: MetadataValue
-            let metadataBytes = Array(try reader.bytes(try reader.u32()))
+            let metadataBytes = try reader.bytes(try reader.u32())
             do throws(MetadataError) { metadata = try MetadataCodec.decode(metadataBytes) } catch {
                 throw reader.fail("metadata: \(error)")
             }
@@ -144,7 +144,7 @@ enum StoreSnapshot {
         c.labels = LabelTable(bound: bound, placed: records.map { ($0.label, $0.placement, $0.lsn) })
         for r in records {
             c.labelOfID[r.id] = r.label
-            c.idOfLabel[r.label] = r.id
+            c.setID(r.id, of: r.label)
             c.metadata.set(r.metadata, for: r.label)
         }
         guard c.labelOfID.count == records.count else { throw reader.fail("an id appears twice") }

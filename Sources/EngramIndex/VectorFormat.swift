@@ -33,6 +33,20 @@ public struct VectorFormat: Sendable, Equatable {
             throw .nonFiniteValue(row: row, component: bad)
         }
         destination.update(from: src, count: dimension)
+        try finishPreparing(destination, row: row)
+    }
+
+    /// Validates and prepares, in place, a row of `dimension` floats that
+    /// was copied in unchecked (replay decodes logged rows this way).
+    public func prepareInPlace(_ vector: UnsafeMutablePointer<Float>, row: Int) throws(IndexError) {
+        guard allFinite(UnsafePointer(vector), count: dimension) else {
+            let bad = UnsafeBufferPointer(start: vector, count: dimension).firstIndex { !$0.isFinite } ?? 0
+            throw .nonFiniteValue(row: row, component: bad)
+        }
+        try finishPreparing(vector, row: row)
+    }
+
+    private func finishPreparing(_ destination: UnsafeMutablePointer<Float>, row: Int) throws(IndexError) {
         if metric.normalizesVectors {
             let length = normalize(destination, count: dimension)
             if length == 0 { throw .zeroVector(row: row) }

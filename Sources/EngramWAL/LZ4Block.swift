@@ -25,18 +25,15 @@ enum LZ4Block {
         return out
     }
 
-    /// Decompresses `source` into exactly `rawLength` bytes, or `nil` if the
+    /// Decompresses `source` into exactly `target.count` bytes; false if the
     /// bytes are not a valid LZ4 block of that size.
-    static func decompress(_ source: UnsafeRawBufferPointer, rawLength: Int) -> [UInt8]? {
-        guard rawLength >= 0, rawLength <= maxInput, source.count > 0 else { return rawLength == 0 ? [] : nil }
-        var out = [UInt8](repeating: 0, count: rawLength)
-        let produced = out.withUnsafeMutableBytes { dst in
-            LZ4_decompress_safe(
-                source.baseAddress!.assumingMemoryBound(to: CChar.self),
-                dst.baseAddress?.assumingMemoryBound(to: CChar.self),
-                Int32(source.count), Int32(rawLength))
-        }
-        return produced == Int32(rawLength) ? out : nil
+    static func decompress(_ source: UnsafeRawBufferPointer, into target: UnsafeMutableRawBufferPointer) -> Bool {
+        guard target.count <= maxInput, source.count > 0 else { return target.isEmpty }
+        let produced = LZ4_decompress_safe(
+            source.baseAddress!.assumingMemoryBound(to: CChar.self),
+            target.baseAddress?.assumingMemoryBound(to: CChar.self),
+            Int32(source.count), Int32(target.count))
+        return produced == Int32(target.count)
     }
 }
 

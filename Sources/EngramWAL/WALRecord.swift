@@ -12,6 +12,42 @@ public struct WALRecord: Sendable, Equatable {
         self.type = type
         self.payload = payload
     }
+
+    /// A copy of a replayed record that outlives the replay callback.
+    public init(_ view: WALRecordView) {
+        self.init(lsn: view.lsn, type: view.type, payload: Array(view.payload))
+    }
+}
+
+/// A record as replay hands it over. `payload` is borrowed from the log's
+/// read buffers and valid only during the replay callback: copy it
+/// (``WALRecord/init(_:)``) to keep it.
+public struct WALRecordView {
+    public let lsn: UInt64
+    public let type: UInt8
+    public let payload: UnsafeRawBufferPointer
+}
+
+/// Growable raw memory reused across reads, so replay neither allocates nor
+/// faults in fresh pages per record. Not synchronised.
+final class ReadBuffer {
+    private(set) var base: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+
+    init(capacity: Int = 1 << 16) {
+        self.capacity = Swift.max(capacity, 64)
+        base = .allocate(byteCount: self.capacity, alignment: 64)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Makes room for `bytes` (the contents are not kept).
+    func reserve(_ bytes: Int) {
+        guard bytes > capacity else { return }
+        base.deallocate()
+        capacity = Swift.max(bytes, capacity * 2)
+        base = .allocate(byteCount: capacity, alignment: 64)
+    }
 }
 
 /// The byte layout of segments and records, version 1 (Docs/FORMATS.md).
@@ -76,15 +112,18 @@ enum WALFormat {
 
     /// What the bytes at an offset hold.
     enum Decoded {
-        case record(WALRecord, size: Int)
+        /// A valid record; `payload` points into the decoded bytes or, for an
+        /// LZ4 record, into the scratch buffer (valid until its next use).
+        case record(WALRecordView, size: Int)
         /// Fewer bytes than the record needs: the file ends inside it.
         case incomplete
         /// The bytes are there but wrong (checksum, flags, lengths, LZ4).
         case invalid(String)
     }
 
-    /// Decodes the record starting at `offset` of `bytes`. Never reads out of bounds.
-    static func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Decoded {
+    /// Decodes the record starting at `offset` of `bytes`, decompressing an
+    /// LZ4 payload into `scratch`. Never reads out of bounds.
+    static func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, scratch: ReadBuffer) -> Decoded {
         guard bytes.count - offset >= recordHeaderSize else { return .incomplete }
         let storedLength = Int(u32(bytes, offset))
         let rawLength = Int(u32(bytes, offset + 4))
@@ -104,16 +143,18 @@ enum WALFormat {
         guard flags & ~flagLZ4 == 0, bytes[offset + 18] == 0, bytes[offset + 19] == 0 else {
             return .invalid("unknown flags \(flags)")
         }
-        let payload: [UInt8]
+        let payload: UnsafeRawBufferPointer
         if flags & flagLZ4 != 0 {
-            guard let raw = LZ4Block.decompress(stored, rawLength: rawLength) else {
+            scratch.reserve(rawLength)
+            let target = UnsafeMutableRawBufferPointer(start: scratch.base, count: rawLength)
+            guard LZ4Block.decompress(stored, into: target) else {
                 return .invalid("LZ4 payload does not decompress to \(rawLength) bytes")
             }
-            payload = raw
+            payload = UnsafeRawBufferPointer(target)
         } else {
             guard storedLength == rawLength else { return .invalid("raw payload of \(storedLength) bytes claims \(rawLength)") }
-            payload = Array(stored)
+            payload = stored
         }
-        return .record(WALRecord(lsn: lsn, type: type, payload: payload), size: recordHeaderSize + storedLength)
+        return .record(WALRecordView(lsn: lsn, type: type, payload: payload), size: recordHeaderSize + storedLength)
     }
 }

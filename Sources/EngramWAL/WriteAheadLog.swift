@@ -102,7 +102,7 @@ public final class WriteAheadLog {
     /// record in LSN order through `replay`, cuts off a torn tail, and
     /// returns the log ready to append.
     public static func open(
-        directory: String, options: Options = Options(), replay: (WALRecord) throws -> Void = { _ in }
+        directory: String, options: Options = Options(), replay: (WALRecordView) throws -> Void = { _ in }
     ) throws -> (WriteAheadLog, RecoveryReport) {
         guard options.segmentBytes >= 4096 else {
             throw WALError(kind: .invalidArgument, reason: "segmentBytes must be at least 4096")
@@ -124,15 +124,17 @@ public final class WriteAheadLog {
         var report = RecoveryReport(segments: found.count, records: 0, truncatedTail: nil)
         var expected: UInt64? = nil
         var headerless: String? = nil
+        // One buffer for the segment being read, one for decompressed payloads: reused throughout.
+        let segmentBuffer = ReadBuffer(capacity: options.segmentBytes)
+        let scratch = ReadBuffer()
         for (index, (firstLSN, path)) in found.enumerated() {
             let isLast = index == found.count - 1
-            let bytes = try readAll(path)
+            let bytes = try readAll(path, into: segmentBuffer)
             let recordsBefore = report.records
             let end: Int
             do {
-                end = try bytes.withUnsafeBytes { (b) throws -> Int in
-                    try scan(b, path: path, firstLSN: firstLSN, expected: &expected, isLast: isLast, replay: replay, report: &report)
-                }
+                end = try scan(bytes, path: path, firstLSN: firstLSN, expected: &expected, isLast: isLast,
+                               scratch: scratch, replay: replay, report: &report)
             } catch let damage as WALError where damage.kind == .corrupt && options.repair {
                 let cut = damage.offset ?? 0
                 let keepSegment = cut >= WALFormat.segmentHeaderSize && (expected == nil || expected == firstLSN)
@@ -194,7 +196,7 @@ public final class WriteAheadLog {
     /// Validates one segment, replaying its records; returns where its valid bytes end.
     private static func scan(
         _ b: UnsafeRawBufferPointer, path: String, firstLSN: UInt64, expected: inout UInt64?, isLast: Bool,
-        replay: (WALRecord) throws -> Void, report: inout RecoveryReport
+        scratch: ReadBuffer, replay: (WALRecordView) throws -> Void, report: inout RecoveryReport
     ) throws -> Int {
         let header = WALFormat.segmentHeaderSize
         guard b.count >= header else {
@@ -221,7 +223,7 @@ public final class WriteAheadLog {
         var lsn = firstLSN
         var offset = header
         while offset < b.count {
-            switch WALFormat.decode(b, at: offset) {
+            switch WALFormat.decode(b, at: offset, scratch: scratch) {
             case .record(let record, let size):
                 guard record.lsn == lsn else {
                     throw WALError(kind: .corrupt, segment: path, offset: offset, reason: "LSN \(record.lsn), expected \(lsn)")
@@ -238,7 +240,7 @@ public final class WriteAheadLog {
                 return offset
             case .invalid(let why):
                 // A torn tail only if nothing valid follows it.
-                guard isLast, !validRecordFollows(b, after: offset) else {
+                guard isLast, !validRecordFollows(b, after: offset, scratch: scratch) else {
                     throw WALError(kind: .corrupt, segment: path, offset: offset, reason: why)
                 }
                 expected = lsn
@@ -251,24 +253,24 @@ public final class WriteAheadLog {
 
     /// Whether a valid record starts anywhere after `offset` (a damaged
     /// record in the middle, rather than a torn one at the end).
-    private static func validRecordFollows(_ b: UnsafeRawBufferPointer, after offset: Int) -> Bool {
+    private static func validRecordFollows(_ b: UnsafeRawBufferPointer, after offset: Int, scratch: ReadBuffer) -> Bool {
         var at = offset + 1
         while at + WALFormat.recordHeaderSize <= b.count {
-            if case .record = WALFormat.decode(b, at: at) { return true }
+            if case .record = WALFormat.decode(b, at: at, scratch: scratch) { return true }
             at += 1
         }
         return false
     }
 
     /// Copies a damaged segment to `<path>.damaged`, durably, before it is cut.
-    private static func copyAside(_ path: String, bytes: [UInt8]) throws {
+    private static func copyAside(_ path: String, bytes: UnsafeRawBufferPointer) throws {
         let target = path + ".damaged"
         let fd = Glibc.open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ioError(target, "cannot create") }
         defer { close(fd) }
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw ioError(target, "write failed") }
             done += n
@@ -276,20 +278,28 @@ public final class WriteAheadLog {
         guard fsync(fd) == 0 else { throw ioError(target, "fsync failed") }
     }
 
-    private static func readAll(_ path: String) throws -> [UInt8] {
+    /// Reads a whole segment into `buffer`; the bytes are valid until its next use.
+    private static func readAll(_ path: String, into buffer: ReadBuffer) throws -> UnsafeRawBufferPointer {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError(path, "cannot open for reading") }
         defer { close(fd) }
-        var out = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ioError(path, "cannot stat") }
+        var size = 0
+        buffer.reserve(Int(st.st_size) + 1)
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if size == buffer.capacity {  // the file grew since fstat
+                let kept = [UInt8](UnsafeRawBufferPointer(start: buffer.base, count: size))
+                buffer.reserve(size * 2)
+                kept.withUnsafeBytes { buffer.base.copyMemory(from: $0.baseAddress!, byteCount: size) }
+            }
+            let n = read(fd, buffer.base + size, buffer.capacity - size)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ioError(path, "read failed")
             }
-            if n == 0 { return out }
-            out += chunk[0..<n]
+            if n == 0 { return UnsafeRawBufferPointer(start: buffer.base, count: size) }
+            size += n
         }
     }
 

@@ -35,4 +35,24 @@ struct CRC32CTests {
             }
         }
     }
+
+    @Test("long inputs (the three-lane path) match the definition, whole and split")
+    func longInputs() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15  // fixed seed: xorshift bytes
+        func byte() -> UInt8 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+        for length in [6143, 6144, 6145, 6151, 12_288 + 13, 20_000, 3 * 6144 + 7] {
+            let bytes = (0..<length).map { _ in byte() }
+            let expected = reference(bytes)
+            #expect(CRC32C.checksum(bytes) == expected, "length \(length)")
+            for split in [1, 7, 2048, 4095, length / 2, length - 6144] where split > 0 && split < length {
+                var crc = CRC32C()
+                crc.update(Array(bytes[..<split]))
+                crc.update(Array(bytes[split...]))
+                #expect(crc.value == expected, "length \(length) split at \(split)")
+            }
+        }
+    }
 }

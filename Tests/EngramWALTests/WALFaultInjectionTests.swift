@@ -47,7 +47,7 @@ private final class Faults: Sendable {
 
 private func replayAll(_ dir: String) throws -> [WALRecord] {
     var records = [WALRecord]()
-    _ = try WriteAheadLog.open(directory: dir) { records.append($0) }
+    _ = try WriteAheadLog.open(directory: dir) { records.append(WALRecord($0)) }
     return records
 }
 

@@ -38,7 +38,7 @@ struct WriteAheadLogTests {
             #expect(log.segmentPaths.count > 3)
         }
         var replayed = [WALRecord]()
-        let (log, report) = try WriteAheadLog.open(directory: dir.path) { replayed.append($0) }
+        let (log, report) = try WriteAheadLog.open(directory: dir.path) { replayed.append(WALRecord($0)) }
         #expect(report.records == 300 && report.truncatedTail == nil)
         #expect(replayed.map(\.payload) == written)
         #expect(replayed.map(\.lsn) == (1...300).map { UInt64($0) })
