@@ -85,57 +85,89 @@ final class Collection: @unchecked Sendable {
         return prepared
     }
 
-    /// Validates and prepares a logged batch's rows (replay) into `prepared`,
-    /// which it resizes; a row that fails is corruption of the log.
-    func prepareLogged(_ rows: [UnsafeRawBufferPointer], dimension: Int, into prepared: inout [Float]) throws(EngineError) {
+    /// Validates and prepares a logged batch's rows (replay) straight into
+    /// staging blocks that `writer` hands out, in order; returns how many
+    /// rows went into each block. A row that fails is corruption of the log.
+    func prepareLogged(
+        _ rows: [UnsafeRawBufferPointer], dimension: Int, into writer: inout ReplayBlockWriter
+    ) throws(EngineError) -> [(block: StagingBuffer.Block, rows: Int)] {
         let d = configuration.dimension
         guard rows.isEmpty || dimension == d else {
             throw .corrupt("a logged batch of dimension \(dimension) for collection '\(configuration.name)' of dimension \(d)")
         }
-        if prepared.count < rows.count * d { prepared = [Float](repeating: 0, count: rows.count * d) }
-        try prepared.withUnsafeMutableBufferPointer { (out) throws(EngineError) in
-            for (i, row) in rows.enumerated() {
-                let target = out.baseAddress! + i * d
-                #if _endian(little)
-                UnsafeMutableRawPointer(target).copyMemory(from: row.baseAddress!, byteCount: 4 * d)
-                #else
-                for j in 0..<d { target[j] = Float(bitPattern: UInt32(littleEndian: row.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) }
-                #endif
-                do throws(IndexError) { try format.prepareInPlace(target, row: i) } catch {
-                    throw .corrupt("a logged vector of collection '\(configuration.name)' fails validation: \(error)")
-                }
+        var placed = [(block: StagingBuffer.Block, rows: Int)]()
+        for (i, row) in rows.enumerated() {
+            let (block, target) = writer.nextRow()
+            #if _endian(little)
+            UnsafeMutableRawPointer(target).copyMemory(from: row.baseAddress!, byteCount: 4 * d)
+            #else
+            for j in 0..<d { target[j] = Float(bitPattern: UInt32(littleEndian: row.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) }
+            #endif
+            do throws(IndexError) { try format.prepareInPlace(target, row: i) } catch {
+                throw .corrupt("a logged vector of collection '\(configuration.name)' fails validation: \(error)")
+            }
+            if let last = placed.last, last.block === block {
+                placed[placed.count - 1].rows += 1
+            } else {
+                placed.append((block, 1))
             }
         }
+        return placed
     }
 
     /// Applies a validated batch written at `lsn` (replay applies logged
     /// batches the same way). A record whose current version was written at
     /// or after `lsn` is left alone, so applying a record twice is harmless.
     func apply(upsert records: [Record], prepared: [Float], lsn: UInt64) {
-        apply(ids: records.map(\.id), metadata: records.map(\.metadata), prepared: prepared, lsn: lsn)
-    }
-
-    /// ``apply(upsert:prepared:lsn:)`` on the records' parts: `prepared`
-    /// holds at least `ids.count` rows.
-    func apply(ids: [String], metadata values: [MetadataValue], prepared: [Float], lsn: UInt64) {
         let d = configuration.dimension
         prepared.withUnsafeBufferPointer { rows in
             lock.withWriteLock {
-                labelOfID.reserveCapacity(labelOfID.count + ids.count)
-                for (i, id) in ids.enumerated() {
-                    if let old = labelOfID[id] {
-                        guard labels.lsn(old) < lsn else { continue }
-                        retire(old)
+                for (i, r) in records.enumerated() {
+                    if let label = place(id: r.id, metadata: r.metadata, lsn: lsn) {
+                        staging.append(rows.baseAddress! + i * d, label: label)
                     }
-                    let label = labels.allocate(.staged, lsn: lsn)
-                    staging.append(rows.baseAddress! + i * d, label: label)
-                    metadata.set(values[i], for: label)
-                    labelOfID[id] = label
-                    setID(id, of: label)
                 }
             }
         }
     }
+
+    /// Replay: applies a batch whose rows ``prepareLogged(_:dimension:into:)``
+    /// already wrote into staging blocks (`placed`, in record order).
+    func apply(ids: [String], metadata values: [MetadataValue], placed: [(block: StagingBuffer.Block, rows: Int)], lsn: UInt64) {
+        lock.withWriteLock {
+            labelOfID.reserveCapacity(labelOfID.count + ids.count)
+            var i = 0
+            for (block, rows) in placed {
+                for _ in 0..<rows {
+                    // A version already applied still fills its row: under a dead label, dropped when indexed.
+                    let label = place(id: ids[i], metadata: values[i], lsn: lsn) ?? deadLabel()
+                    staging.adoptWrittenRow(of: block, label: label)
+                    i += 1
+                }
+            }
+        }
+    }
+
+    /// Gives `id` a new staged version written at `lsn` (write lock held),
+    /// retiring the one it replaces; nil if its version at or after `lsn` is
+    /// already applied.
+    private func place(id: String, metadata value: MetadataValue, lsn: UInt64) -> VectorID? {
+        let label = labels.allocate(.staged, lsn: lsn)
+        if let old = labelOfID.updateValue(label, forKey: id) {  // one hash for the common case
+            guard labels.lsn(old) < lsn else {
+                labelOfID[id] = old
+                labels.set(label, .free)
+                return nil
+            }
+            retire(old)
+        }
+        metadata.set(value, for: label)
+        setID(id, of: label)
+        return label
+    }
+
+    /// A label for a staged row that no record owns.
+    private func deadLabel() -> VectorID { labels.allocate(.deadStaged, lsn: 0) }
 
     /// The live id of `label`, if any.
     func id(of label: VectorID) -> String? {

@@ -87,7 +87,7 @@ enum LogPayload: Equatable {
             let n = try u32()
             try need(n)
             defer { at += n }
-            guard let s = String(validating: UnsafeRawBufferPointer(rebasing: bytes[at..<(at + n)]), as: UTF8.self) else {
+            guard let s = String(validUTF8: UnsafeRawBufferPointer(rebasing: bytes[at..<(at + n)])) else {
                 throw fail("invalid UTF-8")
             }
             return s

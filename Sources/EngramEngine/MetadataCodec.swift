@@ -97,7 +97,7 @@ public enum MetadataCodec {
             let start = offset
             let n = try u32()
             let raw = try take(n)
-            guard let s = String(validating: raw, as: UTF8.self) else {
+            guard let s = String(validUTF8: raw) else {
                 throw MetadataError(offset: start, reason: "a string is not valid UTF-8")
             }
             return s

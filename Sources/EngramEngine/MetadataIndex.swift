@@ -3,25 +3,27 @@ import EngramIndex
 /// Per-field inverted index over record metadata, so a selective filter
 /// touches only the records it names instead of scanning every record.
 ///
-/// For each dotted field path it keeps, per distinct scalar value, the set
-/// of labels holding that value (array elements are indexed one by one).
-/// ``evaluate(_:)`` turns a ``MetadataFilter`` into a ``Bitset`` over labels,
-/// which becomes the index's ``CandidateFilter``.
+/// For each dotted field path it keeps, per distinct scalar value, the
+/// labels holding that value (array elements are indexed one by one) as a
+/// ``PostingList``, stored by density. ``evaluate(_:)`` turns a
+/// ``MetadataFilter`` into a ``Bitset`` over labels, which becomes the
+/// index's ``CandidateFilter``; `and`, `or` and `not` combine bitsets word
+/// by word.
 ///
 /// Invariant: `postings[field][value]` contains `label` exactly when
 /// `metadata[label]` has `value` at `field` (checked by the tests against
-/// ``MetadataFilter/matches(_:)``).
+/// ``MetadataFilter/matches(_:)``), and no posting list is empty.
 ///
 /// Complexity: equality and `in` cost the size of their postings; a range
 /// visits the field's distinct values (fine for modest cardinality; a
 /// sorted structure is the next step for high-cardinality numeric fields);
-/// `not` costs the number of live labels.
+/// `and`, `or` and `not` cost the label bound / 64 per operand.
 ///
 /// Concurrency: not synchronised; the owning collection serialises writers.
 public struct MetadataIndex: Sendable {
     /// Indexed by label (labels are dense).
     private var values: [MetadataValue?] = []
-    private var postings: [String: [MetadataValue: Set<VectorID>]] = [:]
+    private var postings: [String: [MetadataValue: PostingList]] = [:]
     /// Labels with metadata.
     public private(set) var count = 0
 
@@ -38,7 +40,10 @@ public struct MetadataIndex: Sendable {
         if i >= values.count { values.append(contentsOf: repeatElement(nil, count: i + 1 - values.count)) }
         values[i] = value
         count += 1
-        for (field, scalar) in Self.scalars(value) { postings[field, default: [:]][scalar, default: []].insert(label) }
+        let bound = values.count
+        Self.forEachScalar(value) { field, scalar in
+            postings[field, default: [:]][scalar, default: PostingList()].insert(label, bound: bound)
+        }
     }
 
     public mutating func remove(_ label: VectorID) {
@@ -46,70 +51,72 @@ public struct MetadataIndex: Sendable {
         guard i < values.count, let old = values[i] else { return }
         values[i] = nil
         count -= 1
-        for (field, scalar) in Self.scalars(old) {
-            postings[field]?[scalar]?.remove(label)
-            if postings[field]?[scalar]?.isEmpty == true { postings[field]?[scalar] = nil }
-            if postings[field]?.isEmpty == true { postings[field] = nil }
+        Self.forEachScalar(old) { field, scalar in
+            guard postings[field]?[scalar]?.remove(label) == true else { return }
+            postings[field]![scalar] = nil
+            if postings[field]!.isEmpty { postings[field] = nil }
         }
     }
 
-    /// Every (dotted field, scalar value) pair of a metadata value.
-    static func scalars(_ value: MetadataValue, prefix: String = "") -> [(String, MetadataValue)] {
-        guard case .object(let fields) = value else { return [] }
-        var out = [(String, MetadataValue)]()
+    /// Calls `body` with every (dotted field, scalar value) pair of a metadata value.
+    static func forEachScalar(_ value: MetadataValue, prefix: String = "", _ body: (String, MetadataValue) -> Void) {
+        guard case .object(let fields) = value else { return }
         for (key, v) in fields {
             let path = prefix.isEmpty ? key : "\(prefix).\(key)"
             switch v {
-            case .object: out += scalars(v, prefix: path)
-            case .array(let items): for item in items { out.append((path, item)) }
-            default: out.append((path, v))
+            case .object: forEachScalar(v, prefix: path, body)
+            case .array(let items): for item in items { body(path, item) }
+            default: body(path, v)
             }
         }
-        return out
     }
 
     /// The labels that satisfy `filter`, as a bitset over labels.
     public func evaluate(_ filter: MetadataFilter) -> Bitset {
-        Bitset(capacity: Swift.max(values.count, 1), ids: labels(filter))
-    }
-
-    func labels(_ filter: MetadataFilter) -> Set<VectorID> {
         switch filter {
         case .equals(let field, let value):
-            return postings[field]?[value] ?? []
+            return union(postings[field]?[value].map { [$0] } ?? [])
         case .isIn(let field, let options):
-            return options.reduce(into: Set<VectorID>()) { $0.formUnion(postings[field]?[$1] ?? []) }
+            return union(options.compactMap { postings[field]?[$0] })
         case .range(let field, let lower, let lowerInclusive, let upper, let upperInclusive):
-            var out = Set<VectorID>()
-            for (value, set) in postings[field] ?? [:]
-            where MetadataFilter.inRange(value, lower: lower, lowerInclusive: lowerInclusive, upper: upper, upperInclusive: upperInclusive) {
-                out.formUnion(set)
-            }
-            return out
+            return union((postings[field] ?? [:]).compactMap { value, list in
+                MetadataFilter.inRange(value, lower: lower, lowerInclusive: lowerInclusive, upper: upper, upperInclusive: upperInclusive)
+                    ? list : nil
+            })
         case .exists(let field):
             // Nested objects are indexed under their leaf paths.
-            var out = Set<VectorID>()
-            for (path, values) in postings where path == field || path.hasPrefix(field + ".") {
-                for set in values.values { out.formUnion(set) }
-            }
-            return out
+            return union(postings.flatMap { path, values in
+                path == field || path.hasPrefix(field + ".") ? Array(values.values) : []
+            })
         case .and(let parts):
-            guard var result = parts.first.map(labels) else { return allLabels }
+            guard var result = parts.first.map(evaluate) else { return allLabels }
             for part in parts.dropFirst() {
                 if result.isEmpty { break }
-                result.formIntersection(labels(part))
+                result.formIntersection(evaluate(part))
             }
             return result
         case .or(let parts):
-            return parts.reduce(into: Set<VectorID>()) { $0.formUnion(labels($1)) }
+            var result = empty
+            for part in parts { result.formUnion(evaluate(part)) }
+            return result
         case .not(let part):
-            return allLabels.subtracting(labels(part))
+            var result = allLabels
+            result.subtract(evaluate(part))
+            return result
         }
     }
 
+    private var empty: Bitset { Bitset(capacity: Swift.max(values.count, 1)) }
+
+    private func union(_ lists: [PostingList]) -> Bitset {
+        var result = empty
+        for list in lists { list.add(to: &result) }
+        return result
+    }
+
     /// Every label with metadata.
-    private var allLabels: Set<VectorID> {
-        var out = Set<VectorID>(minimumCapacity: count)
+    private var allLabels: Bitset {
+        var out = empty
         for (i, value) in values.enumerated() where value != nil { out.insert(VectorID(i)) }
         return out
     }

@@ -9,7 +9,9 @@ import EngramKernels
 /// Storage: blocks of ``blockRows`` prepared rows (validated, normalised
 /// under cosine), each block one 64-byte aligned buffer, oldest first.
 /// Appends go to the newest unsealed block; the indexer seals and takes the
-/// oldest block, and removes it once its rows are in the graph.
+/// oldest block, and removes it once its rows are in the graph. Replay
+/// writes rows into blocks in place and labels them after
+/// (``adoptWrittenRow(of:label:)``).
 ///
 /// Invariants:
 /// - Only the newest block may be unsealed, and only an unsealed block grows.
@@ -24,25 +26,31 @@ final class StagingBuffer {
     final class Block: @unchecked Sendable {
         let vectors: UnsafeMutablePointer<Float>
         let dimension: Int
+        let capacity = StagingBuffer.blockRows
         private(set) var labels: [VectorID] = []
         fileprivate(set) var sealed = false
 
         init(dimension: Int) {
             self.dimension = dimension
-            let bytes = StagingBuffer.blockRows * dimension * MemoryLayout<Float>.stride
-            vectors = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-                .bindMemory(to: Float.self, capacity: StagingBuffer.blockRows * dimension)
+            vectors = UnsafeMutableRawPointer.allocate(byteCount: capacity * dimension * MemoryLayout<Float>.stride, alignment: 64)
+                .bindMemory(to: Float.self, capacity: capacity * dimension)
+            labels.reserveCapacity(capacity)
         }
 
         deinit { vectors.deallocate() }
 
         var count: Int { labels.count }
-        var isFull: Bool { labels.count == StagingBuffer.blockRows }
+        var isFull: Bool { labels.count == capacity }
 
         func row(_ i: Int) -> UnsafeMutablePointer<Float> { vectors + i &* dimension }
 
         fileprivate func append(_ prepared: UnsafePointer<Float>, label: VectorID) {
             row(labels.count).update(from: prepared, count: dimension)
+            labels.append(label)
+        }
+
+        /// Labels the next row, which the replay already wrote in place.
+        fileprivate func labelWrittenRow(_ label: VectorID) {
             labels.append(label)
         }
 
@@ -69,6 +77,19 @@ final class StagingBuffer {
     func append(_ prepared: UnsafePointer<Float>, label: VectorID) {
         if blocks.last.map({ $0.sealed || $0.isFull }) ?? true { blocks.append(Block(dimension: dimension)) }
         blocks[blocks.count - 1].append(prepared, label: label)
+        count += 1
+    }
+
+    /// Labels the next row of `block`, a block the replay fills in place
+    /// (``ReplayApplier``): rows are written into it ahead, in order, and
+    /// labelled here in the same order. Adopting a new block seals the
+    /// previous newest one.
+    func adoptWrittenRow(of block: Block, label: VectorID) {
+        if blocks.last !== block {
+            blocks.last?.sealed = true
+            blocks.append(block)
+        }
+        block.labelWrittenRow(label)
         count += 1
     }
 

@@ -39,8 +39,12 @@ extension Store {
 
         // …then every log record above it, applied as it is read.
         var replayed = 0
-        var decodeNanoseconds: Int64 = 0, applyNanoseconds: Int64 = 0
-        var prepared = [Float]()  // reused by every replayed batch
+        var decodeNanoseconds: Int64 = 0, prepareNanoseconds: Int64 = 0
+        // This thread reads, checks, decodes and prepares; `applier` applies, on the other core.
+        let applier = ReplayApplier()
+        var applierFinished = false
+        var writers = [String: ReplayBlockWriter]()  // per collection
+        defer { if !applierFinished { applier.finish() } }
         let wal: WriteAheadLog
         let report: WriteAheadLog.RecoveryReport
         do {
@@ -52,9 +56,9 @@ extension Store {
                 let t0 = engineNanoseconds()
                 let payload = try LogPayload.decode(type: record.type, record.payload)
                 let t1 = engineNanoseconds()
-                try Self.replay(payload, lsn: record.lsn, into: &catalog, prepared: &prepared)
+                try Self.replay(payload, lsn: record.lsn, into: &catalog, writers: &writers, applier: applier)
                 decodeNanoseconds += t1 - t0
-                applyNanoseconds += engineNanoseconds() - t1
+                prepareNanoseconds += engineNanoseconds() - t1  // includes waiting for the applier
                 replayed += 1
             }
         } catch let error as WALError {
@@ -64,6 +68,8 @@ extension Store {
         } catch {
             throw .corrupt("\(error)")
         }
+        applier.finish()
+        applierFinished = true
         guard wal.nextLSN > base.lsn else {
             throw .corrupt("the log ends at LSN \(wal.nextLSN - 1), before the snapshot's LSN \(base.lsn): log segments are missing")
         }
@@ -90,16 +96,19 @@ extension Store {
         logger.info("opened store", metadata: [
             "directory": "\(directory)", "snapshot_lsn": "\(base.lsn)", "replayed": "\(replayed)",
             "next_lsn": "\(wal.nextLSN)", "ms": "\(elapsed / 1_000_000)",
-            "decode_ms": "\(decodeNanoseconds / 1_000_000)", "apply_ms": "\(applyNanoseconds / 1_000_000)",
+            "decode_ms": "\(decodeNanoseconds / 1_000_000)", "prepare_ms": "\(prepareNanoseconds / 1_000_000)",
+            "apply_ms": "\(applier.applyNanoseconds / 1_000_000)",
         ])
         store.scheduleMaintenance()  // index what the replay staged
         return store
     }
 
-    /// Applies one replayed record. Replay validates like a live write: a
-    /// logged record that fails validation is corruption.
+    /// Prepares one replayed record and hands it to `applier` (a collection
+    /// is created here, at once: later records look it up). Replay validates
+    /// like a live write: a logged record that fails validation is corruption.
     private static func replay(
-        _ payload: LogPayload.Decoded, lsn: UInt64, into catalog: inout [String: Collection], prepared: inout [Float]
+        _ payload: LogPayload.Decoded, lsn: UInt64, into catalog: inout [String: Collection],
+        writers: inout [String: ReplayBlockWriter], applier: ReplayApplier
     ) throws(EngineError) {
         func collection(_ name: String) throws(EngineError) -> Collection {
             guard let c = catalog[name] else { throw .corrupt("log record \(lsn) names collection '\(name)', which does not exist") }
@@ -110,15 +119,18 @@ extension Store {
             if catalog[configuration.name] == nil { catalog[configuration.name] = try Collection(configuration) }
         case .upsert(let name, let ids, let metadata, let dimension, let rows):
             let c = try collection(name)
-            do throws(EngineError) { try c.prepareLogged(rows, dimension: dimension, into: &prepared) } catch {
+            let placed: [(block: StagingBuffer.Block, rows: Int)]
+            do throws(EngineError) {
+                placed = try c.prepareLogged(rows, dimension: dimension, into: &writers[name, default: ReplayBlockWriter(dimension: c.configuration.dimension)])
+            } catch {
                 throw .corrupt("log record \(lsn): \(error)")
             }
             for (i, value) in metadata.enumerated() where !value.isValid {
                 throw .corrupt("log record \(lsn): record \(i) holds invalid metadata")
             }
-            c.apply(ids: ids, metadata: metadata, prepared: prepared, lsn: lsn)
+            applier.submit(.upsert(c, ids: ids, metadata: metadata, placed: placed, lsn: lsn))
         case .delete(let name, let ids):
-            try collection(name).apply(delete: ids, lsn: lsn)
+            applier.submit(.delete(try collection(name), ids: ids, lsn: lsn))
         }
     }
 }

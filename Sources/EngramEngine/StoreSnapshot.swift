@@ -113,7 +113,7 @@ enum StoreSnapshot {
         records.reserveCapacity(recordCount)
         var seen = Bitset(capacity: bound)
         for _ in 0..<recordCount {
-            guard let id = String(validating: try reader.bytes(try reader.u32()), as: UTF8.self) else { throw reader.fail("bad id") }
+            guard let id = String(validUTF8: try reader.bytes(try reader.u32())) else { throw reader.fail("bad id") }
             let label = try reader.u32()
             guard label < bound, !seen.contains(VectorID(label)) else { throw reader.fail("label \(label) out of range or repeated") }
             seen.insert(VectorID(label))

@@ -41,6 +41,37 @@ public struct Bitset: Sendable, Hashable {
         words[i >> 6] &= ~(1 << UInt64(i & 63))
     }
 
+    /// Adds every id of `other` (same capacity).
+    public mutating func formUnion(_ other: Bitset) {
+        formUnion(words: other.words)
+    }
+
+    /// Adds the ids whose bits are set in `words` (bit `i` of word `w` is id
+    /// `64·w + i`); ids `≥ capacity` are ignored.
+    public mutating func formUnion(words other: [UInt64]) {
+        let n = Swift.min(words.count, other.count)
+        for w in 0..<n { words[w] |= other[w] }
+        clearTail()
+    }
+
+    /// Keeps only the ids also in `other` (same capacity).
+    public mutating func formIntersection(_ other: Bitset) {
+        for w in 0..<words.count { words[w] &= w < other.words.count ? other.words[w] : 0 }
+    }
+
+    /// Removes every id of `other` (same capacity).
+    public mutating func subtract(_ other: Bitset) {
+        for w in 0..<Swift.min(words.count, other.words.count) { words[w] &= ~other.words[w] }
+    }
+
+    public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+
+    /// Restores the invariant: no bits at or beyond `capacity`.
+    private mutating func clearTail() {
+        let extra = words.count * 64 - capacity
+        if extra > 0 { words[words.count - 1] &= ~UInt64(0) >> UInt64(extra) }
+    }
+
     /// The number of ids in the set.
     public var count: Int { words.reduce(0) { $0 + $1.nonzeroBitCount } }
 

@@ -70,6 +70,50 @@ struct MetadataIndexTests {
         #expect(index.count == records.count)
     }
 
+    @Test("posting lists of every density (one label, a few, a hash set, a bitmap) stay exact through churn")
+    func postingDensities() {
+        var rng = SeededGenerator.forTest("metadata.postings", defaultSeed: 517)
+        // Over 20,000 labels, groups of 1, 5, 100 and 2,000 labels: each size lands in another storage form.
+        let sizes = [1, 5, 100, 2_000]
+        func group(_ label: Int) -> Int {
+            var rest = label % sizes.reduce(0, +)
+            for (g, size) in sizes.enumerated() {
+                if rest < size { return g * 1_000 + label / sizes.reduce(0, +) }
+                rest -= size
+            }
+            return -1
+        }
+        var index = MetadataIndex()
+        var model = [VectorID: MetadataValue]()
+        func check(_ when: String) {
+            for value in Set(model.values).prefix(40) {
+                guard case .object(let fields) = value, let g = fields["g"] else { continue }
+                var got = Set<VectorID>()
+                index.evaluate(.equals("g", g)).forEach { got.insert($0) }
+                #expect(got == Set(model.filter { $0.value == value }.keys), "\(when): g = \(g)")
+            }
+            #expect(index.count == model.count, "\(when)")
+        }
+        for label in 0..<20_000 {
+            let value: MetadataValue = ["g": .number(Double(group(label)))]
+            index.set(value, for: VectorID(label))
+            model[VectorID(label)] = value
+        }
+        check("built")
+        // Remove most of every group, then move some labels to other groups.
+        for label in model.keys.shuffled(using: &rng).prefix(15_000) {
+            index.remove(label)
+            model[label] = nil
+        }
+        check("after removals")
+        for label in (0..<20_000).shuffled(using: &rng).prefix(3_000) {
+            let value: MetadataValue = ["g": .number(Double(group(Int.random(in: 0..<20_000, using: &rng))))]
+            index.set(value, for: VectorID(label))
+            model[VectorID(label)] = value
+        }
+        check("after moves")
+    }
+
     @Test("paths, arrays and ranges behave as documented")
     func semantics() {
         let r: MetadataValue = ["task": ["status": "open", "owner": ["name": "ada"]], "tags": ["x", "y"], "step": 3,

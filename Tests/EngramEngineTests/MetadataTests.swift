@@ -56,6 +56,17 @@ struct MetadataTests {
         #expect(error?.offset == offset, "\(text): \(String(describing: error))")
     }
 
+    @Test("strings in bytes must be valid UTF-8; valid multi-byte text decodes verbatim")
+    func utf8() throws {
+        // Tag 4 (string), u32 length, then the bytes.
+        func string(_ bytes: [UInt8]) -> [UInt8] { [4] + withUnsafeBytes(of: UInt32(bytes.count).littleEndian, Array.init) + bytes }
+        for bad: [UInt8] in [[0xC3, 0x28], [0xE2, 0x82], [0xFF], [0xED, 0xA0, 0x80], [0x61, 0xF0, 0x9F, 0x98]] {
+            #expect(throws: MetadataError.self, "\(bad)") { try MetadataCodec.decode(string(bad)) }
+        }
+        let text = "agent ü → 記憶 😀"
+        #expect(try MetadataCodec.decode(string(Array(text.utf8))) == .string(text))
+    }
+
     @Test("nesting beyond the limit is refused, in JSON and in bytes")
     func depth() {
         let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)

@@ -122,6 +122,17 @@ struct WritePathTests {
         #expect(try store.get("c", id: "r7")?.vector == vs[7])
         #expect(c.apply(delete: ["r7"], lsn: lsn) == 0)
         #expect(try store.count("c") == 1198)
+        // The replay path too: the logged row is written in place, but under a dead label.
+        var writer = ReplayBlockWriter(dimension: 6)
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: 24, alignment: 4)
+        defer { raw.deallocate() }
+        vs[0].withUnsafeBytes { raw.copyMemory(from: $0) }
+        let placed = try c.prepareLogged([UnsafeRawBufferPointer(raw)], dimension: 6, into: &writer)
+        c.apply(ids: ["r7"], metadata: [["late": true]], placed: placed, lsn: lsn)
+        #expect(try store.get("c", id: "r7")?.vector == vs[7])
+        #expect(try store.get("c", id: "r7")?.metadata == .object([:]))
+        #expect(try store.count("c") == 1198 && store.unindexedCount("c") == 76 + 100 + 1)
+        #expect(try store.search("c", vector: vs[0], k: 1).first?.id == "r0")
         try store.close()
     }
 

@@ -1,0 +1,101 @@
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Applies replayed log records on a second thread while the opening thread
+/// reads, checks (CRC-32C, LZ4), decodes and prepares the next ones, so the
+/// two halves of replay overlap on two cores (Docs/ENGINE.md, "Recovery").
+///
+/// Invariants:
+/// - Items are applied one at a time, in the order submitted, which is LSN
+///   order: memory changes exactly as the log says.
+/// - At most `depth` items wait; ``submit(_:)`` blocks while that many do,
+///   so decoded batches never pile up in memory.
+/// - After ``finish()`` returns, every submitted item is applied and the
+///   applying thread has stopped.
+///
+/// The vectors do not travel: the opening thread prepares them straight
+/// into the staging blocks they end in (``ReplayBlockWriter``), and an item
+/// says which blocks hold its rows.
+final class ReplayApplier: @unchecked Sendable {
+    enum Item: Sendable {
+        case upsert(Collection, ids: [String], metadata: [MetadataValue], placed: [(block: StagingBuffer.Block, rows: Int)], lsn: UInt64)
+        case delete(Collection, ids: [String], lsn: UInt64)
+    }
+
+    private let depth: Int
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var waiting: [Item?] = []
+    private var head = 0
+    private var finishing = false
+    /// Time the applying thread spent applying (read after ``finish()``).
+    private(set) var applyNanoseconds: Int64 = 0
+    private let stopped = DispatchSemaphore(value: 0)
+
+    init(depth: Int = 8) {
+        self.depth = depth
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        changed.initialize(to: pthread_cond_t())
+        pthread_cond_init(changed, nil)
+        DispatchQueue.global(qos: .userInitiated).async { [self] in run() }
+    }
+
+    deinit {
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        changed.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Queues `item` behind every item submitted before it.
+    func submit(_ item: Item) {
+        pthread_mutex_lock(mutex)
+        while waiting.count - head >= depth { pthread_cond_wait(changed, mutex) }
+        waiting.append(item)
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits until every submitted item is applied; stops the applying thread.
+    func finish() {
+        pthread_mutex_lock(mutex)
+        finishing = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+        stopped.wait()
+    }
+
+    private func run() {
+        while true {
+            pthread_mutex_lock(mutex)
+            while head == waiting.count && !finishing { pthread_cond_wait(changed, mutex) }
+            if head == waiting.count {  // finishing and drained
+                pthread_mutex_unlock(mutex)
+                stopped.signal()
+                return
+            }
+            let item = waiting[head]!
+            waiting[head] = nil
+            head += 1
+            if head >= 64 && head * 2 >= waiting.count {  // drop the consumed prefix now and then
+                waiting.removeFirst(head)
+                head = 0
+            }
+            pthread_cond_broadcast(changed)
+            pthread_mutex_unlock(mutex)
+
+            let start = engineNanoseconds()
+            switch item {
+            case .upsert(let collection, let ids, let metadata, let placed, let lsn):
+                collection.apply(ids: ids, metadata: metadata, placed: placed, lsn: lsn)
+            case .delete(let collection, let ids, let lsn):
+                collection.apply(delete: ids, lsn: lsn)
+            }
+            applyNanoseconds += engineNanoseconds() - start
+        }
+    }
+}
