@@ -10,7 +10,7 @@ import CLibPQ
 /// Concurrency: a connection serves one statement at a time. It is not
 /// `Sendable`; a pool hands connections to one task at a time.
 public final class PostgresConnection {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     /// Connects (blocking) with a libpq connection string or URL.
     public init(_ configuration: PostgresConfiguration = .fromEnvironment()) throws(PostgresError) {
@@ -26,6 +26,9 @@ public final class PostgresConnection {
     }
 
     deinit { PQfinish(handle) }
+
+    /// Whether the connection is still up as far as libpq knows (no round trip).
+    public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
 
     /// The server's version number (e.g. 180006 for 18.6).
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
@@ -63,10 +66,7 @@ public final class PostgresConnection {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
             return PostgresResult(result)
         default:
-            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let message = String(cString: PQresultErrorMessage(result))
-            let broken = PQstatus(handle) != CONNECTION_OK
-            throw PostgresError(kind: broken ? .connection : .server, sqlState: state, message: message)
+            throw Self.error(from: result, handle: handle)
         }
     }
 
