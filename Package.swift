@@ -11,9 +11,10 @@
 //   EngramDatasets  TEXMEX .fvecs/.ivecs and BigANN .fbin/.ibin files  (file I/O)
 //   CLZ4            system library: liblz4 (Debian liblz4-dev)
 //   EngramWAL       write-ahead log segments and records, LZ4-compressed (file I/O)
-//   EngramEngine    records and their metadata (the store and recovery: issue 4)
+//   EngramEngine    the store: collections, write path, recovery, checkpoints (file I/O)
 //   CLibPQ          system library: libpq (Debian libpq-dev)
-//   EngramPostgres  Swift wrapper over libpq, pgvector value codecs    (network I/O)
+//   EngramPostgres  libpq wrapper, pool, binary COPY; the engine's checkpoint target and
+//                   the restore reader (PostgreSQL + pgvector)          (network I/O)
 //   EngramTools     `engram` command implementations (bench, ...)
 //   EngramCLI       the `engram` executable (argument parsing only)
 //
@@ -27,7 +28,7 @@ let package = Package(
     products: [
         .library(
             name: "Engram",
-            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramDatasets", "EngramPostgres"]
+            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramPostgres"]
         ),
         .executable(name: "engram", targets: ["EngramCLI"]),
     ],
@@ -46,7 +47,6 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
-        .target(name: "EngramPostgres", dependencies: ["CLibPQ"]),
         .systemLibrary(
             name: "CLZ4",
             pkgConfig: "liblz4",
@@ -61,6 +61,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramChecksum"]),
         .target(
             name: "EngramTools",
             dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets", "EngramEngine", "EngramWAL"]
@@ -72,6 +73,7 @@ let package = Package(
                 "EngramEngine",
                 "EngramDatasets",
                 "EngramWAL",
+                "EngramPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,7 +95,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramIndex", "EngramTestSupport"]),
-        .testTarget(name: "EngramPostgresTests", dependencies: ["EngramPostgres", "EngramTestSupport"]),
+        .testTarget(
+            name: "EngramPostgresTests",
+            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramTestSupport"]
+        ),
         .testTarget(
             name: "EngramToolsTests",
             dependencies: ["EngramTools", "EngramDatasets", "EngramIndex", "EngramTestSupport"]

@@ -96,6 +96,14 @@ final class ApplySequencer: @unchecked Sendable {
         pthread_cond_broadcast(changed)
     }
 
+    /// Moves the applied LSN to `lsn` when the log restarts there (nothing
+    /// may be pending: the store is fresh).
+    func restart(appliedLSN lsn: UInt64) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        applied = lsn
+    }
+
     /// Runs `body` with the applied LSN while no record is applied, so that
     /// it sees memory exactly as of that LSN (writers keep logging; their
     /// records are applied after).

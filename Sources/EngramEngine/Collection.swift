@@ -33,6 +33,9 @@ final class Collection: @unchecked Sendable {
     /// Indexed by label (labels are dense: freed ones are reused).
     private(set) var idOfLabel: [String?] = []
     var labels = LabelTable()
+    /// Deleted ids not yet known to be checkpointed, with the delete's LSN
+    /// (``Store/checkpoint(to:)`` prunes them).
+    var tombstones: [String: UInt64] = [:]
     let lock = ReadWriteLock()
     /// Held while a staged block is in flight; counts the blocks moved into the graph.
     let indexing = Locked<Int>(0)
@@ -169,6 +172,20 @@ final class Collection: @unchecked Sendable {
     /// A label for a staged row that no record owns.
     private func deadLabel() -> VectorID { labels.allocate(.deadStaged, lsn: 0) }
 
+    /// Records restored into a collection whose graph holds their vectors
+    /// under labels 0..<ids.count (``Store/restoreCollection``).
+    func installRestored(ids: [String], lsns: [UInt64], metadata values: [MetadataValue]) {
+        lock.withWriteLock {
+            labels = LabelTable(bound: ids.count, placed: (0..<ids.count).map { (VectorID($0), .indexed, lsns[$0]) })
+            labelOfID.reserveCapacity(ids.count)
+            for (i, id) in ids.enumerated() {
+                labelOfID[id] = VectorID(i)
+                setID(id, of: VectorID(i))
+                metadata.set(values[i], for: VectorID(i))
+            }
+        }
+    }
+
     /// The live id of `label`, if any.
     func id(of label: VectorID) -> String? {
         Int(label) < idOfLabel.count ? idOfLabel[Int(label)] : nil
@@ -193,6 +210,7 @@ final class Collection: @unchecked Sendable {
             for id in ids {
                 guard let label = labelOfID[id], labels.lsn(label) < lsn else { continue }
                 labelOfID[id] = nil
+                tombstones[id] = lsn
                 retire(label)
                 removed += 1
             }
@@ -255,6 +273,49 @@ final class Collection: @unchecked Sendable {
         }
     }
 
+    /// The changes above `since` (read lock held by the caller's pause:
+    /// memory stands still), for a checkpoint.
+    func changes(since: UInt64) throws(EngineError) -> Checkpoint.Changes {
+        try lock.withReadLock { () throws(EngineError) -> Checkpoint.Changes in
+            var out = Checkpoint.Changes(configuration: configuration)
+            let d = configuration.dimension
+            out.liveCount = labelOfID.count
+            for (id, label) in labelOfID where labels.lsn(label) > since {
+                out.ids.append(id)
+                out.lsns.append(labels.lsn(label))
+                out.metadata.append(metadata.metadata(of: label) ?? .object([:]))
+            }
+            var stagedRows = [VectorID: UnsafeMutablePointer<Float>]()
+            for block in staging.blocks {
+                for (row, label) in block.labels.enumerated() where labels.placement(label).isLive { stagedRows[label] = block.row(row) }
+            }
+            out.vectors = [Float](repeating: 0, count: out.ids.count * d)
+            try out.vectors.withUnsafeMutableBufferPointer { (rows) throws(EngineError) in
+                for (i, id) in out.ids.enumerated() {
+                    let label = labelOfID[id]!
+                    let target = rows.baseAddress! + i * d
+                    if labels.placement(label) == .indexed {
+                        do throws(IndexError) { try index.copyVector(label, to: target) } catch {
+                            throw .corrupt("collection '\(configuration.name)': record '\(id)' is missing from its graph")
+                        }
+                    } else if let row = stagedRows[label] {
+                        target.update(from: row, count: d)
+                    } else {
+                        throw .corrupt("collection '\(configuration.name)': record '\(id)' has no vector")
+                    }
+                }
+            }
+            out.deleted = tombstones.filter { $0.value > since }.map { (id: $0.key, lsn: $0.value) }
+            return out
+        }
+    }
+
+    /// Forgets the tombstones at or below `lsn` (they are checkpointed, or
+    /// no checkpoint will ever need them).
+    func pruneTombstones(upTo lsn: UInt64) {
+        lock.withWriteLock { tombstones = tombstones.filter { $0.value > lsn } }
+    }
+
     func get(_ id: String) -> Record? {
         lock.withReadLock {
             guard let label = labelOfID[id] else { return nil }
@@ -271,10 +332,12 @@ final class Collection: @unchecked Sendable {
     }
 
     private func stagedVector(_ label: VectorID) -> [Float]? {
+        stagedRow(label).map { Array(UnsafeBufferPointer(start: $0, count: configuration.dimension)) }
+    }
+
+    private func stagedRow(_ label: VectorID) -> UnsafeMutablePointer<Float>? {
         for block in staging.blocks {
-            if let row = block.labels.firstIndex(of: label) {
-                return Array(UnsafeBufferPointer(start: block.row(row), count: configuration.dimension))
-            }
+            if let row = block.labels.firstIndex(of: label) { return block.row(row) }
         }
         return nil
     }

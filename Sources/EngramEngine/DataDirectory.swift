@@ -12,10 +12,16 @@ import Glibc
 /// | `wal/wal-<first LSN>.seg` | the write-ahead log's segments |
 /// | `snapshot-<LSN>.engram` | local snapshots; only the newest is kept |
 enum DataDirectory {
-    /// Creates the directory if needed and takes its lock; returns the lock's descriptor.
+    /// Creates the directory (and missing parents) if needed and takes its
+    /// lock; returns the lock's descriptor.
     static func lock(_ directory: String) throws(EngineError) -> Int32 {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw .log(WALError(kind: .io, segment: directory, reason: "cannot create the data directory", errno: errno))
+        var path = ""
+        for part in directory.split(separator: "/", omittingEmptySubsequences: false) {
+            path += path.isEmpty && part.isEmpty ? "/" : (path.isEmpty || path == "/" ? "" : "/") + part
+            guard !part.isEmpty else { continue }
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw .log(WALError(kind: .io, segment: path, reason: "cannot create the data directory", errno: errno))
+            }
         }
         let fd = Glibc.open(directory + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {

@@ -3,8 +3,8 @@ import EngramWAL
 
 /// Errors of the engine. Caller errors (`.invalidArgument`, the vector
 /// problems of ``IndexError``, `.unknownCollection`, `.collectionExists`)
-/// are kept apart from corruption (`.corrupt`) and from the log's I/O
-/// failures (`.log`). A failed call applies nothing.
+/// are kept apart from corruption (`.corrupt`), from the log's I/O
+/// failures (`.log`) and from the checkpoint target's (`.checkpoint`). A failed call applies nothing.
 public enum EngineError: Error, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     case unknownCollection(String)
@@ -18,6 +18,9 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case log(WALError)
     /// The store was closed.
     case closed
+    /// A checkpoint could not be stored (the target is unreachable or
+    /// refused it); nothing is lost: the log keeps every change.
+    case checkpoint(String)
 
     public var description: String {
         switch self {
@@ -28,6 +31,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .corrupt(let text): return "corrupt data: \(text)"
         case .log(let error): return error.description
         case .closed: return "the store is closed"
+        case .checkpoint(let text): return "checkpoint failed: \(text)"
         }
     }
 }

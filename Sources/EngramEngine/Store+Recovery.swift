@@ -22,7 +22,7 @@ extension Store {
         defer { if !handedOver { Glibc.close(lockFD) } }
 
         // The newest local snapshot…
-        var base: (lsn: UInt64, collections: [Collection]) = (0, [])
+        var base = StoreSnapshot.Contents(lsn: 0, checkpointLSN: 0, collections: [])
         if let (lsn, file) = DataDirectory.snapshotFiles(directory).last {
             guard let bytes = DataDirectory.read(file) else {
                 throw .log(WALError(kind: .io, segment: file, reason: "cannot read the snapshot", errno: errno))
@@ -88,6 +88,7 @@ extension Store {
         let store = Store(directory: directory, options: options, log: group, appliedLSN: wal.nextLSN - 1, telemetry: telemetry)
         store.catalog.withLock { $0 = catalog }
         store.snapshotting.withLock { $0 = base.lsn }
+        store.checkpointed.withLock { $0 = base.checkpointLSN }
         store.maintenance.withLock { $0.logBytesSinceSnapshot = DataDirectory.size(of: wal.segmentPaths) }
         store.lockFD.store(lockFD, ordering: .relaxed)
         handedOver = true

@@ -23,16 +23,19 @@ extension Store {
             let loggedBefore = maintenance.withLock { $0.logBytesSinceSnapshot }
             // Memory stands still at `lsn` while it is encoded: no record is
             // applied, no staged block is in flight.
+            let checkpointLSN = checkpointed.withLock { $0 }
             let (lsn, bytes) = sequencer.paused { lsn -> (UInt64, [UInt8]) in
                 let collections = catalog.withLock { Array($0.values) }
-                return (lsn, StoreSnapshot.encode(lsn: lsn, collections: collections))
+                // A store never checkpointed keeps no tombstones past a snapshot (no database needs them).
+                if checkpointLSN == 0 { for c in collections { c.pruneTombstones(upTo: lsn) } }
+                return (lsn, StoreSnapshot.encode(lsn: lsn, checkpointLSN: checkpointLSN, collections: collections))
             }
             if lsn == last, !DataDirectory.snapshotFiles(directory).isEmpty { return lsn }
             let path = "\(directory)/\(StoreSnapshot.name(lsn))"
             try DataDirectory.writeDurably(bytes, to: path)
             for (old, file) in DataDirectory.snapshotFiles(directory) where old < lsn { unlink(file) }
             do {
-                try log.withExclusiveLog { wal in try wal.truncate(below: lsn + 1) }
+                try log.withExclusiveLog { wal in try wal.truncate(below: keptLogStart(snapshotLSN: lsn, checkpointLSN: checkpointLSN)) }
             } catch let error as WALError {
                 throw .log(error)
             } catch {
@@ -46,5 +49,14 @@ extension Store {
             ])
             return lsn
         }
+    }
+}
+
+extension Store {
+    /// The first LSN the log must keep: everything above the snapshot, and,
+    /// once the store checkpoints to a database, everything above the last
+    /// checkpoint too (the database has not seen it yet).
+    func keptLogStart(snapshotLSN: UInt64, checkpointLSN: UInt64) -> UInt64 {
+        (checkpointLSN == 0 ? snapshotLSN : Swift.min(snapshotLSN, checkpointLSN)) + 1
     }
 }

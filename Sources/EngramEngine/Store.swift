@@ -51,6 +51,10 @@ public final class Store: Sendable {
     private let creating = Locked<Int>(0)
     let catalog = Locked<[String: Collection]>([:])
     let snapshotting = Locked<UInt64>(0)
+    /// The LSN of the last checkpoint this store committed (0: never).
+    let checkpointed = Locked<UInt64>(0)
+    /// Serialises checkpoints; counts those committed since open.
+    let checkpointing = Locked<Int>(0)
     let maintenance = Locked<MaintenanceState>(MaintenanceState())
     let maintenanceQueue = DispatchQueue(label: "engram.store.maintenance")
     let closed = Atomic<Bool>(false)
@@ -217,7 +221,7 @@ public final class Store: Sendable {
     /// Logs `payload` (durably, per the mode, sharing fsyncs with concurrent
     /// writers), then applies it with `apply` in log order; returns what
     /// `apply` returned.
-    private func logged(
+    func logged(
         _ payload: LogPayload, apply: @escaping (UInt64) throws(EngineError) -> Int
     ) throws(EngineError) -> Int {
         let bytes = payload.encode()

@@ -9,25 +9,35 @@ import Glibc
 /// the store replays only the log records above it (Docs/FORMATS.md).
 ///
 /// `snapshot-<LSN, 20 digits>.engram`, little-endian:
-/// magic `ENGRSNAP`, u32 version 2, u32 byte-order mark 0x01020304, u64 LSN,
-/// u32 collection count; per collection: the create-collection payload
+/// magic `ENGRSNAP`, u32 version 3, u32 byte-order mark 0x01020304, u64 LSN,
+/// u64 checkpoint LSN (the last checkpoint the store committed, 0 if none;
+/// absent in version 2), u32 collection count; per collection: the create-collection payload
 /// (u32 length + bytes), u32 label bound, u32 record count, per record
 /// (u32 id length + UTF-8 id, u32 label, u8 placement 0 graph / 1 staged,
 /// u64 LSN of its last write, u32 metadata length + metadata), u32 staged
 /// row count, per staged row (u32 label, `dimension` float32 values),
-/// u64 HNSW snapshot length + the HNSW snapshot; then the CRC-32C of every
+/// u64 HNSW snapshot length + the HNSW snapshot, and (version 3) u32
+/// tombstone count + per tombstone (u32 id length + UTF-8 id, u64 LSN of
+/// the delete); then the CRC-32C of every
 /// byte before it. Written to a temporary file, fsynced, renamed, and the
 /// directory fsynced, so a crash leaves the old snapshot or the new one.
 enum StoreSnapshot {
     static let magic: [UInt8] = Array("ENGRSNAP".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
 
     static func name(_ lsn: UInt64) -> String {
         let digits = String(lsn)
         return "snapshot-" + String(repeating: "0", count: Swift.max(0, 20 - digits.count)) + digits + ".engram"
     }
 
-    static func encode(lsn: UInt64, collections: [Collection]) -> [UInt8] {
+    /// What a snapshot holds.
+    struct Contents {
+        var lsn: UInt64
+        var checkpointLSN: UInt64
+        var collections: [Collection]
+    }
+
+    static func encode(lsn: UInt64, checkpointLSN: UInt64, collections: [Collection]) -> [UInt8] {
         var out = magic
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
@@ -35,6 +45,7 @@ enum StoreSnapshot {
         u32(Int(version))
         u32(0x0102_0304)
         u64(lsn)
+        u64(checkpointLSN)
         u32(collections.count)
         for c in collections.sorted(by: { $0.configuration.name < $1.configuration.name }) {
             // No block in flight, writers paused by the caller: a still picture.
@@ -66,6 +77,11 @@ enum StoreSnapshot {
                     let graph = c.index.snapshot()
                     u64(UInt64(graph.count))
                     out += graph
+                    u32(c.tombstones.count)
+                    for (id, deleted) in c.tombstones {
+                        blob(Array(id.utf8))
+                        u64(deleted)
+                    }
                 }
             }
         }
@@ -73,7 +89,7 @@ enum StoreSnapshot {
         return out
     }
 
-    static func decode(_ bytes: [UInt8], file: String) throws(EngineError) -> (UInt64, [Collection]) {
+    static func decode(_ bytes: [UInt8], file: String) throws(EngineError) -> Contents {
         do {
             // (An untyped closure: a typed one here crashes the Swift 6.3 compiler.)
             return try bytes.withUnsafeBytes { raw in try decode(raw, file: file) }
@@ -84,7 +100,7 @@ enum StoreSnapshot {
         }
     }
 
-    static func decode(_ raw: UnsafeRawBufferPointer, file: String) throws(EngineError) -> (UInt64, [Collection]) {
+    static func decode(_ raw: UnsafeRawBufferPointer, file: String) throws(EngineError) -> Contents {
         func fail(_ why: String, _ at: Int) -> EngineError { .corrupt("snapshot \(file) at byte \(at): \(why)") }
         guard raw.count >= 32 else { throw fail("shorter than its header", 0) }
         let body = UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])
@@ -92,16 +108,18 @@ enum StoreSnapshot {
         let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: raw.count - 4, as: UInt32.self))
         guard CRC32C.checksum(body) == stored else { throw fail("checksum mismatch", raw.count - 4) }
         var reader = SnapshotReader(body: body, at: 8, file: file)
-        guard try reader.u32() == Int(version) else { throw fail("unsupported version", 8) }
+        let fileVersion = try reader.u32()
+        guard fileVersion == 2 || fileVersion == Int(version) else { throw fail("unsupported version \(fileVersion)", 8) }
         guard try reader.u32() == 0x0102_0304 else { throw fail("bad byte-order mark", 12) }
         let lsn = try reader.u64()
+        let checkpointLSN = fileVersion >= 3 ? try reader.u64() : 0
         var collections = [Collection]()
-        for _ in 0..<(try reader.u32()) { collections.append(try decodeCollection(&reader)) }
+        for _ in 0..<(try reader.u32()) { collections.append(try decodeCollection(&reader, version: fileVersion)) }
         guard reader.at == body.count else { throw fail("trailing bytes", reader.at) }
-        return (lsn, collections)
+        return Contents(lsn: lsn, checkpointLSN: checkpointLSN, collections: collections)
     }
 
-    private static func decodeCollection(_ reader: inout SnapshotReader) throws(EngineError) -> Collection {
+    private static func decodeCollection(_ reader: inout SnapshotReader, version: Int) throws(EngineError) -> Collection {
         let header = try reader.bytes(try reader.u32())
         guard case .create(let configuration) = try LogPayload.decode(type: 1, header) else {
             throw reader.fail("bad collection header")
@@ -165,6 +183,12 @@ enum StoreSnapshot {
             c.staging.append(row, label: label)
         }
         guard c.staging.count == records.count - graph.count else { throw reader.fail("staged rows missing") }
+        if version >= 3 {
+            for _ in 0..<(try reader.u32()) {
+                guard let id = String(validUTF8: try reader.bytes(try reader.u32())) else { throw reader.fail("bad tombstone id") }
+                c.tombstones[id] = try reader.u64()
+            }
+        }
         return c
     }
 }

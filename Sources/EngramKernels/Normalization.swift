@@ -6,10 +6,15 @@
 /// The length is computed in `Float` with the SIMD inner product; inputs
 /// whose squared length overflows `Float` give `+∞` and are left unchanged
 /// as well, and the caller rejects them as non-finite.
+///
+/// Idempotent: a vector already of unit length (within 2⁻²⁰ in squared
+/// length, a few float rounding steps) is left bit for bit as it is, so a
+/// prepared vector prepared again (the indexer, a restore) does not drift.
 @inlinable
 public func normalize(_ vector: UnsafeMutablePointer<Float>, count: Int) -> Float {
     let squared = innerProduct(vector, vector, count: count)
     guard squared > 0, squared.isFinite else { return squared == 0 ? 0 : .infinity }
+    if abs(squared - 1) <= 0x1p-20 { return 1 }
     let length = squared.squareRoot()
     let scale = 1 / length
     for i in 0..<count { vector[i] *= scale }

@@ -23,6 +23,7 @@ public final class PostgresConnection {
             throw PostgresError(kind: .connection, message: message)
         }
         self.handle = handle
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)  // NOTICEs ("already exists, skipping") are not errors: drop them
     }
 
     deinit { PQfinish(handle) }

@@ -237,7 +237,7 @@ public struct BenchRunner {
 }
 
 /// `value` with `decimals` decimals, for progress lines and tables.
-func format(_ value: Double, _ decimals: Int) -> String {
+public func format(_ value: Double, _ decimals: Int) -> String {
     guard value.isFinite else { return "-" }
     var scale = 1.0
     for _ in 0..<decimals { scale *= 10 }

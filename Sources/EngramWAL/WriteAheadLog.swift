@@ -314,6 +314,23 @@ public final class WriteAheadLog {
         }
     }
 
+    /// Makes a log that never held a record continue from `lsn` instead of 1
+    /// (a store restored from a database carries on the database's LSNs).
+    public func restart(at lsn: UInt64) throws {
+        try checkUsable()
+        guard nextLSN == 1 else {
+            throw WALError(kind: .invalidArgument, reason: "only an empty log can restart at another LSN (this one is at \(nextLSN))")
+        }
+        guard lsn >= 1 else { throw WALError(kind: .invalidArgument, reason: "LSNs start at 1") }
+        if fd >= 0 { close(fd); fd = -1 }
+        for (_, path) in segments {
+            guard unlink(path) == 0 || errno == ENOENT else { throw Self.ioError(path, "cannot remove segment") }
+        }
+        segments.removeAll()
+        nextLSN = lsn
+        try startSegment()
+    }
+
     /// Starts a new segment at `nextLSN` and makes its name durable.
     private func startSegment() throws {
         if fd >= 0 { close(fd) }

@@ -186,6 +186,10 @@ struct KernelTests {
             let length = normalize(&v, count: d)
             #expect(length > 0)
             #expect(abs(innerProduct(v, v, count: d) - 1) < 1e-5, "d=\(d)")
+            // Idempotent: normalising a unit vector again changes no bit.
+            let once = v
+            _ = normalize(&v, count: d)
+            #expect(v == once, "d=\(d)")
             var zero = [Float](repeating: 0, count: d)
             #expect(normalize(&zero, count: d) == 0)
             #expect(zero.allSatisfy { $0 == 0 })

@@ -140,6 +140,14 @@ public final class HNSWIndex: @unchecked Sendable {
     public func contains(_ label: VectorID) -> Bool { registry.withLock { $0.slotOfLabel[label] != nil } }
 
     /// The stored vector of `label` (normalised under cosine).
+    /// Copies the stored (prepared) vector of `label` to `destination` (`dimension` floats).
+    public func copyVector(_ label: VectorID, to destination: UnsafeMutablePointer<Float>) throws(IndexError) {
+        try lock.withReadLock { () throws(IndexError) in
+            guard let slot = registry.withLock({ $0.slotOfLabel[label] }) else { throw .unknownID(label) }
+            destination.update(from: row(slot), count: dimension)
+        }
+    }
+
     public func vector(_ label: VectorID) throws(IndexError) -> [Float] {
         try lock.withReadLock { () throws(IndexError) -> [Float] in
             guard let slot = registry.withLock({ $0.slotOfLabel[label] }) else { throw .unknownID(label) }

@@ -1,0 +1,47 @@
+import EngramIndex
+
+/// What one checkpoint carries to the durable store (PostgreSQL): every
+/// collection's changes between two LSNs, captured while memory stood still
+/// at ``lsn`` (Docs/ENGINE.md, "Checkpoints").
+///
+/// Invariants: for each collection, `ids`, `lsns` and `metadata` have one
+/// entry per changed record and `vectors` holds their rows back to back
+/// (`ids.count × dimension` floats, prepared: normalised under cosine);
+/// every change has an LSN in `(since, lsn]`; an id is in `ids` only if
+/// live at `lsn`; `deleted` may name an id also in `ids` (deleted, then
+/// written again): the target applies deletions first.
+public struct Checkpoint: Sendable {
+    public struct Changes: Sendable {
+        public let configuration: CollectionConfiguration
+        public var ids: [String] = []
+        public var lsns: [UInt64] = []
+        public var metadata: [MetadataValue] = []
+        public var vectors: [Float] = []
+        /// Ids deleted since `since`, with the LSN of the delete.
+        public var deleted: [(id: String, lsn: UInt64)] = []
+        /// Every live record of the collection at `lsn` (not only the changed ones).
+        public var liveCount = 0
+
+        public init(configuration: CollectionConfiguration) { self.configuration = configuration }
+    }
+
+    /// The LSN the target had (changes are above it).
+    public let since: UInt64
+    /// The LSN this checkpoint brings the target to.
+    public let lsn: UInt64
+    public var collections: [Changes]
+
+    public var upserts: Int { collections.reduce(0) { $0 + $1.ids.count } }
+    public var deletes: Int { collections.reduce(0) { $0 + $1.deleted.count } }
+}
+
+/// Where checkpoints go: implemented by the PostgreSQL module
+/// (`PostgresCheckpointTarget`). The engine decides what a checkpoint holds
+/// and when the log may drop what it covers; a target only stores it.
+public protocol CheckpointTarget: Sendable {
+    /// The LSN of the last checkpoint committed to the target, 0 if none.
+    func checkpointLSN() throws -> UInt64
+    /// Stores every change of `checkpoint` and records its LSN, atomically:
+    /// after a failure, the target is as it was.
+    func commit(_ checkpoint: Checkpoint) throws
+}

@@ -1,0 +1,119 @@
+import EngramIndex
+import EngramWAL
+
+extension Store {
+    /// One record as a restore streams it in.
+    public struct RestoredRecord {
+        public var id: String
+        public var vector: UnsafeBufferPointer<Float>
+        public var metadata: MetadataValue
+        /// The LSN of the write that made this version.
+        public var lsn: UInt64
+
+        public init(id: String, vector: UnsafeBufferPointer<Float>, metadata: MetadataValue, lsn: UInt64) {
+            self.id = id
+            self.vector = vector
+            self.metadata = metadata
+            self.lsn = lsn
+        }
+    }
+
+    /// Rebuilds a collection from records streamed in by `stream` (`engram
+    /// restore` reads them from PostgreSQL), as of the database's checkpoint
+    /// at `checkpointLSN`: builds its graph on `threads` threads, logs its
+    /// creation, and writes a local snapshot, so the restored collection is
+    /// durable here when this returns. A fresh store first moves its log to
+    /// `checkpointLSN` + 1, so later writes carry on the database's LSNs.
+    /// `progress` is called with the records read so far, then with the
+    /// records inserted into the graph. Returns the number of records.
+    @discardableResult
+    public func restoreCollection(
+        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, threads: Int,
+        progress: @escaping (_ phase: String, _ done: Int) -> Void = { _, _ in },
+        stream: ((RestoredRecord) throws -> Void) throws -> Void
+    ) throws(EngineError) -> Int {
+        try checkOpen()
+        if let existing = catalog.withLock({ $0[configuration.name] }) {
+            guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
+            guard existing.count == 0 else {
+                throw .invalidArgument("collection '\(configuration.name)' already holds \(existing.count) records in \(directory): restore into an empty data directory")
+            }
+        }
+        let applied = sequencer.appliedLSN
+        if applied == 0 && catalog.withLock({ $0.isEmpty }) {
+            if checkpointLSN > 0 {
+                do { try log.withExclusiveLog { wal in try wal.restart(at: checkpointLSN + 1) } } catch {
+                    throw .log(error as? WALError ?? WALError(kind: .io, reason: "\(error)"))
+                }
+                sequencer.restart(appliedLSN: checkpointLSN)
+            }
+        } else if applied < checkpointLSN {
+            throw .invalidArgument("\(directory) is at LSN \(applied), behind the database's checkpoint \(checkpointLSN): restore into an empty data directory")
+        }
+
+        // Read every record, validated and prepared like a write.
+        let collection = try Collection(configuration)
+        let d = configuration.dimension
+        var ids = [String](), lsns = [UInt64](), values = [MetadataValue](), rows = [Float]()
+        var seen = Set<String>()
+        var failure: EngineError?
+        do {
+            try stream { record in
+                guard failure == nil else { return }
+                guard record.vector.count == d, !record.id.isEmpty, record.id.utf8.count <= Record.maxIDBytes,
+                      seen.insert(record.id).inserted, record.metadata.isValid else {
+                    failure = .corrupt("restored record '\(record.id)' of collection '\(configuration.name)' is malformed or repeated")
+                    return
+                }
+                let at = rows.count
+                rows.append(contentsOf: record.vector)
+                do throws(IndexError) {
+                    try rows.withUnsafeMutableBufferPointer { (all) throws(IndexError) in
+                        // Rows were stored prepared; preparing again leaves them bit for bit (`normalize`).
+                        try collection.format.prepareInPlace(all.baseAddress! + at, row: ids.count)
+                    }
+                } catch {
+                    failure = .corrupt("restored record '\(record.id)': \(error)")
+                    return
+                }
+                ids.append(record.id)
+                lsns.append(record.lsn)
+                values.append(record.metadata)
+                if ids.count % 100_000 == 0 { progress("read", ids.count) }
+            }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .checkpoint("reading the collection failed: \(error)")
+        }
+        if let failure { throw failure }
+        progress("read", ids.count)
+        if let newest = lsns.max(), newest > checkpointLSN {
+            throw .corrupt("collection '\(configuration.name)' holds a record written at LSN \(newest), after its checkpoint \(checkpointLSN)")
+        }
+
+        // The graph, on every thread, in slices so progress shows.
+        let slice = 50_000
+        var start = 0
+        while start < ids.count {
+            let end = Swift.min(ids.count, start + slice)
+            do throws(IndexError) {
+                try collection.index.insert(
+                    contentsOf: Array(rows[(start * d)..<(end * d)]), labels: (start..<end).map { VectorID($0) }, threads: threads)
+            } catch {
+                throw .invalidArgument("collection '\(configuration.name)': \(error)")
+            }
+            start = end
+            progress("indexed", end)
+        }
+        collection.installRestored(ids: ids, lsns: lsns, metadata: values)
+
+        _ = try logged(.create(configuration)) { _ throws(EngineError) in
+            self.catalog.withLock { $0[configuration.name] = collection }
+            return 0
+        }
+        checkpointed.withLock { $0 = Swift.max($0, checkpointLSN) }
+        try writeSnapshot()
+        return ids.count
+    }
+}

@@ -1,0 +1,135 @@
+import EngramEngine
+import EngramIndex
+import EngramKernels
+
+/// The engine's checkpoint target in PostgreSQL + pgvector
+/// (Docs/POSTGRES.md): every collection is a table a plain SQL user can
+/// read, `(id text, embedding vector(d), metadata jsonb, lsn bigint,
+/// updated_at timestamptz)`, registered in `engram_collections`; every
+/// checkpoint is a row of `engram_checkpoints`.
+///
+/// A checkpoint commits in one transaction: per collection, its deletions
+/// and its changed rows are streamed with binary `COPY` into temporary
+/// tables and merged (a row is replaced only by a newer LSN), then the
+/// checkpoint's LSN is recorded. The transaction holds Engram's advisory
+/// lock and checks that the database is still at the LSN the checkpoint
+/// started from, so two checkpointers cannot interleave.
+public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendable {
+    public let pool: PostgresPool
+    /// Also build a pgvector HNSW index on each table, for SQL users (off by default).
+    public let createSQLIndex: Bool
+    /// Rows per COPY message.
+    static let copyChunkBytes = 1 << 20
+
+    public init(pool: PostgresPool, createSQLIndex: Bool = false) throws {
+        self.pool = pool
+        self.createSQLIndex = createSQLIndex
+        try pool.withConnection { db in _ = try PostgresSchema.migrate(db) }
+    }
+
+    public func checkpointLSN() throws -> UInt64 {
+        try pool.withConnection { db in try Self.checkpointLSN(db) }
+    }
+
+    static func checkpointLSN(_ db: PostgresConnection) throws -> UInt64 {
+        let r = try db.execute("SELECT coalesce(max(lsn), 0) FROM engram_checkpoints")
+        return UInt64(r.text(row: 0, column: 0) ?? "0") ?? 0
+    }
+
+    public func commit(_ checkpoint: Checkpoint) throws {
+        try pool.withConnection { db in
+            try db.transaction {
+                try db.execute("SELECT pg_advisory_xact_lock($1)", [.text(String(PostgresSchema.lockKey))])
+                let current = try Self.checkpointLSN(db)
+                guard current == checkpoint.since else {
+                    throw PostgresError(kind: .server, message: "the database moved from checkpoint \(checkpoint.since) to \(current) meanwhile")
+                }
+                for changes in checkpoint.collections { try merge(changes, db) }
+                try db.execute("""
+                    INSERT INTO engram_checkpoints (lsn, since, upserts, deletes) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (lsn) DO NOTHING
+                    """, [.text(String(checkpoint.lsn)), .text(String(checkpoint.since)),
+                          .text(String(checkpoint.upserts)), .text(String(checkpoint.deletes))])
+            }
+        }
+    }
+
+    /// The table of `configuration`, registered and created if new; checks
+    /// that a registered collection has the same parameters.
+    static func ensureTable(_ configuration: CollectionConfiguration, _ db: PostgresConnection, sqlIndex: Bool) throws -> String {
+        let table = PostgresSchema.tableName(forCollection: configuration.name)
+        try db.execute("""
+            INSERT INTO engram_collections (name, table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING
+            """, [.text(configuration.name), .text(table), .text(String(configuration.dimension)), .text(configuration.metric.rawValue),
+                  .text(String(configuration.hnsw.m)), .text(String(configuration.hnsw.efConstruction)),
+                  .text(String(configuration.hnsw.efSearch)), .text(String(Int64(bitPattern: configuration.hnsw.seed)))])
+        let registered = try PostgresCollectionReader.configuration(configuration.name, db)
+        guard registered.configuration == configuration else {
+            throw PostgresError(kind: .server, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric))")
+        }
+        let quoted = try PostgresConnection.quoteIdentifier(registered.table)
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS \(quoted) (
+                id text PRIMARY KEY,
+                embedding vector(\(configuration.dimension)) NOT NULL,
+                metadata jsonb NOT NULL,
+                lsn bigint NOT NULL,
+                updated_at timestamptz NOT NULL DEFAULT now())
+            """)
+        if sqlIndex {
+            let ops = configuration.metric == .cosine ? "vector_cosine_ops" : configuration.metric == .innerProduct ? "vector_ip_ops" : "vector_l2_ops"
+            let index = try PostgresConnection.quoteIdentifier(registered.table + "_hnsw")
+            try db.execute("CREATE INDEX IF NOT EXISTS \(index) ON \(quoted) USING hnsw (embedding \(ops))")
+        }
+        return quoted
+    }
+
+    private func merge(_ changes: Checkpoint.Changes, _ db: PostgresConnection) throws {
+        let table = try Self.ensureTable(changes.configuration, db, sqlIndex: createSQLIndex)
+        if !changes.deleted.isEmpty {
+            try db.execute("CREATE TEMP TABLE engram_deleted (id text NOT NULL, lsn bigint NOT NULL) ON COMMIT DROP")
+            try db.copyIn("COPY engram_deleted (id, lsn) FROM STDIN (FORMAT binary)") { send in
+                var writer = BinaryCopyWriter()
+                for (id, lsn) in changes.deleted {
+                    writer.row(fields: 2)
+                    writer.text(id)
+                    writer.int64(Int64(lsn))
+                    if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }
+                }
+                writer.finish()
+                try send(writer.take())
+            }
+            try db.execute("DELETE FROM \(table) t USING engram_deleted d WHERE t.id = d.id AND t.lsn < d.lsn")
+            try db.execute("DROP TABLE engram_deleted")
+        }
+        guard !changes.ids.isEmpty else { return }
+        let d = changes.configuration.dimension
+        try db.execute("""
+            CREATE TEMP TABLE engram_stage (id text NOT NULL, embedding vector(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
+            ON COMMIT DROP
+            """)
+        try db.copyIn("COPY engram_stage (id, embedding, metadata, lsn) FROM STDIN (FORMAT binary)") { send in
+            var writer = BinaryCopyWriter()
+            try changes.vectors.withUnsafeBufferPointer { rows in
+                for i in changes.ids.indices {
+                    writer.row(fields: 4)
+                    writer.text(changes.ids[i])
+                    writer.vector(UnsafeBufferPointer(rebasing: rows[(i * d)..<((i + 1) * d)]))
+                    writer.jsonb(MetadataJSON.format(changes.metadata[i]))
+                    writer.int64(Int64(changes.lsns[i]))
+                    if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }
+                }
+            }
+            writer.finish()
+            try send(writer.take())
+        }
+        try db.execute("""
+            INSERT INTO \(table) AS t (id, embedding, metadata, lsn) SELECT id, embedding, metadata, lsn FROM engram_stage
+            ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, lsn = EXCLUDED.lsn,
+                updated_at = now()
+            WHERE t.lsn < EXCLUDED.lsn
+            """)
+        try db.execute("DROP TABLE engram_stage")
+    }
+}

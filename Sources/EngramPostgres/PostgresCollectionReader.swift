@@ -1,0 +1,70 @@
+import EngramEngine
+import EngramIndex
+import EngramKernels
+
+/// Reads collections back out of PostgreSQL (``PostgresCheckpointTarget``'s
+/// tables) for `engram restore`: the registry entry, and every row streamed
+/// with binary `COPY`.
+public enum PostgresCollectionReader {
+    /// A registered collection: its parameters and its table.
+    public struct Registered: Sendable {
+        public var configuration: CollectionConfiguration
+        public var table: String
+    }
+
+    /// The registered collection `name`; `.server` error `42704` style
+    /// message if there is none.
+    public static func configuration(_ name: String, _ db: PostgresConnection) throws -> Registered {
+        let r = try db.execute("""
+            SELECT table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed
+            FROM engram_collections WHERE name = $1
+            """, [.text(name)])
+        guard r.rowCount == 1 else { throw PostgresError(kind: .server, message: "unknown collection '\(name)' in the database") }
+        func int(_ c: Int) throws -> Int {
+            guard let text = r.text(row: 0, column: c), let v = Int(text) else {
+                throw PostgresError(kind: .decoding, message: "collection '\(name)': column \(c) of its registry row is not a number")
+            }
+            return v
+        }
+        guard let metric = r.text(row: 0, column: 2).flatMap(Metric.init(rawValue:)) else {
+            throw PostgresError(kind: .decoding, message: "collection '\(name)': unknown metric in its registry row")
+        }
+        let configuration = CollectionConfiguration(
+            name: name, dimension: try int(1), metric: metric,
+            hnsw: HNSWConfiguration(m: try int(3), efConstruction: try int(4), efSearch: try int(5), seed: UInt64(bitPattern: Int64(try int(6)))))
+        return Registered(configuration: configuration, table: r.text(row: 0, column: 0) ?? "")
+    }
+
+    /// The names of every registered collection, sorted.
+    public static func collectionNames(_ db: PostgresConnection) throws -> [String] {
+        let r = try db.execute("SELECT name FROM engram_collections ORDER BY name")
+        return (0..<r.rowCount).compactMap { r.text(row: $0, column: 0) }
+    }
+
+    /// Streams every row of a registered collection to `row` (id, vector of
+    /// `dimension` floats valid during the call, metadata JSON, LSN).
+    public static func rows(
+        of registered: Registered, _ db: PostgresConnection,
+        _ row: (String, UnsafeBufferPointer<Float>, String, UInt64) throws -> Void
+    ) throws {
+        let d = registered.configuration.dimension
+        let vector = UnsafeMutablePointer<Float>.allocate(capacity: d)
+        defer { vector.deallocate() }
+        var reader = BinaryCopyReader()
+        let table = try PostgresConnection.quoteIdentifier(registered.table)
+        try db.copyOut("COPY \(table) (id, embedding, metadata, lsn) TO STDOUT (FORMAT binary)") { chunk in
+            try reader.feed(chunk) { fields in
+                guard fields.count == 4, let id = fields[0], let embedding = fields[1], let metadata = fields[2], let lsn = fields[3] else {
+                    throw PostgresError(kind: .decoding, message: "a row of \(registered.table) with a missing field")
+                }
+                let n = try BinaryCopy.vector(embedding, into: vector, capacity: d)
+                guard n == d else {
+                    throw PostgresError(kind: .decoding, message: "a vector of \(n) dimensions in collection '\(registered.configuration.name)' of dimension \(d)")
+                }
+                try row(BinaryCopy.text(id), UnsafeBufferPointer(start: vector, count: d), try BinaryCopy.jsonb(metadata),
+                        UInt64(bitPattern: try BinaryCopy.int64(lsn)))
+            }
+        }
+        guard reader.finished else { throw PostgresError(kind: .decoding, message: "the COPY of \(registered.table) ended early") }
+    }
+}

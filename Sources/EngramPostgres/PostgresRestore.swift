@@ -1,0 +1,81 @@
+import EngramEngine
+import EngramIndex
+import EngramKernels
+
+/// `engram restore`: rebuilds a collection from its table, and checks the
+/// rebuilt index against exact search inside PostgreSQL.
+public enum PostgresRestore {
+    /// What a restore did.
+    public struct Report: Sendable {
+        public var collection: String
+        public var records: Int
+        public var checkpointLSN: UInt64
+        public var seconds: Double
+    }
+
+    /// Streams collection `name` from the database (one REPEATABLE READ
+    /// transaction, so the rows match the checkpoint LSN read with them) into
+    /// `store`, building its graph on `threads` threads.
+    public static func restore(
+        _ name: String, into store: Store, pool: PostgresPool, threads: Int,
+        progress: @escaping (_ phase: String, _ done: Int) -> Void = { _, _ in }
+    ) throws -> Report {
+        let start = PostgresPool.now()
+        return try pool.withConnection { db in
+            try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { _ = try? db.execute("COMMIT") }
+            let lsn = try PostgresCheckpointTarget.checkpointLSN(db)
+            let registered = try PostgresCollectionReader.configuration(name, db)
+            let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, threads: threads, progress: progress) { emit in
+                try PostgresCollectionReader.rows(of: registered, db) { id, vector, json, rowLSN in
+                    try emit(Store.RestoredRecord(id: id, vector: vector, metadata: try MetadataJSON.parse(json), lsn: rowLSN))
+                }
+            }
+            return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start)
+        }
+    }
+
+    /// The recall@k of `store`'s collection against exact search in
+    /// PostgreSQL (`ORDER BY embedding <op> $1 LIMIT k`, index scans off), on
+    /// `queries` stored vectors of the table each moved by seeded noise.
+    public static func verify(
+        _ name: String, store: Store, pool: PostgresPool, queries: Int, k: Int, seed: UInt64
+    ) throws -> Double {
+        try pool.withConnection { db in
+            let registered = try PostgresCollectionReader.configuration(name, db)
+            let table = try PostgresConnection.quoteIdentifier(registered.table)
+            let op: String
+            switch registered.configuration.metric {
+            case .squaredL2: op = "<->"
+            case .innerProduct: op = "<#>"
+            case .cosine: op = "<=>"
+            }
+            // A deterministic sample: the ids ordered by their hash with the seed.
+            let sample = try db.execute(
+                "SELECT embedding::text FROM \(table) ORDER BY md5(id || $1) LIMIT $2", [.text(String(seed)), .text(String(queries))])
+            var state = seed
+            func noise() -> Float {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+            }
+            var hits = 0, wanted = 0
+            try db.execute("BEGIN")
+            defer { _ = try? db.execute("COMMIT") }
+            try db.execute("SET LOCAL enable_indexscan = off")
+            for row in 0..<sample.rowCount {
+                guard let text = sample.text(row: row, column: 0) else { continue }
+                let base = try PgVectorCodec.decode(text: text)
+                let scale = (base.map { $0 * $0 }.reduce(0, +) / Float(max(1, base.count))).squareRoot() * 0.2
+                let query = base.map { $0 + noise() * scale }
+                let exact = try db.execute(
+                    "SELECT id FROM \(table) ORDER BY embedding \(op) $1::vector LIMIT $2",
+                    [.text(PgVectorCodec.text(query)), .text(String(k))])
+                let truth = Set((0..<exact.rowCount).compactMap { exact.text(row: $0, column: 0) })
+                let got = try store.search(name, vector: query, k: k).map(\.id)
+                hits += got.filter(truth.contains).count
+                wanted += truth.count
+            }
+            return wanted == 0 ? 1 : Double(hits) / Double(wanted)
+        }
+    }
+}

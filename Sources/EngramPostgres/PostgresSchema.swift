@@ -1,0 +1,93 @@
+import EngramChecksum
+
+/// Engram's tables in PostgreSQL and the migrations that create them
+/// (Docs/POSTGRES.md). Migrations are numbered, applied in order inside one
+/// transaction under an advisory lock, and recorded in `engram_migrations`,
+/// so running them again, or from two processes at once, changes nothing.
+public enum PostgresSchema {
+    /// One migration: its number, a name, and its statements.
+    struct Migration {
+        let version: Int
+        let name: String
+        let statements: [String]
+    }
+
+    /// The advisory lock key of Engram's migrations and checkpoints ("engram" in ASCII).
+    static let lockKey: Int64 = 0x656E_6772_616D
+
+    static let migrations: [Migration] = [
+        Migration(version: 1, name: "registry, checkpoint log, index snapshots", statements: [
+            "CREATE EXTENSION IF NOT EXISTS vector",
+            """
+            CREATE TABLE engram_collections (
+                name text PRIMARY KEY,
+                table_name text NOT NULL UNIQUE,
+                dimension integer NOT NULL CHECK (dimension > 0),
+                metric text NOT NULL CHECK (metric IN ('l2', 'ip', 'cosine')),
+                hnsw_m integer NOT NULL,
+                hnsw_ef_construction integer NOT NULL,
+                hnsw_ef_search integer NOT NULL,
+                hnsw_seed bigint NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE engram_checkpoints (
+                lsn bigint PRIMARY KEY,
+                since bigint NOT NULL,
+                upserts bigint NOT NULL,
+                deletes bigint NOT NULL,
+                committed_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE engram_index_snapshots (
+                collection text NOT NULL REFERENCES engram_collections (name) ON DELETE CASCADE,
+                chunk integer NOT NULL,
+                lsn bigint NOT NULL,
+                bytes bytea NOT NULL,
+                PRIMARY KEY (collection, chunk)
+            )
+            """,
+        ]),
+    ]
+
+    /// The newest migration version.
+    public static var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    /// Applies the migrations the database lacks; returns how many it applied.
+    @discardableResult
+    public static func migrate(_ db: PostgresConnection) throws -> Int {
+        try db.transaction {
+            // The lock first: two processes creating the same table at once would collide.
+            try db.execute("SELECT pg_advisory_xact_lock($1)", [.text(String(lockKey))])
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS engram_migrations (
+                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                """)
+            let done = try db.execute("SELECT version FROM engram_migrations")
+            let applied = Set((0..<done.rowCount).compactMap { done.text(row: $0, column: 0).flatMap { Int($0) } })
+            var count = 0
+            for migration in migrations where !applied.contains(migration.version) {
+                for statement in migration.statements { try db.execute(statement) }
+                try db.execute("INSERT INTO engram_migrations (version, name) VALUES ($1, $2)",
+                               [.text(String(migration.version)), .text(migration.name)])
+                count += 1
+            }
+            return count
+        }
+    }
+
+    /// The table of a collection: `engram_c_`, the name's letters, digits and
+    /// underscores (lowercased, at most 40), `_`, and 8 hex digits of the
+    /// name's CRC-32C, so distinct names get distinct tables (a collision is refused
+    /// by the registry's UNIQUE constraint, never merged) and every table
+    /// name is a plain identifier within PostgreSQL's 63 bytes.
+    public static func tableName(forCollection name: String) -> String {
+        let plain = String(name.lowercased().unicodeScalars.filter {
+            ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "_"
+        }.prefix(40).map(Character.init))
+        let hash = String(CRC32C.checksum(Array(name.utf8)), radix: 16)
+        return "engram_c_\(plain)_" + String(repeating: "0", count: 8 - hash.count) + hash
+    }
+}

@@ -1,0 +1,235 @@
+import EngramEngine
+import EngramIndex
+import EngramKernels
+import EngramPostgres
+import EngramTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A schema of its own for one test, so tests running at once do not share
+/// Engram's tables; dropped by `cleanup`.
+private struct IsolatedDatabase {
+    let schema: String
+    let configuration: PostgresConfiguration
+    let pool: PostgresPool
+
+    init(_ label: String) throws {
+        schema = "engram_test_\(label)_\(UInt32.random(in: 0...UInt32.max))"
+        let base = PostgresConfiguration.fromEnvironment().connectionString
+        let option = "options=-csearch_path%3D\(schema)%2Cpublic&application_name=\(schema)"
+        configuration = PostgresConfiguration(connectionString: base.isEmpty ? "postgresql:///postgres?\(option)" : base + (base.contains("?") ? "&" : "?") + option)
+        let admin = try PostgresConnection()
+        try admin.execute("CREATE SCHEMA \(try PostgresConnection.quoteIdentifier(schema))")
+        pool = try PostgresPool(configuration, options: .init(maxConnections: 2, acquireTimeoutSeconds: 20))
+    }
+
+    func cleanup() {
+        _ = try? PostgresConnection().execute("DROP SCHEMA \(try PostgresConnection.quoteIdentifier(schema)) CASCADE")
+    }
+
+    /// Every row of a collection's table: id → (vector, metadata JSON, LSN).
+    func rows(_ name: String) throws -> [String: ([Float], MetadataValue, UInt64)] {
+        try pool.withConnection { db in
+            let registered = try PostgresCollectionReader.configuration(name, db)
+            var out = [String: ([Float], MetadataValue, UInt64)]()
+            try PostgresCollectionReader.rows(of: registered, db) { id, v, json, lsn in
+                out[id] = (Array(v), try MetadataJSON.parse(json), lsn)
+            }
+            return out
+        }
+    }
+}
+
+private func vectors(_ label: String, seed: UInt64, n: Int, d: Int) -> [[Float]] {
+    var rng = SeededGenerator.forTest(label, defaultSeed: seed)
+    return (0..<n).map { _ in (0..<d).map { _ in Float.random(in: -1...1, using: &rng) } }
+}
+
+@Suite("Checkpoints to PostgreSQL and restore (real server)", .enabled(if: PostgresTestEnvironment.shouldRun))
+struct CheckpointTests {
+    @Test("migrations are recorded and idempotent, also when two processes race")
+    func migrations() throws {
+        let db = try IsolatedDatabase("migrate")
+        defer { db.cleanup() }
+        let applied = Locked<[Int]>([])
+        runOnThreads(2) { _ in
+            let n = (try? db.pool.withConnection { try PostgresSchema.migrate($0) }) ?? -1
+            applied.withLock { $0.append(n) }
+        }
+        #expect(applied.withLock { $0.sorted() } == [0, PostgresSchema.latestVersion])
+        #expect(try db.pool.withConnection { try PostgresSchema.migrate($0) } == 0)
+        let versions = try db.pool.withConnection { try $0.execute("SELECT count(*) FROM engram_migrations") }
+        #expect(versions.text(row: 0, column: 0) == String(PostgresSchema.latestVersion))
+    }
+
+    @Test("write → checkpoint → lose the data directory → restore: the same records and the same search results")
+    func checkpointThenRestore() throws {
+        let db = try IsolatedDatabase("restore")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-checkpoint")
+        defer { dir.remove() }
+        let vs = vectors("checkpoint.restore", seed: 307, n: 1500, d: 16)
+        // Ids, names and metadata holding quotes, semicolons and SQL are stored verbatim.
+        let hostile = "x'); DROP TABLE engram_checkpoints; --\"\\"
+        let name = "notes \"q\"; DELETE FROM engram_collections; --"
+        let target = try PostgresCheckpointTarget(pool: db.pool)
+        var expected = [String: ([Float], MetadataValue)]()
+        do {
+            let store = try Store.open(directory: dir.path + "/a", options: StoreOptions(durability: .osBuffered))
+            try store.createCollection(CollectionConfiguration(name: name, dimension: 16, metric: .cosine))
+            let records = (0..<1500).map { i in
+                Record(id: i == 3 ? hostile : "r\(i)", vector: vs[i],
+                       metadata: ["agent": i % 3 == 0 ? "planner" : "critic", "step": .number(Double(i)), "note": .string(hostile)])
+            }
+            try store.upsert(name, records)
+            try store.checkpoint(to: target)
+            // Changes after the first checkpoint: updates, deletes, new records.
+            try store.upsert(name, [Record(id: "r10", vector: vs[11], metadata: ["agent": "critic"]), Record(id: "new", vector: vs[12])])
+            try store.delete(name, ids: ["r20", "r21", hostile])
+            let report = try store.checkpoint(to: target)
+            #expect(report.upserts == 2 && report.deletes == 3)
+            for id in ["r10", "new", "r0", "r999"] {
+                let r = try #require(try store.get(name, id: id))
+                expected[id] = (r.vector, r.metadata)
+            }
+            #expect(try store.count(name) == 1500 - 3 + 1)
+            try store.close()
+        }
+        let rows = try db.rows(name)
+        #expect(rows.count == 1500 - 3 + 1)
+        #expect(rows[hostile] == nil && rows["r20"] == nil)
+        for (id, (v, m)) in expected {
+            #expect(rows[id]?.0 == v, "\(id)")
+            #expect(rows[id]?.1 == m, "\(id)")
+        }
+        #expect(try db.pool.withConnection { try $0.execute("SELECT count(*) FROM engram_checkpoints") }.text(row: 0, column: 0) == "2")
+
+        // The data directory is gone: restore into an empty one.
+        let restored = try Store.open(directory: dir.path + "/b")
+        let report = try PostgresRestore.restore(name, into: restored, pool: db.pool, threads: 2)
+        #expect(report.records == 1500 - 3 + 1)
+        #expect(try restored.count(name) == 1500 - 3 + 1)
+        for (id, (v, m)) in expected {
+            #expect(try restored.get(name, id: id)?.vector == v)
+            #expect(try restored.get(name, id: id)?.metadata == m)
+        }
+        let recall = try PostgresRestore.verify(name, store: restored, pool: db.pool, queries: 40, k: 10, seed: 307)
+        print("restore recall@10 against exact search in PostgreSQL: \(recall) (seed 307; budget 0.9)")
+        #expect(recall >= 0.9)
+        // The restored store carries on the database's LSNs: its next checkpoint sends only what is new.
+        #expect(restored.lastLSN >= report.checkpointLSN)
+        try restored.upsert(name, [Record(id: "after", vector: vs[40])])
+        let next = try restored.checkpoint(to: target)
+        #expect(next.since == report.checkpointLSN && next.upserts == 1 && next.deletes == 0)
+        try restored.close()
+        // Reopened, the restored collection comes back from the local snapshot.
+        let reopened = try Store.open(directory: dir.path + "/b")
+        #expect(try reopened.count(name) == 1500 - 3 + 2)
+        try reopened.close()
+    }
+
+    @Test("writes during a checkpoint are neither lost nor duplicated")
+    func writesDuringCheckpoint() throws {
+        let db = try IsolatedDatabase("concurrent")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-checkpoint")
+        defer { dir.remove() }
+        let vs = vectors("checkpoint.concurrent", seed: 311, n: 4000, d: 8)
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 8, metric: .squaredL2))
+        try store.upsert("c", (0..<2000).map { Record(id: "r\($0)", vector: vs[$0]) })
+        let target = try PostgresCheckpointTarget(pool: db.pool)
+        let failures = Locked<[String]>([])
+        runOnThreads(2) { thread in
+            do {
+                if thread == 0 {
+                    for start in stride(from: 2000, to: 4000, by: 100) {
+                        try store.upsert("c", (start..<(start + 100)).map { Record(id: "r\($0)", vector: vs[$0]) })
+                        try store.delete("c", ids: ["r\(start - 2000)"])
+                    }
+                } else {
+                    for _ in 0..<5 { try store.checkpoint(to: target) }
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        try store.checkpoint(to: target)
+        let rows = try db.rows("c")
+        #expect(try rows.count == store.count("c"))
+        #expect(rows.count == 4000 - 20)
+        for i in stride(from: 0, to: 4000, by: 7) {
+            let id = "r\(i)"
+            let live = try store.get("c", id: id) != nil
+            #expect((rows[id] != nil) == live, "\(id)")
+            if let row = rows[id] { #expect(row.0 == vs[i]) }
+        }
+        try store.close()
+    }
+
+    @Test("an unreachable database or a session killed mid-checkpoint loses nothing, and the next checkpoint converges")
+    func serverDownThenBack() throws {
+        let db = try IsolatedDatabase("down")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-checkpoint")
+        defer { dir.remove() }
+        let vs = vectors("checkpoint.down", seed: 313, n: 30_000, d: 32)
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 32, metric: .squaredL2))
+        for start in stride(from: 0, to: 30_000, by: 5000) {
+            try store.upsert("c", (start..<(start + 5000)).map { Record(id: "r\($0)", vector: vs[$0]) })
+        }
+        // Down: the server cannot be reached.
+        let down = try PostgresPool(
+            PostgresConfiguration(connectionString: "postgresql:///postgres?host=/nonexistent-engram&port=1&connect_timeout=1"),
+            options: .init(maxConnections: 1, acquireTimeoutSeconds: 0.3))
+        let error = #expect(throws: EngineError.self) { try store.checkpoint(to: DeferredTarget { try PostgresCheckpointTarget(pool: down) }) }
+        #expect(error.map { if case .checkpoint = $0 { true } else { false } } == true)
+        #expect(store.checkpointLSN == 0)
+
+        // Killed: the session running the checkpoint is ended while it copies.
+        let target = try PostgresCheckpointTarget(pool: db.pool)
+        let killed = Locked<Int>(0)
+        let outcome = Locked<String>("")
+        runOnThreads(2) { thread in
+            if thread == 0 {
+                do { try store.checkpoint(to: target); outcome.withLock { $0 = "committed" } } catch { outcome.withLock { $0 = "\(error)" } }
+            } else {
+                guard let admin = try? PostgresConnection() else { return }
+                for _ in 0..<2000 {
+                    let r = try? admin.execute("""
+                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE application_name = $1 AND query LIKE 'COPY engram_stage%' AND state = 'active'
+                        """, [.text(db.schema)])
+                    if let r, r.rowCount > 0 { killed.withLock { $0 = r.rowCount }; return }
+                    if !outcome.withLock({ $0 }).isEmpty { return }
+                    usleep(500)
+                }
+            }
+        }
+        print("mid-checkpoint kill: \(killed.withLock { $0 }) session(s) ended; the checkpoint: \(outcome.withLock { $0 })")
+        if killed.withLock({ $0 }) > 0 {
+            #expect(outcome.withLock { $0 } != "committed")
+            #expect(try db.pool.withConnection { try $0.execute("SELECT count(*) FROM engram_checkpoints") }.text(row: 0, column: 0) == "0")
+        }
+        // Back: the next checkpoint sends everything, and the table matches the engine.
+        try store.checkpoint(to: target)
+        let rows = try db.rows("c")
+        #expect(rows.count == 30_000)
+        #expect(rows["r12345"]?.0 == vs[12345])
+        #expect(store.checkpointLSN == store.lastLSN)
+        try store.close()
+    }
+}
+
+/// A target created on first use, so that a target whose database is down
+/// fails inside the checkpoint call (as a running store sees it).
+private struct DeferredTarget: CheckpointTarget {
+    let make: @Sendable () throws -> CheckpointTarget
+    func checkpointLSN() throws -> UInt64 { try make().checkpointLSN() }
+    func commit(_ checkpoint: Checkpoint) throws { try make().commit(checkpoint) }
+}
