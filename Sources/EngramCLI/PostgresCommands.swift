@@ -23,12 +23,13 @@ struct CheckpointCommand: ParsableCommand {
 
     @Option(name: .customLong("data-dir")) var dataDir: String
     @Flag(name: .customLong("sql-index"), help: "Also build a pgvector HNSW index on each table, for SQL users.") var sqlIndex = false
+    @Flag(name: .customLong("with-graph"), help: "Also store each collection's graph, so `engram restore` loads it instead of rebuilding it.") var withGraph = false
     @Flag var json = false
 
     func run() throws {
         let store = try Store.open(directory: dataDir)
         let target = try PostgresCheckpointTarget(pool: try databasePool(), createSQLIndex: sqlIndex)
-        let report = try store.checkpoint(to: target)
+        let report = try store.checkpoint(to: target, withGraphs: withGraph)
         try store.close()
         let total = report.captureSeconds + report.commitSeconds
         let rate = total > 0 ? Double(report.upserts) / total : 0
@@ -74,9 +75,12 @@ struct RestoreCommand: ParsableCommand {
         try store.close()
         if json {
             let r = recall.map { ",\"recall_at_k\":\(format($0, 4)),\"k\":\(k),\"queries\":\(queries),\"seed\":\(seed)" } ?? ""
-            printAndFlush("{\"collection\":\(MetadataJSON.format(.string(collection))),\"records\":\(report.records),\"checkpoint_lsn\":\(report.checkpointLSN),\"seconds\":\(seconds(report.seconds))\(r)}")
+            let fallback = report.snapshotFallback.map { ",\"graph_snapshot_fallback\":\(MetadataJSON.format(.string($0)))" } ?? ""
+            printAndFlush("{\"collection\":\(MetadataJSON.format(.string(collection))),\"records\":\(report.records),\"checkpoint_lsn\":\(report.checkpointLSN),\"seconds\":\(seconds(report.seconds)),\"graph_snapshot\":\(report.usedGraphSnapshot)\(fallback)\(r)}")
         } else {
-            printAndFlush("restored \(collection): \(report.records) records as of checkpoint LSN \(report.checkpointLSN) in \(seconds(report.seconds)) s")
+            let how = report.usedGraphSnapshot ? "graph loaded from the database's snapshot" : "graph rebuilt from the rows"
+            printAndFlush("restored \(collection): \(report.records) records as of checkpoint LSN \(report.checkpointLSN) in \(seconds(report.seconds)) s (\(how))")
+            if let fallback = report.snapshotFallback { printAndFlush("note: \(fallback)") }
             if let recall { printAndFlush("verify: recall@\(k) = \(format(recall, 4)) against exact search in PostgreSQL (\(queries) queries, seed \(seed))") }
         }
     }

@@ -21,6 +21,10 @@ public struct Checkpoint: Sendable {
         public var deleted: [(id: String, lsn: UInt64)] = []
         /// Every live record of the collection at `lsn` (not only the changed ones).
         public var liveCount = 0
+        /// When asked for: the whole collection at `lsn` (graph, records,
+        /// metadata) in the local snapshot format (Docs/FORMATS.md), so a
+        /// restore can load it instead of rebuilding the graph.
+        public var graphSnapshot: [UInt8]?
 
         public init(configuration: CollectionConfiguration) { self.configuration = configuration }
     }

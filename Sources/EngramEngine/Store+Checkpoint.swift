@@ -21,7 +21,11 @@ extension Store {
     /// On failure nothing is lost: the log keeps every change and the next
     /// checkpoint sends them again (Docs/ENGINE.md, "Checkpoints").
     @discardableResult
-    public func checkpoint(to target: CheckpointTarget) throws(EngineError) -> CheckpointReport {
+    ///
+    /// `withGraphs` also sends each collection whole, graph included, in
+    /// the snapshot format, so that `engram restore` loads it instead of
+    /// rebuilding the graph (costly: every byte of the collection, each time).
+    public func checkpoint(to target: CheckpointTarget, withGraphs: Bool = false) throws(EngineError) -> CheckpointReport {
         try checkOpen()
         return try checkpointing.withLock { (committed) throws(EngineError) -> CheckpointReport in
             let since: UInt64
@@ -33,14 +37,18 @@ extension Store {
                 }
                 let collections = catalog.withLock { Array($0.values) }.sorted { $0.configuration.name < $1.configuration.name }
                 var changes = [Checkpoint.Changes]()
-                for c in collections { changes.append(try c.changes(since: since)) }
+                for c in collections {
+                    var change = try c.changes(since: since)
+                    if withGraphs { change.graphSnapshot = StoreSnapshot.encode(lsn: lsn, checkpointLSN: lsn, collections: [c]) }
+                    changes.append(change)
+                }
                 return Checkpoint(since: since, lsn: lsn, collections: changes)
             }
             let captureSeconds = Double(engineNanoseconds() - start) / 1e9
             var report = CheckpointReport(since: since, lsn: captured.lsn, upserts: captured.upserts, deletes: captured.deletes,
                                           captureSeconds: captureSeconds, commitSeconds: 0)
             let commitStart = engineNanoseconds()
-            if captured.lsn > since || captured.upserts + captured.deletes > 0 {
+            if captured.lsn > since || captured.upserts + captured.deletes > 0 || withGraphs {
                 do { try target.commit(captured) } catch {
                     telemetry.logger.error("checkpoint failed; the log keeps every change", metadata: ["error": "\(error)"])
                     throw .checkpoint("\(error)")

@@ -32,24 +32,7 @@ extension Store {
         progress: @escaping (_ phase: String, _ done: Int) -> Void = { _, _ in },
         stream: ((RestoredRecord) throws -> Void) throws -> Void
     ) throws(EngineError) -> Int {
-        try checkOpen()
-        if let existing = catalog.withLock({ $0[configuration.name] }) {
-            guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
-            guard existing.count == 0 else {
-                throw .invalidArgument("collection '\(configuration.name)' already holds \(existing.count) records in \(directory): restore into an empty data directory")
-            }
-        }
-        let applied = sequencer.appliedLSN
-        if applied == 0 && catalog.withLock({ $0.isEmpty }) {
-            if checkpointLSN > 0 {
-                do { try log.withExclusiveLog { wal in try wal.restart(at: checkpointLSN + 1) } } catch {
-                    throw .log(error as? WALError ?? WALError(kind: .io, reason: "\(error)"))
-                }
-                sequencer.restart(appliedLSN: checkpointLSN)
-            }
-        } else if applied < checkpointLSN {
-            throw .invalidArgument("\(directory) is at LSN \(applied), behind the database's checkpoint \(checkpointLSN): restore into an empty data directory")
-        }
+        try prepareRestore(configuration, checkpointLSN: checkpointLSN)
 
         // Read every record, validated and prepared like a write.
         let collection = try Collection(configuration)
@@ -107,13 +90,61 @@ extension Store {
             progress("indexed", end)
         }
         collection.installRestored(ids: ids, lsns: lsns, metadata: values)
+        try install(collection, checkpointLSN: checkpointLSN)
+        return ids.count
+    }
 
-        _ = try logged(.create(configuration)) { _ throws(EngineError) in
-            self.catalog.withLock { $0[configuration.name] = collection }
+    /// Restores a collection from a graph snapshot taken at the database's
+    /// checkpoint `checkpointLSN` (``checkpoint(to:withGraphs:)``): nothing
+    /// is rebuilt. A snapshot that fails its checksum or checks is
+    /// `.corrupt` (the caller then rebuilds from the rows).
+    @discardableResult
+    public func restoreCollection(
+        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, graphSnapshot: [UInt8]
+    ) throws(EngineError) -> Int {
+        try checkOpen()
+        let contents = try StoreSnapshot.decode(graphSnapshot, file: "the database's graph snapshot of '\(configuration.name)'")
+        guard contents.lsn == checkpointLSN, contents.collections.count == 1,
+              let collection = contents.collections.first, collection.configuration == configuration else {
+            throw .corrupt("the database's graph snapshot of '\(configuration.name)' is of another collection or LSN")
+        }
+        try prepareRestore(configuration, checkpointLSN: checkpointLSN)
+        collection.tombstones.removeAll()
+        try install(collection, checkpointLSN: checkpointLSN)
+        scheduleMaintenance()  // staged rows in the snapshot go into the graph
+        return collection.count
+    }
+
+    /// Checks that `configuration` may be restored here, and moves a fresh
+    /// store's log to `checkpointLSN` + 1.
+    private func prepareRestore(_ configuration: CollectionConfiguration, checkpointLSN: UInt64) throws(EngineError) {
+        if let existing = catalog.withLock({ $0[configuration.name] }) {
+            guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
+            guard existing.count == 0 else {
+                throw .invalidArgument("collection '\(configuration.name)' already holds \(existing.count) records in \(directory): restore into an empty data directory")
+            }
+        }
+        let applied = sequencer.appliedLSN
+        if applied == 0 && catalog.withLock({ $0.isEmpty }) {
+            if checkpointLSN > 0 {
+                do { try log.withExclusiveLog { wal in try wal.restart(at: checkpointLSN + 1) } } catch {
+                    throw .log(error as? WALError ?? WALError(kind: .io, reason: "\(error)"))
+                }
+                sequencer.restart(appliedLSN: checkpointLSN)
+            }
+        } else if applied < checkpointLSN {
+            throw .invalidArgument("\(directory) is at LSN \(applied), behind the database's checkpoint \(checkpointLSN): restore into an empty data directory")
+        }
+    }
+
+    /// Logs the restored collection's creation, installs it, and writes a
+    /// local snapshot, so it is durable here.
+    private func install(_ collection: Collection, checkpointLSN: UInt64) throws(EngineError) {
+        _ = try logged(.create(collection.configuration)) { _ throws(EngineError) in
+            self.catalog.withLock { $0[collection.configuration.name] = collection }
             return 0
         }
         checkpointed.withLock { $0 = Swift.max($0, checkpointLSN) }
         try writeSnapshot()
-        return ids.count
     }
 }

@@ -1,6 +1,7 @@
 import EngramEngine
 import EngramIndex
 import EngramKernels
+import EngramWAL
 
 /// The engine's checkpoint target in PostgreSQL + pgvector
 /// (Docs/POSTGRES.md): every collection is a table a plain SQL user can
@@ -44,7 +45,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                 guard current == checkpoint.since else {
                     throw PostgresError(kind: .server, message: "the database moved from checkpoint \(checkpoint.since) to \(current) meanwhile")
                 }
-                for changes in checkpoint.collections { try merge(changes, db) }
+                for changes in checkpoint.collections { try merge(changes, lsn: checkpoint.lsn, db) }
                 try db.execute("""
                     INSERT INTO engram_checkpoints (lsn, since, upserts, deletes) VALUES ($1, $2, $3, $4)
                     ON CONFLICT (lsn) DO NOTHING
@@ -85,8 +86,63 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         return quoted
     }
 
-    private func merge(_ changes: Checkpoint.Changes, _ db: PostgresConnection) throws {
+    /// Raw bytes per stored graph-snapshot chunk (each LZ4-compressed on its own).
+    static let snapshotChunkBytes = 16 << 20
+
+    /// Replaces the collection's stored graph snapshot with `bytes`, taken at `lsn`.
+    static func storeGraphSnapshot(_ bytes: [UInt8], of name: String, lsn: UInt64, _ db: PostgresConnection) throws {
+        try db.execute("DELETE FROM engram_index_snapshots WHERE collection = $1", [.text(name)])
+        var chunk = 0
+        try bytes.withUnsafeBytes { all in
+            var start = 0
+            while start < all.count {
+                let end = Swift.min(all.count, start + snapshotChunkBytes)
+                let raw = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                let packed = LZ4Block.compress(raw)
+                try db.execute("""
+                    INSERT INTO engram_index_snapshots (collection, chunk, lsn, bytes, raw_bytes, lz4) VALUES ($1, $2, $3, $4, $5, $6)
+                    """, [.text(name), .text(String(chunk)), .text(String(lsn)), .binary(packed ?? Array(raw)),
+                          .text(String(raw.count)), .text(packed == nil ? "false" : "true")])
+                chunk += 1
+                start = end
+            }
+        }
+    }
+
+    /// The collection's stored graph snapshot if it was taken at `lsn`, else nil.
+    static func graphSnapshot(of name: String, at lsn: UInt64, _ db: PostgresConnection) throws -> [UInt8]? {
+        let r = try db.execute("""
+            SELECT lsn, chunk, raw_bytes, lz4, bytes FROM engram_index_snapshots WHERE collection = $1 ORDER BY chunk
+            """, [.text(name)], resultFormat: .binary)
+        guard r.rowCount > 0 else { return nil }
+        var out = [UInt8]()
+        for row in 0..<r.rowCount {
+            guard let lsnBytes = r.bytes(row: row, column: 0), let chunkBytes = r.bytes(row: row, column: 1),
+                  let rawBytes = r.bytes(row: row, column: 2), let lz4 = r.bytes(row: row, column: 3),
+                  let stored = r.bytes(row: row, column: 4) else { return nil }
+            let chunkLSN = try lsnBytes.withUnsafeBytes { try BinaryCopy.int64($0) }
+            let index = chunkBytes.withUnsafeBytes { Int(Int32(bigEndian: $0.loadUnaligned(as: Int32.self))) }
+            let rawCount = rawBytes.withUnsafeBytes { Int(Int32(bigEndian: $0.loadUnaligned(as: Int32.self))) }
+            guard UInt64(bitPattern: chunkLSN) == lsn, index == row else { return nil }
+            if lz4.first == 1 {
+                let start = out.count
+                out.append(contentsOf: repeatElement(0, count: rawCount))
+                let ok = stored.withUnsafeBytes { source in
+                    out.withUnsafeMutableBytes { LZ4Block.decompress(source, into: UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
+                }
+                guard ok else { throw PostgresError(kind: .decoding, message: "graph snapshot chunk \(row) of '\(name)' does not decompress") }
+            } else {
+                out += stored
+            }
+        }
+        return out
+    }
+
+    private func merge(_ changes: Checkpoint.Changes, lsn: UInt64, _ db: PostgresConnection) throws {
         let table = try Self.ensureTable(changes.configuration, db, sqlIndex: createSQLIndex)
+        if let graph = changes.graphSnapshot {
+            try Self.storeGraphSnapshot(graph, of: changes.configuration.name, lsn: lsn, db)
+        }
         if !changes.deleted.isEmpty {
             try db.execute("CREATE TEMP TABLE engram_deleted (id text NOT NULL, lsn bigint NOT NULL) ON COMMIT DROP")
             try db.copyIn("COPY engram_deleted (id, lsn) FROM STDIN (FORMAT binary)") { send in

@@ -11,6 +11,10 @@ public enum PostgresRestore {
         public var records: Int
         public var checkpointLSN: UInt64
         public var seconds: Double
+        /// Whether the stored graph snapshot was loaded (else the graph was rebuilt).
+        public var usedGraphSnapshot: Bool
+        /// Why a stored graph snapshot was not used, if there was one.
+        public var snapshotFallback: String?
     }
 
     /// Streams collection `name` from the database (one REPEATABLE READ
@@ -26,12 +30,29 @@ public enum PostgresRestore {
             defer { _ = try? db.execute("COMMIT") }
             let lsn = try PostgresCheckpointTarget.checkpointLSN(db)
             let registered = try PostgresCollectionReader.configuration(name, db)
+            // The stored graph, if it reflects the table as it is (taken at the last checkpoint).
+            var fallback: String?
+            do {
+                if let graph = try PostgresCheckpointTarget.graphSnapshot(of: name, at: lsn, db) {
+                    progress("graph snapshot loading", 0)
+                    let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, graphSnapshot: graph)
+                    return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start,
+                                  usedGraphSnapshot: true, snapshotFallback: nil)
+                }
+            } catch let error as EngineError {
+                guard case .corrupt(let why) = error else { throw error }
+                fallback = "the stored graph snapshot is damaged (\(why)); rebuilding the graph from the rows"
+            } catch let error as PostgresError where error.kind == .decoding {
+                fallback = "the stored graph snapshot is damaged (\(error.message)); rebuilding the graph from the rows"
+            }
+            if let fallback { progress(fallback, 0) }
             let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, threads: threads, progress: progress) { emit in
                 try PostgresCollectionReader.rows(of: registered, db) { id, vector, json, rowLSN in
                     try emit(Store.RestoredRecord(id: id, vector: vector, metadata: try MetadataJSON.parse(json), lsn: rowLSN))
                 }
             }
-            return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start)
+            return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start,
+                          usedGraphSnapshot: false, snapshotFallback: fallback)
         }
     }
 

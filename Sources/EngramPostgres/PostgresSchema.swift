@@ -50,6 +50,13 @@ public enum PostgresSchema {
             )
             """,
         ]),
+        Migration(version: 2, name: "graph snapshot chunks: raw size and compression flag", statements: [
+            """
+            ALTER TABLE engram_index_snapshots
+                ADD COLUMN raw_bytes integer NOT NULL DEFAULT 0,
+                ADD COLUMN lz4 boolean NOT NULL DEFAULT false
+            """,
+        ]),
     ]
 
     /// The newest migration version.

@@ -1,16 +1,17 @@
 import CLZ4
 
 /// LZ4 block compression (liblz4's `LZ4_compress_default` and
-/// `LZ4_decompress_safe`), the only way the write-ahead log touches liblz4.
+/// `LZ4_decompress_safe`), the only way Engram touches liblz4: write-ahead
+/// log records, and graph snapshots stored in PostgreSQL.
 ///
 /// Decompression is bounds-checked by liblz4 itself: corrupt input yields
 /// `nil`, never a read or write outside the buffers.
-enum LZ4Block {
+public enum LZ4Block {
     /// The largest input liblz4 accepts (`LZ4_MAX_INPUT_SIZE`, about 2 GB).
-    static let maxInput = Int(LZ4_MAX_INPUT_SIZE)
+    public static let maxInput = Int(LZ4_MAX_INPUT_SIZE)
 
     /// `source` compressed, or `nil` if it would not shrink (then store it raw).
-    static func compress(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
+    public static func compress(_ source: UnsafeRawBufferPointer) -> [UInt8]? {
         guard source.count > 0, source.count <= maxInput else { return nil }
         let bound = Int(LZ4_compressBound(Int32(source.count)))
         var out = [UInt8](repeating: 0, count: bound)
@@ -27,7 +28,7 @@ enum LZ4Block {
 
     /// Decompresses `source` into exactly `target.count` bytes; false if the
     /// bytes are not a valid LZ4 block of that size.
-    static func decompress(_ source: UnsafeRawBufferPointer, into target: UnsafeMutableRawBufferPointer) -> Bool {
+    public static func decompress(_ source: UnsafeRawBufferPointer, into target: UnsafeMutableRawBufferPointer) -> Bool {
         guard target.count <= maxInput, source.count > 0 else { return target.isEmpty }
         let produced = LZ4_decompress_safe(
             source.baseAddress!.assumingMemoryBound(to: CChar.self),

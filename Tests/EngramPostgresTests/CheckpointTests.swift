@@ -131,6 +131,47 @@ struct CheckpointTests {
         try reopened.close()
     }
 
+    @Test("a stored graph snapshot is loaded when it matches the table, skipped when stale, and a damaged one falls back to a rebuild")
+    func graphSnapshots() throws {
+        let db = try IsolatedDatabase("graph")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-checkpoint")
+        defer { dir.remove() }
+        let vs = vectors("checkpoint.graph", seed: 331, n: 3000, d: 24)
+        let target = try PostgresCheckpointTarget(pool: db.pool)
+        let store = try Store.open(directory: dir.path + "/a", options: StoreOptions(durability: .osBuffered))
+        try store.createCollection(CollectionConfiguration(name: "g", dimension: 24, metric: .squaredL2))
+        try store.upsert("g", (0..<3000).map { Record(id: "r\($0)", vector: vs[$0], metadata: ["n": .number(Double($0))]) })
+        try store.checkpoint(to: target, withGraphs: true)
+        let queries = (0..<20).map { vs[$0 * 7].map { $0 + 0.01 } }
+        let expected = try queries.map { try store.search("g", vector: $0, k: 5).map(\.id) }
+
+        let loaded = try Store.open(directory: dir.path + "/b")
+        let report = try PostgresRestore.restore("g", into: loaded, pool: db.pool, threads: 2)
+        #expect(report.usedGraphSnapshot && report.snapshotFallback == nil && report.records == 3000)
+        try loaded.waitUntilIndexed()
+        #expect(try queries.map { try loaded.search("g", vector: $0, k: 5).map(\.id) } == expected)
+        #expect(try loaded.get("g", id: "r42")?.metadata == ["n": 42])
+        try loaded.close()
+
+        // A damaged chunk: the restore says so and rebuilds from the rows.
+        try db.pool.withConnection { try $0.execute("UPDATE engram_index_snapshots SET bytes = overlay(bytes placing '\\xdeadbeef'::bytea from 200 for 4)") }
+        let rebuilt = try Store.open(directory: dir.path + "/c")
+        let fallback = try PostgresRestore.restore("g", into: rebuilt, pool: db.pool, threads: 2)
+        #expect(!fallback.usedGraphSnapshot && fallback.snapshotFallback != nil && fallback.records == 3000)
+        #expect(try rebuilt.get("g", id: "r42")?.vector == vs[42])
+        try rebuilt.close()
+
+        // A later checkpoint without the graph: the stored one is stale and skipped, silently.
+        try store.upsert("g", [Record(id: "late", vector: vs[0])])
+        try store.checkpoint(to: target)
+        let fresh = try Store.open(directory: dir.path + "/d")
+        let stale = try PostgresRestore.restore("g", into: fresh, pool: db.pool, threads: 2)
+        #expect(!stale.usedGraphSnapshot && stale.snapshotFallback == nil && stale.records == 3001)
+        try fresh.close()
+        try store.close()
+    }
+
     @Test("writes during a checkpoint are neither lost nor duplicated")
     func writesDuringCheckpoint() throws {
         let db = try IsolatedDatabase("concurrent")
