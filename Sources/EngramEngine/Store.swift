@@ -55,6 +55,10 @@ public final class Store: Sendable {
     let checkpointed = Locked<UInt64>(0)
     /// Serialises checkpoints; counts those committed since open.
     let checkpointing = Locked<Int>(0)
+    /// The background checkpointer, if started.
+    let background = Locked<Checkpointer?>(nil)
+    /// Log payload bytes appended since open (the checkpointer's size trigger).
+    let loggedBytes = Atomic<Int>(0)
     let maintenance = Locked<MaintenanceState>(MaintenanceState())
     let maintenanceQueue = DispatchQueue(label: "engram.store.maintenance")
     let closed = Atomic<Bool>(false)
@@ -203,6 +207,7 @@ public final class Store: Sendable {
     /// directory. Later calls throw ``EngineError/closed``. Without the
     /// snapshot, the next open replays the log instead.
     public func close(writingSnapshot: Bool = true) throws(EngineError) {
+        stopCheckpointing()
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         maintenanceQueue.sync {}
         defer { releaseDirectory() }
@@ -232,6 +237,7 @@ public final class Store: Sendable {
         do throws(WALError) { lsn = try log.append(type: payload.type, payload: bytes) } catch { throw .log(error) }
         telemetry.walBytes.increment(by: Int64(bytes.count))
         maintenance.withLock { $0.logBytesSinceSnapshot += bytes.count }
+        loggedBytes.wrappingAdd(bytes.count, ordering: .relaxed)
         return try sequencer.submit(lsn: lsn) { () throws(EngineError) -> Int in try apply(lsn) }
     }
 }

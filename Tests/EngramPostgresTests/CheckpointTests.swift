@@ -172,6 +172,41 @@ struct CheckpointTests {
         try store.close()
     }
 
+    @Test("the background checkpointer retries while the database is down and converges once it is back")
+    func backgroundCheckpointer() throws {
+        let db = try IsolatedDatabase("background")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-checkpoint")
+        defer { dir.remove() }
+        let vs = vectors("checkpoint.background", seed: 337, n: 2000, d: 8)
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 8, metric: .squaredL2))
+        try store.upsert("c", (0..<1000).map { Record(id: "r\($0)", vector: vs[$0]) })
+        let real = try PostgresCheckpointTarget(pool: db.pool)
+        let switchable = SwitchableTarget(real)
+        switchable.down.withLock { $0 = true }
+        let checkpointer = try store.startCheckpointing(
+            to: switchable, schedule: .init(intervalSeconds: 0.1, initialBackoffSeconds: 0.05, maxBackoffSeconds: 0.2))
+        func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
+            for _ in 0..<400 {
+                if try condition() { return }
+                usleep(50_000)
+            }
+            Issue.record("timed out waiting for \(what)")
+        }
+        try waitFor("failures") { checkpointer.status.failures >= 3 }
+        #expect(checkpointer.status.committed == 0 && store.checkpointLSN == 0)
+        try store.upsert("c", (1000..<2000).map { Record(id: "r\($0)", vector: vs[$0]) })
+        try store.delete("c", ids: ["r5"])
+        switchable.down.withLock { $0 = false }
+        try waitFor("convergence") { checkpointer.status.lastLSN == store.lastLSN }
+        let rows = try db.rows("c")
+        #expect(rows.count == 1999 && rows["r5"] == nil && rows["r1999"]?.0 == vs[1999])
+        #expect(checkpointer.status.consecutiveFailures == 0 && checkpointer.status.lastError == nil)
+        try store.close()  // stops the checkpointer
+        #expect(checkpointer.status.committed >= 1)
+    }
+
     @Test("writes during a checkpoint are neither lost nor duplicated")
     func writesDuringCheckpoint() throws {
         let db = try IsolatedDatabase("concurrent")
@@ -273,4 +308,20 @@ private struct DeferredTarget: CheckpointTarget {
     let make: @Sendable () throws -> CheckpointTarget
     func checkpointLSN() throws -> UInt64 { try make().checkpointLSN() }
     func commit(_ checkpoint: Checkpoint) throws { try make().commit(checkpoint) }
+}
+
+/// A target a test can take down and bring back.
+private final class SwitchableTarget: CheckpointTarget, @unchecked Sendable {
+    let real: CheckpointTarget
+    let down = Locked<Bool>(false)
+    init(_ real: CheckpointTarget) { self.real = real }
+    struct Down: Error {}
+    func checkpointLSN() throws -> UInt64 {
+        if down.withLock({ $0 }) { throw Down() }
+        return try real.checkpointLSN()
+    }
+    func commit(_ checkpoint: Checkpoint) throws {
+        if down.withLock({ $0 }) { throw Down() }
+        try real.commit(checkpoint)
+    }
 }
