@@ -27,6 +27,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The metric when creating: cosine, ip or l2.") var metric: Metric = .cosine
     @Option(help: "Records per logged batch.") var batch: Int = 1000
     @Option(help: "fsync, group-commit[:µs] or os-buffered (Docs/ENGINE.md).") var durability: GroupCommitLog.Mode = .fsync
+    @Flag(name: .customLong("wait-indexed"), help: "Before closing, wait until the graph holds every record (else the rest is indexed when the store next opens).") var waitIndexed = false
     @Flag var json = false
 
     func validate() throws {
@@ -70,6 +71,10 @@ struct ImportCommand: ParsableCommand {
             }
         }
         try flush()
+        if waitIndexed {
+            try store.waitUntilIndexed()
+            printAndFlush(json ? "{\"indexed\":\(done)}" : "indexed: \(done) records in the graph")
+        }
         try store.close()
     }
 

@@ -1,5 +1,6 @@
 import EngramIndex
 import EngramKernels
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +40,10 @@ final class Collection: @unchecked Sendable {
     let lock = ReadWriteLock()
     /// Held while a staged block is in flight; counts the blocks moved into the graph.
     let indexing = Locked<Int>(0)
+    /// Snapshots waiting for `indexing`: the background indexer steps aside
+    /// for them (a mutex is not fair: an indexer taking block after block
+    /// could keep a snapshot, and the writers it pauses, waiting for long).
+    let snapshotsWaiting = Atomic<Int>(0)
 
     init(_ configuration: CollectionConfiguration, index: HNSWIndex? = nil) throws(EngineError) {
         self.configuration = configuration
@@ -231,8 +236,10 @@ final class Collection: @unchecked Sendable {
 
     /// Moves the oldest staged block into the graph, on `threads` threads.
     /// Returns the number of vectors inserted, or nil if nothing was staged.
-    func indexOldestBlock(threads: Int) throws(IndexError) -> Int? {
-        try indexing.withLock { (blocksIndexed) throws(IndexError) -> Int? in
+    /// With `yielding`, returns nil at once while a snapshot waits for it.
+    func indexOldestBlock(threads: Int, yielding: Bool = true) throws(IndexError) -> Int? {
+        if yielding && snapshotsWaiting.load(ordering: .acquiring) > 0 { return nil }
+        return try indexing.withLock { (blocksIndexed) throws(IndexError) -> Int? in
             let taken: (floats: [Float], labels: [VectorID])? = lock.withWriteLock {
                 guard let block = staging.sealOldest() else { return nil }
                 let rows = block.rows { labels.placement($0) == .staged }
@@ -280,7 +287,9 @@ final class Collection: @unchecked Sendable {
             var out = Checkpoint.Changes(configuration: configuration)
             let d = configuration.dimension
             out.liveCount = labelOfID.count
+            var changedLabels = [VectorID]()
             for (id, label) in labelOfID where labels.lsn(label) > since {
+                changedLabels.append(label)
                 out.ids.append(id)
                 out.lsns.append(labels.lsn(label))
                 out.metadata.append(metadata.metadata(of: label) ?? .object([:]))
@@ -291,19 +300,25 @@ final class Collection: @unchecked Sendable {
             }
             out.vectors = [Float](repeating: 0, count: out.ids.count * d)
             try out.vectors.withUnsafeMutableBufferPointer { (rows) throws(EngineError) in
-                for (i, id) in out.ids.enumerated() {
-                    let label = labelOfID[id]!
+                // Graph rows in one pass under the index's lock; staged rows from the blocks.
+                var inGraph = [VectorID](), graphRow = [Int]()
+                for (i, label) in changedLabels.enumerated() {
                     let target = rows.baseAddress! + i * d
                     if labels.placement(label) == .indexed {
-                        do throws(IndexError) { try index.copyVector(label, to: target) } catch {
-                            throw .corrupt("collection '\(configuration.name)': record '\(id)' is missing from its graph")
-                        }
+                        inGraph.append(label)
+                        graphRow.append(i)
                     } else if let row = stagedRows[label] {
                         target.update(from: row, count: d)
                     } else {
-                        throw .corrupt("collection '\(configuration.name)': record '\(id)' has no vector")
+                        throw .corrupt("collection '\(configuration.name)': record '\(out.ids[i])' has no vector")
                     }
                 }
+                let packed = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, inGraph.count * d))
+                defer { packed.deallocate() }
+                do throws(IndexError) { try index.copyVectors(inGraph, to: packed) } catch {
+                    throw .corrupt("collection '\(configuration.name)': a record is missing from its graph: \(error)")
+                }
+                for (j, i) in graphRow.enumerated() { (rows.baseAddress! + i * d).update(from: packed + j * d, count: d) }
             }
             out.deleted = tombstones.filter { $0.value > since }.map { (id: $0.key, lsn: $0.value) }
             return out
@@ -314,6 +329,13 @@ final class Collection: @unchecked Sendable {
     /// no checkpoint will ever need them).
     func pruneTombstones(upTo lsn: UInt64) {
         lock.withWriteLock { tombstones = tombstones.filter { $0.value > lsn } }
+    }
+
+    /// Runs `body` with no staged block in flight (snapshots), ahead of the background indexer.
+    func withIndexingPaused<R>(_ body: () throws -> R) rethrows -> R {
+        snapshotsWaiting.wrappingAdd(1, ordering: .acquiringAndReleasing)
+        defer { snapshotsWaiting.wrappingSubtract(1, ordering: .acquiringAndReleasing) }
+        return try indexing.withLock { _ in try body() }
     }
 
     func get(_ id: String) -> Record? {

@@ -45,6 +45,7 @@ extension Store {
                 return Checkpoint(since: since, lsn: lsn, collections: changes)
             }
             let captureSeconds = Double(engineNanoseconds() - start) / 1e9
+            if withGraphs { scheduleMaintenance() }  // the indexer stepped aside for the graph snapshots
             var report = CheckpointReport(since: since, lsn: captured.lsn, upserts: captured.upserts, deletes: captured.deletes,
                                           captureSeconds: captureSeconds, commitSeconds: 0)
             let commitStart = engineNanoseconds()

@@ -67,9 +67,9 @@ extension Store {
 
     /// Indexes the oldest staged block of `c`; nil if nothing was staged.
     @discardableResult
-    func indexBlock(of c: Collection) throws(EngineError) -> Int? {
+    func indexBlock(of c: Collection, yielding: Bool = true) throws(EngineError) -> Int? {
         do throws(IndexError) {
-            return try c.indexOldestBlock(threads: options.indexThreads)
+            return try c.indexOldestBlock(threads: options.indexThreads, yielding: yielding)
         } catch {
             throw .corrupt("collection '\(c.configuration.name)': a staged vector failed its graph insert: \(error)")
         }

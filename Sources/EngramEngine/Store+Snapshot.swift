@@ -42,6 +42,7 @@ extension Store {
                 throw .log(WALError(kind: .io, reason: "truncating the log below the snapshot failed: \(error)"))
             }
             last = lsn
+            scheduleMaintenance()  // the indexer stepped aside for the encoding: let it go on
             maintenance.withLock { $0.logBytesSinceSnapshot = Swift.max(0, $0.logBytesSinceSnapshot - loggedBefore) }
             telemetry.logger.info("wrote snapshot", metadata: [
                 "file": "\(path)", "lsn": "\(lsn)", "bytes": "\(bytes.count)",

@@ -189,7 +189,7 @@ public final class Store: Sendable {
     /// (for benchmarks and tests; searches never need it).
     public func waitUntilIndexed() throws(EngineError) {
         for c in catalog.withLock({ Array($0.values) }) {
-            while try indexBlock(of: c) != nil {}
+            while try indexBlock(of: c, yielding: false) != nil {}
         }
     }
 

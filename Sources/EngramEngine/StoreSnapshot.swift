@@ -49,7 +49,7 @@ enum StoreSnapshot {
         u32(collections.count)
         for c in collections.sorted(by: { $0.configuration.name < $1.configuration.name }) {
             // No block in flight, writers paused by the caller: a still picture.
-            c.indexing.withLock { _ in
+            c.withIndexingPaused {
                 c.lock.withReadLock {
                     blob(LogPayload.create(c.configuration).encode())
                     u32(c.labels.bound)

@@ -101,7 +101,15 @@ public struct BinaryCopyWriter {
         bytes.append(UInt8(truncatingIfNeeded: values.count))
         bytes.append(0)
         bytes.append(0)
-        for v in values { withUnsafeBytes(of: v.bitPattern.bigEndian) { bytes.append(contentsOf: $0) } }
+        // Grow once, then store the big-endian words in place (a checkpoint writes millions of them).
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 4 * values.count))
+        bytes.withUnsafeMutableBytes { raw in
+            let out = raw.baseAddress! + start
+            for i in 0..<values.count {
+                out.storeBytes(of: values[i].bitPattern.bigEndian, toByteOffset: 4 &* i, as: UInt32.self)
+            }
+        }
     }
 
     /// Ends the stream (after the last row).

@@ -11,7 +11,8 @@ import EngramWAL
 ///
 /// A checkpoint commits in one transaction: per collection, its deletions
 /// and its changed rows are streamed with binary `COPY` into temporary
-/// tables and merged (a row is replaced only by a newer LSN), then the
+/// tables and merged (a row is replaced only by a newer LSN; an empty
+/// table takes the rows straight from `COPY`), then the
 /// checkpoint's LSN is recorded. The transaction holds Engram's advisory
 /// lock and checks that the database is still at the LSN the checkpoint
 /// started from, so two checkpointers cannot interleave.
@@ -161,11 +162,15 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         }
         guard !changes.ids.isEmpty else { return }
         let d = changes.configuration.dimension
-        try db.execute("""
-            CREATE TEMP TABLE engram_stage (id text NOT NULL, embedding vector(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
-            ON COMMIT DROP
-            """)
-        try db.copyIn("COPY engram_stage (id, embedding, metadata, lsn) FROM STDIN (FORMAT binary)") { send in
+        // An empty table (the first checkpoint) takes the rows straight: ids in a checkpoint are unique.
+        let empty = try db.execute("SELECT NOT EXISTS (SELECT 1 FROM \(table))").text(row: 0, column: 0) == "t"
+        if !empty {
+            try db.execute("""
+                CREATE TEMP TABLE engram_stage (id text NOT NULL, embedding vector(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
+                ON COMMIT DROP
+                """)
+        }
+        try db.copyIn("COPY \(empty ? table : "engram_stage") (id, embedding, metadata, lsn) FROM STDIN (FORMAT binary)") { send in
             var writer = BinaryCopyWriter()
             try changes.vectors.withUnsafeBufferPointer { rows in
                 for i in changes.ids.indices {
@@ -180,6 +185,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             writer.finish()
             try send(writer.take())
         }
+        guard !empty else { return }
         try db.execute("""
             INSERT INTO \(table) AS t (id, embedding, metadata, lsn) SELECT id, embedding, metadata, lsn FROM engram_stage
             ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, lsn = EXCLUDED.lsn,
