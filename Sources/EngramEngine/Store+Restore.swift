@@ -110,7 +110,17 @@ extension Store {
         }
         try prepareRestore(configuration, checkpointLSN: checkpointLSN)
         collection.tombstones.removeAll()
-        try install(collection, checkpointLSN: checkpointLSN)
+        if catalog.withLock({ $0.isEmpty }), sequencer.appliedLSN == checkpointLSN, DataDirectory.snapshotFiles(directory).isEmpty {
+            // A fresh store at the checkpoint's LSN: the downloaded bytes are its snapshot as they are.
+            try snapshotting.withLock { (last: inout UInt64) throws(EngineError) in
+                try DataDirectory.writeDurably(graphSnapshot, to: "\(directory)/\(StoreSnapshot.name(checkpointLSN))")
+                last = checkpointLSN
+            }
+            catalog.withLock { $0[configuration.name] = collection }
+            checkpointed.withLock { $0 = Swift.max($0, checkpointLSN) }
+        } else {
+            try install(collection, checkpointLSN: checkpointLSN)
+        }
         scheduleMaintenance()  // staged rows in the snapshot go into the graph
         return collection.count
     }

@@ -110,32 +110,56 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         }
     }
 
-    /// The collection's stored graph snapshot if it was taken at `lsn`, else nil.
+    /// The collection's stored graph snapshot if it was taken at `lsn`, else
+    /// nil. Fetched a chunk at a time and decompressed into one buffer, so
+    /// memory holds the snapshot once plus one chunk.
     static func graphSnapshot(of name: String, at lsn: UInt64, _ db: PostgresConnection) throws -> [UInt8]? {
-        let r = try db.execute("""
-            SELECT lsn, chunk, raw_bytes, lz4, bytes FROM engram_index_snapshots WHERE collection = $1 ORDER BY chunk
-            """, [.text(name)], resultFormat: .binary)
-        guard r.rowCount > 0 else { return nil }
-        var out = [UInt8]()
-        for row in 0..<r.rowCount {
-            guard let lsnBytes = r.bytes(row: row, column: 0), let chunkBytes = r.bytes(row: row, column: 1),
-                  let rawBytes = r.bytes(row: row, column: 2), let lz4 = r.bytes(row: row, column: 3),
-                  let stored = r.bytes(row: row, column: 4) else { return nil }
-            let chunkLSN = try lsnBytes.withUnsafeBytes { try BinaryCopy.int64($0) }
-            let index = chunkBytes.withUnsafeBytes { Int(Int32(bigEndian: $0.loadUnaligned(as: Int32.self))) }
-            let rawCount = rawBytes.withUnsafeBytes { Int(Int32(bigEndian: $0.loadUnaligned(as: Int32.self))) }
-            guard UInt64(bitPattern: chunkLSN) == lsn, index == row else { return nil }
-            if lz4.first == 1 {
-                let start = out.count
-                out.append(contentsOf: repeatElement(0, count: rawCount))
-                let ok = stored.withUnsafeBytes { source in
-                    out.withUnsafeMutableBytes { LZ4Block.decompress(source, into: UnsafeMutableRawBufferPointer(rebasing: $0[start...])) }
-                }
-                guard ok else { throw PostgresError(kind: .decoding, message: "graph snapshot chunk \(row) of '\(name)' does not decompress") }
-            } else {
-                out += stored
+        let index = try db.execute("""
+            SELECT chunk, lsn, raw_bytes, lz4 FROM engram_index_snapshots WHERE collection = $1 ORDER BY chunk
+            """, [.text(name)])
+        guard index.rowCount > 0 else { return nil }
+        var sizes = [Int](), compressed = [Bool]()
+        for row in 0..<index.rowCount {
+            guard index.text(row: row, column: 0) == String(row), index.text(row: row, column: 1) == String(lsn) else { return nil }
+            guard let size = index.text(row: row, column: 2).flatMap({ Int($0) }), size > 0 else {
+                throw PostgresError(kind: .decoding, message: "graph snapshot chunk \(row) of '\(name)' has no size")
             }
+            sizes.append(size)
+            compressed.append(index.text(row: row, column: 3) == "t")
         }
+        let total = sizes.reduce(0, +)
+        var failure: PostgresError?
+        let out = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            var at = 0
+            for (row, size) in sizes.enumerated() {
+                let chunk: PostgresResult
+                do throws(PostgresError) {
+                    chunk = try db.execute("SELECT bytes FROM engram_index_snapshots WHERE collection = $1 AND chunk = $2",
+                                           [.text(name), .text(String(row))], resultFormat: .binary)
+                } catch {
+                    failure = error
+                    break
+                }
+                guard chunk.rowCount == 1, let stored = chunk.bytes(row: 0, column: 0) else {
+                    failure = PostgresError(kind: .decoding, message: "graph snapshot chunk \(row) of '\(name)' vanished")
+                    break
+                }
+                let target = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[at..<(at + size)])
+                let ok = stored.withUnsafeBytes { source -> Bool in
+                    if compressed[row] { return LZ4Block.decompress(source, into: target) }
+                    guard source.count == size else { return false }
+                    target.copyMemory(from: source)
+                    return true
+                }
+                guard ok else {
+                    failure = PostgresError(kind: .decoding, message: "graph snapshot chunk \(row) of '\(name)' does not decode to \(size) bytes")
+                    break
+                }
+                at += size
+            }
+            initialized = failure == nil ? total : 0
+        }
+        if let failure { throw failure }
         return out
     }
 

@@ -56,6 +56,8 @@ public enum PostgresSchema {
                 ADD COLUMN raw_bytes integer NOT NULL DEFAULT 0,
                 ADD COLUMN lz4 boolean NOT NULL DEFAULT false
             """,
+            // Chunks are LZ4 already (or incompressible floats): spare PostgreSQL's own compression.
+            "ALTER TABLE engram_index_snapshots ALTER COLUMN bytes SET STORAGE EXTERNAL",
         ]),
     ]
 
