@@ -14,6 +14,8 @@ private func databasePool() throws -> PostgresPool {
 
 private func seconds(_ value: Double) -> String { format(value, 2) }
 
+extension PostgresVectorType: ExpressibleByArgument {}
+
 /// `engram checkpoint`: store every change since the database's last checkpoint in PostgreSQL.
 struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,12 +25,13 @@ struct CheckpointCommand: ParsableCommand {
 
     @Option(name: .customLong("data-dir")) var dataDir: String
     @Flag(name: .customLong("sql-index"), help: "Also build a pgvector HNSW index on each table, for SQL users.") var sqlIndex = false
+    @Option(name: .customLong("vector-type"), help: "The column type of newly registered collections: vector (float4) or halfvec (float2, half the storage).") var vectorType: PostgresVectorType = .vector
     @Flag(name: .customLong("with-graph"), help: "Also store each collection's graph, so `engram restore` loads it instead of rebuilding it.") var withGraph = false
     @Flag var json = false
 
     func run() throws {
         let store = try Store.open(directory: dataDir)
-        let target = try PostgresCheckpointTarget(pool: try databasePool(), createSQLIndex: sqlIndex)
+        let target = try PostgresCheckpointTarget(pool: try databasePool(), createSQLIndex: sqlIndex, vectorType: vectorType)
         let report = try store.checkpoint(to: target, withGraphs: withGraph)
         try store.close()
         let total = report.captureSeconds + report.commitSeconds

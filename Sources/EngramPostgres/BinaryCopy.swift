@@ -8,7 +8,7 @@
 ///
 /// Binary forms used by Engram: `text` (UTF-8), `int8` (8 bytes),
 /// `vector` (``PgVectorCodec/binary(_:)``: int16 dimension, int16 0,
-/// float4s), `jsonb` (byte 1, then the JSON text), `timestamptz`
+/// float4s), `halfvec` (int16 dimension, int16 0, float2s), `jsonb` (byte 1, then the JSON text), `timestamptz`
 /// (int64 microseconds since 2000-01-01 UTC).
 public enum BinaryCopy {
     static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
@@ -28,6 +28,19 @@ public enum BinaryCopy {
     public static func jsonb(_ field: UnsafeRawBufferPointer) throws(PostgresError) -> String {
         guard field.count >= 1, field[0] == 1 else { throw PostgresError(kind: .decoding, message: "a jsonb field of unknown version") }
         return String(decoding: UnsafeRawBufferPointer(rebasing: field[1...]), as: UTF8.self)
+    }
+
+    /// A `halfvec` field's dimension; its values, widened, go to `into`.
+    public static func halfvec(_ field: UnsafeRawBufferPointer, into: UnsafeMutablePointer<Float>, capacity: Int) throws(PostgresError) -> Int {
+        guard field.count >= 4 else { throw PostgresError(kind: .decoding, message: "a halfvec field of \(field.count) bytes") }
+        let dim = Int(UInt16(bigEndian: field.loadUnaligned(as: UInt16.self)))
+        guard field.count == 4 + 2 * dim, dim <= capacity else {
+            throw PostgresError(kind: .decoding, message: "a halfvec field of \(dim) dimensions in \(field.count) bytes (room for \(capacity))")
+        }
+        for i in 0..<dim {
+            into[i] = Float(Float16(bitPattern: UInt16(bigEndian: field.loadUnaligned(fromByteOffset: 4 + 2 * i, as: UInt16.self))))
+        }
+        return dim
     }
 
     /// A `vector` field's dimension; its floats go to `into` (at least that many).
@@ -108,6 +121,23 @@ public struct BinaryCopyWriter {
             let out = raw.baseAddress! + start
             for i in 0..<values.count {
                 out.storeBytes(of: values[i].bitPattern.bigEndian, toByteOffset: 4 &* i, as: UInt32.self)
+            }
+        }
+    }
+
+    /// A `halfvec` value: each float rounded to half precision.
+    public mutating func halfvec(_ values: UnsafeBufferPointer<Float>) {
+        put32(UInt32(4 + 2 * values.count))
+        bytes.append(UInt8(truncatingIfNeeded: values.count >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: values.count))
+        bytes.append(0)
+        bytes.append(0)
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 2 * values.count))
+        bytes.withUnsafeMutableBytes { raw in
+            let out = raw.baseAddress! + start
+            for i in 0..<values.count {
+                out.storeBytes(of: Float16(values[i]).bitPattern.bigEndian, toByteOffset: 2 &* i, as: UInt16.self)
             }
         }
     }

@@ -20,12 +20,16 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     public let pool: PostgresPool
     /// Also build a pgvector HNSW index on each table, for SQL users (off by default).
     public let createSQLIndex: Bool
+    /// The column type of collections this target registers (a registered
+    /// collection keeps the type it was registered with).
+    public let vectorType: PostgresVectorType
     /// Rows per COPY message.
     static let copyChunkBytes = 1 << 20
 
-    public init(pool: PostgresPool, createSQLIndex: Bool = false) throws {
+    public init(pool: PostgresPool, createSQLIndex: Bool = false, vectorType: PostgresVectorType = .vector) throws {
         self.pool = pool
         self.createSQLIndex = createSQLIndex
+        self.vectorType = vectorType
         try pool.withConnection { db in _ = try PostgresSchema.migrate(db) }
     }
 
@@ -58,14 +62,17 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
 
     /// The table of `configuration`, registered and created if new; checks
     /// that a registered collection has the same parameters.
-    static func ensureTable(_ configuration: CollectionConfiguration, _ db: PostgresConnection, sqlIndex: Bool) throws -> String {
+    static func ensureTable(
+        _ configuration: CollectionConfiguration, _ db: PostgresConnection, sqlIndex: Bool, vectorType: PostgresVectorType
+    ) throws -> (table: String, type: PostgresVectorType) {
         let table = PostgresSchema.tableName(forCollection: configuration.name)
         try db.execute("""
-            INSERT INTO engram_collections (name, table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING
+            INSERT INTO engram_collections (name, table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed, vector_type)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING
             """, [.text(configuration.name), .text(table), .text(String(configuration.dimension)), .text(configuration.metric.rawValue),
                   .text(String(configuration.hnsw.m)), .text(String(configuration.hnsw.efConstruction)),
-                  .text(String(configuration.hnsw.efSearch)), .text(String(Int64(bitPattern: configuration.hnsw.seed)))])
+                  .text(String(configuration.hnsw.efSearch)), .text(String(Int64(bitPattern: configuration.hnsw.seed))),
+                  .text(vectorType.rawValue)])
         let registered = try PostgresCollectionReader.configuration(configuration.name, db)
         guard registered.configuration == configuration else {
             throw PostgresError(kind: .server, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric))")
@@ -74,17 +81,18 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         try db.execute("""
             CREATE TABLE IF NOT EXISTS \(quoted) (
                 id text PRIMARY KEY,
-                embedding vector(\(configuration.dimension)) NOT NULL,
+                embedding \(registered.vectorType.rawValue)(\(configuration.dimension)) NOT NULL,
                 metadata jsonb NOT NULL,
                 lsn bigint NOT NULL,
                 updated_at timestamptz NOT NULL DEFAULT now())
             """)
         if sqlIndex {
-            let ops = configuration.metric == .cosine ? "vector_cosine_ops" : configuration.metric == .innerProduct ? "vector_ip_ops" : "vector_l2_ops"
+            let family = registered.vectorType == .halfvec ? "halfvec" : "vector"
+            let ops = configuration.metric == .cosine ? "\(family)_cosine_ops" : configuration.metric == .innerProduct ? "\(family)_ip_ops" : "\(family)_l2_ops"
             let index = try PostgresConnection.quoteIdentifier(registered.table + "_hnsw")
             try db.execute("CREATE INDEX IF NOT EXISTS \(index) ON \(quoted) USING hnsw (embedding \(ops))")
         }
-        return quoted
+        return (quoted, registered.vectorType)
     }
 
     /// Raw bytes per stored graph-snapshot chunk (each LZ4-compressed on its own).
@@ -164,7 +172,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     }
 
     private func merge(_ changes: Checkpoint.Changes, lsn: UInt64, _ db: PostgresConnection) throws {
-        let table = try Self.ensureTable(changes.configuration, db, sqlIndex: createSQLIndex)
+        let (table, type) = try Self.ensureTable(changes.configuration, db, sqlIndex: createSQLIndex, vectorType: vectorType)
         if let graph = changes.graphSnapshot {
             try Self.storeGraphSnapshot(graph, of: changes.configuration.name, lsn: lsn, db)
         }
@@ -190,7 +198,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         let empty = try db.execute("SELECT NOT EXISTS (SELECT 1 FROM \(table))").text(row: 0, column: 0) == "t"
         if !empty {
             try db.execute("""
-                CREATE TEMP TABLE engram_stage (id text NOT NULL, embedding vector(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
+                CREATE TEMP TABLE engram_stage (id text NOT NULL, embedding \(type.rawValue)(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
                 ON COMMIT DROP
                 """)
         }
@@ -200,7 +208,8 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                 for i in changes.ids.indices {
                     writer.row(fields: 4)
                     writer.text(changes.ids[i])
-                    writer.vector(UnsafeBufferPointer(rebasing: rows[(i * d)..<((i + 1) * d)]))
+                    let row = UnsafeBufferPointer(rebasing: rows[(i * d)..<((i + 1) * d)])
+                    if type == .halfvec { writer.halfvec(row) } else { writer.vector(row) }
                     writer.jsonb(MetadataJSON.format(changes.metadata[i]))
                     writer.int64(Int64(changes.lsns[i]))
                     if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }

@@ -10,13 +10,14 @@ public enum PostgresCollectionReader {
     public struct Registered: Sendable {
         public var configuration: CollectionConfiguration
         public var table: String
+        public var vectorType: PostgresVectorType
     }
 
     /// The registered collection `name`; `.server` error `42704` style
     /// message if there is none.
     public static func configuration(_ name: String, _ db: PostgresConnection) throws -> Registered {
         let r = try db.execute("""
-            SELECT table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed
+            SELECT table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed, vector_type
             FROM engram_collections WHERE name = $1
             """, [.text(name)])
         guard r.rowCount == 1 else { throw PostgresError(kind: .server, message: "unknown collection '\(name)' in the database") }
@@ -32,7 +33,10 @@ public enum PostgresCollectionReader {
         let configuration = CollectionConfiguration(
             name: name, dimension: try int(1), metric: metric,
             hnsw: HNSWConfiguration(m: try int(3), efConstruction: try int(4), efSearch: try int(5), seed: UInt64(bitPattern: Int64(try int(6)))))
-        return Registered(configuration: configuration, table: r.text(row: 0, column: 0) ?? "")
+        guard let type = r.text(row: 0, column: 7).flatMap(PostgresVectorType.init(rawValue:)) else {
+            throw PostgresError(kind: .decoding, message: "collection '\(name)': unknown vector type in its registry row")
+        }
+        return Registered(configuration: configuration, table: r.text(row: 0, column: 0) ?? "", vectorType: type)
     }
 
     /// The names of every registered collection, sorted.
@@ -57,7 +61,9 @@ public enum PostgresCollectionReader {
                 guard fields.count == 4, let id = fields[0], let embedding = fields[1], let metadata = fields[2], let lsn = fields[3] else {
                     throw PostgresError(kind: .decoding, message: "a row of \(registered.table) with a missing field")
                 }
-                let n = try BinaryCopy.vector(embedding, into: vector, capacity: d)
+                let n = registered.vectorType == .halfvec
+                    ? try BinaryCopy.halfvec(embedding, into: vector, capacity: d)
+                    : try BinaryCopy.vector(embedding, into: vector, capacity: d)
                 guard n == d else {
                     throw PostgresError(kind: .decoding, message: "a vector of \(n) dimensions in collection '\(registered.configuration.name)' of dimension \(d)")
                 }

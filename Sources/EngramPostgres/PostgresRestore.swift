@@ -89,7 +89,7 @@ public enum PostgresRestore {
                 let scale = (base.map { $0 * $0 }.reduce(0, +) / Float(max(1, base.count))).squareRoot() * 0.2
                 let query = base.map { $0 + noise() * scale }
                 let exact = try db.execute(
-                    "SELECT id FROM \(table) ORDER BY embedding \(op) $1::vector LIMIT $2",
+                    "SELECT id FROM \(table) ORDER BY embedding \(op) $1::\(registered.vectorType.rawValue) LIMIT $2",
                     [.text(PgVectorCodec.text(query)), .text(String(k))])
                 let truth = Set((0..<exact.rowCount).compactMap { exact.text(row: $0, column: 0) })
                 let got = try store.search(name, vector: query, k: k).map(\.id)

@@ -59,6 +59,12 @@ public enum PostgresSchema {
             // Chunks are LZ4 already (or incompressible floats): spare PostgreSQL's own compression.
             "ALTER TABLE engram_index_snapshots ALTER COLUMN bytes SET STORAGE EXTERNAL",
         ]),
+        Migration(version: 3, name: "per-collection column type: vector or halfvec", statements: [
+            """
+            ALTER TABLE engram_collections
+                ADD COLUMN vector_type text NOT NULL DEFAULT 'vector' CHECK (vector_type IN ('vector', 'halfvec'))
+            """,
+        ]),
     ]
 
     /// The newest migration version.
@@ -99,4 +105,13 @@ public enum PostgresSchema {
         let hash = String(CRC32C.checksum(Array(name.utf8)), radix: 16)
         return "engram_c_\(plain)_" + String(repeating: "0", count: 8 - hash.count) + hash
     }
+}
+
+/// The pgvector column type of a collection's table: `vector` (float4, what
+/// the engine holds) or `halfvec` (float2: half the storage, vectors rounded
+/// to half precision; a restore rebuilds from the rounded values unless a
+/// graph snapshot is stored).
+public enum PostgresVectorType: String, Sendable, CaseIterable {
+    case vector
+    case halfvec
 }

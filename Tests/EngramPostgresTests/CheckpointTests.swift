@@ -207,6 +207,40 @@ struct CheckpointTests {
         #expect(checkpointer.status.committed >= 1)
     }
 
+    @Test("halfvec tables hold half-precision vectors that restore and search within their precision")
+    func halfvecTables() throws {
+        let db = try IsolatedDatabase("halfvec")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-checkpoint")
+        defer { dir.remove() }
+        let vs = vectors("checkpoint.halfvec", seed: 347, n: 2000, d: 32)
+        let store = try Store.open(directory: dir.path + "/a", options: StoreOptions(durability: .osBuffered))
+        try store.createCollection(CollectionConfiguration(name: "h", dimension: 32, metric: .squaredL2))
+        try store.upsert("h", (0..<2000).map { Record(id: "r\($0)", vector: vs[$0]) })
+        try store.checkpoint(to: try PostgresCheckpointTarget(pool: db.pool, vectorType: .halfvec))
+        try store.close()
+        let column = try db.pool.withConnection {
+            try $0.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'embedding'",
+                           [.text(PostgresSchema.tableName(forCollection: "h"))])
+        }
+        #expect(column.text(row: 0, column: 0) == "halfvec(32)")
+        let rows = try db.rows("h")
+        #expect(rows.count == 2000)
+        // Half precision: 11 significant bits, so each value within 2^-11 relative (values here are in [-1, 1]).
+        for i in stride(from: 0, to: 2000, by: 97) {
+            let got = try #require(rows["r\(i)"]?.0)
+            #expect(zip(got, vs[i]).allSatisfy { abs($0 - $1) <= 1.0 / 2048 }, "r\(i)")
+            #expect(got == vs[i].map { Float(Float16($0)) }, "r\(i)")
+        }
+        let restored = try Store.open(directory: dir.path + "/b")
+        let report = try PostgresRestore.restore("h", into: restored, pool: db.pool, threads: 2)
+        #expect(report.records == 2000 && !report.usedGraphSnapshot)
+        let recall = try PostgresRestore.verify("h", store: restored, pool: db.pool, queries: 40, k: 10, seed: 347)
+        print("halfvec restore recall@10 against exact search in PostgreSQL: \(recall) (seed 347; budget 0.9)")
+        #expect(recall >= 0.9)
+        try restored.close()
+    }
+
     @Test("writes during a checkpoint are neither lost nor duplicated")
     func writesDuringCheckpoint() throws {
         let db = try IsolatedDatabase("concurrent")
