@@ -298,28 +298,29 @@ final class Collection: @unchecked Sendable {
             for block in staging.blocks {
                 for (row, label) in block.labels.enumerated() where labels.placement(label).isLive { stagedRows[label] = block.row(row) }
             }
-            out.vectors = [Float](repeating: 0, count: out.ids.count * d)
-            try out.vectors.withUnsafeMutableBufferPointer { (rows) throws(EngineError) in
-                // Graph rows in one pass under the index's lock; staged rows from the blocks.
+            var failure: EngineError?
+            out.vectors = [Float](unsafeUninitializedCapacity: out.ids.count * d) { rows, initialized in
+                // Staged rows from the blocks; graph rows in one pass under the index's lock, straight into place.
                 var inGraph = [VectorID](), graphRow = [Int]()
                 for (i, label) in changedLabels.enumerated() {
-                    let target = rows.baseAddress! + i * d
                     if labels.placement(label) == .indexed {
                         inGraph.append(label)
                         graphRow.append(i)
                     } else if let row = stagedRows[label] {
-                        target.update(from: row, count: d)
+                        (rows.baseAddress! + i * d).initialize(from: row, count: d)
                     } else {
-                        throw .corrupt("collection '\(configuration.name)': record '\(out.ids[i])' has no vector")
+                        failure = .corrupt("collection '\(configuration.name)': record '\(out.ids[i])' has no vector")
+                        break
                     }
                 }
-                let packed = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, inGraph.count * d))
-                defer { packed.deallocate() }
-                do throws(IndexError) { try index.copyVectors(inGraph, to: packed) } catch {
-                    throw .corrupt("collection '\(configuration.name)': a record is missing from its graph: \(error)")
+                if failure == nil, !inGraph.isEmpty {
+                    do throws(IndexError) { try index.copyVectors(inGraph, toRows: graphRow, of: rows.baseAddress!) } catch {
+                        failure = .corrupt("collection '\(configuration.name)': a record is missing from its graph: \(error)")
+                    }
                 }
-                for (j, i) in graphRow.enumerated() { (rows.baseAddress! + i * d).update(from: packed + j * d, count: d) }
+                initialized = failure == nil ? out.ids.count * d : 0
             }
+            if let failure { throw failure }
             out.deleted = tombstones.filter { $0.value > since }.map { (id: $0.key, lsn: $0.value) }
             return out
         }

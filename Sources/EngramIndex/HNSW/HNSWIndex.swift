@@ -140,23 +140,15 @@ public final class HNSWIndex: @unchecked Sendable {
     public func contains(_ label: VectorID) -> Bool { registry.withLock { $0.slotOfLabel[label] != nil } }
 
     /// The stored vector of `label` (normalised under cosine).
-    /// Copies the stored vectors of `labels`, row after row, to `destination`
-    /// (`labels.count × dimension` floats), under one lock acquisition.
-    public func copyVectors(_ labels: [VectorID], to destination: UnsafeMutablePointer<Float>) throws(IndexError) {
+    /// Copies the stored vector of each `labels[i]` to row `rows[i]` of
+    /// `destination` (rows of `dimension` floats), under one lock acquisition.
+    public func copyVectors(_ labels: [VectorID], toRows rows: [Int], of destination: UnsafeMutablePointer<Float>) throws(IndexError) {
         try lock.withReadLock { () throws(IndexError) in
             let slots = registry.withLock { registry in labels.map { registry.slotOfLabel[$0] } }
             for (i, slot) in slots.enumerated() {
                 guard let slot else { throw .unknownID(labels[i]) }
-                (destination + i * dimension).update(from: row(slot), count: dimension)
+                (destination + rows[i] * dimension).update(from: row(slot), count: dimension)
             }
-        }
-    }
-
-    /// Copies the stored (prepared) vector of `label` to `destination` (`dimension` floats).
-    public func copyVector(_ label: VectorID, to destination: UnsafeMutablePointer<Float>) throws(IndexError) {
-        try lock.withReadLock { () throws(IndexError) in
-            guard let slot = registry.withLock({ $0.slotOfLabel[label] }) else { throw .unknownID(label) }
-            destination.update(from: row(slot), count: dimension)
         }
     }
 
