@@ -32,27 +32,30 @@ public enum BinaryCopy {
 
     /// A `halfvec` field's dimension; its values, widened, go to `into`.
     public static func halfvec(_ field: UnsafeRawBufferPointer, into: UnsafeMutablePointer<Float>, capacity: Int) throws(PostgresError) -> Int {
-        guard field.count >= 4 else { throw PostgresError(kind: .decoding, message: "a halfvec field of \(field.count) bytes") }
-        let dim = Int(UInt16(bigEndian: field.loadUnaligned(as: UInt16.self)))
-        guard field.count == 4 + 2 * dim, dim <= capacity else {
-            throw PostgresError(kind: .decoding, message: "a halfvec field of \(dim) dimensions in \(field.count) bytes (room for \(capacity))")
+        try pgvector(field, type: "halfvec", bytesPerValue: 2, into: into, capacity: capacity) { field, offset in
+            Float(Float16(bitPattern: UInt16(bigEndian: field.loadUnaligned(fromByteOffset: offset, as: UInt16.self))))
         }
-        for i in 0..<dim {
-            into[i] = Float(Float16(bitPattern: UInt16(bigEndian: field.loadUnaligned(fromByteOffset: 4 + 2 * i, as: UInt16.self))))
-        }
-        return dim
     }
 
     /// A `vector` field's dimension; its floats go to `into` (at least that many).
     public static func vector(_ field: UnsafeRawBufferPointer, into: UnsafeMutablePointer<Float>, capacity: Int) throws(PostgresError) -> Int {
-        guard field.count >= 4 else { throw PostgresError(kind: .decoding, message: "a vector field of \(field.count) bytes") }
+        try pgvector(field, type: "vector", bytesPerValue: 4, into: into, capacity: capacity) { field, offset in
+            Float(bitPattern: UInt32(bigEndian: field.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        }
+    }
+
+    /// pgvector's layout (int16 dimension, int16 0, big-endian values read by `load`), checked.
+    @inline(__always)
+    private static func pgvector(
+        _ field: UnsafeRawBufferPointer, type: String, bytesPerValue: Int, into: UnsafeMutablePointer<Float>, capacity: Int,
+        _ load: (UnsafeRawBufferPointer, Int) -> Float
+    ) throws(PostgresError) -> Int {
+        guard field.count >= 4 else { throw PostgresError(kind: .decoding, message: "a \(type) field of \(field.count) bytes") }
         let dim = Int(UInt16(bigEndian: field.loadUnaligned(as: UInt16.self)))
-        guard field.count == 4 + 4 * dim, dim <= capacity else {
-            throw PostgresError(kind: .decoding, message: "a vector field of \(dim) dimensions in \(field.count) bytes (room for \(capacity))")
+        guard field.count == 4 + bytesPerValue * dim, dim <= capacity else {
+            throw PostgresError(kind: .decoding, message: "a \(type) field of \(dim) dimensions in \(field.count) bytes (room for \(capacity))")
         }
-        for i in 0..<dim {
-            into[i] = Float(bitPattern: UInt32(bigEndian: field.loadUnaligned(fromByteOffset: 4 + 4 * i, as: UInt32.self)))
-        }
+        for i in 0..<dim { into[i] = load(field, 4 + bytesPerValue * i) }
         return dim
     }
 }
@@ -109,36 +112,34 @@ public struct BinaryCopyWriter {
 
     /// A `vector` value.
     public mutating func vector(_ values: UnsafeBufferPointer<Float>) {
-        put32(UInt32(4 + 4 * values.count))
-        bytes.append(UInt8(truncatingIfNeeded: values.count >> 8))
-        bytes.append(UInt8(truncatingIfNeeded: values.count))
-        bytes.append(0)
-        bytes.append(0)
-        // Grow once, then store the big-endian words in place (a checkpoint writes millions of them).
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: 4 * values.count))
-        bytes.withUnsafeMutableBytes { raw in
-            let out = raw.baseAddress! + start
-            for i in 0..<values.count {
-                out.storeBytes(of: values[i].bitPattern.bigEndian, toByteOffset: 4 &* i, as: UInt32.self)
-            }
+        pgvector(values, bytesPerValue: 4) { out, offset, value in
+            out.storeBytes(of: value.bitPattern.bigEndian, toByteOffset: offset, as: UInt32.self)
         }
     }
 
     /// A `halfvec` value: each float rounded to half precision.
     public mutating func halfvec(_ values: UnsafeBufferPointer<Float>) {
-        put32(UInt32(4 + 2 * values.count))
+        pgvector(values, bytesPerValue: 2) { out, offset, value in
+            out.storeBytes(of: Float16(value).bitPattern.bigEndian, toByteOffset: offset, as: UInt16.self)
+        }
+    }
+
+    /// pgvector's layout: length, int16 dimension, int16 0, then each value
+    /// stored big-endian by `store`, in place (a checkpoint writes millions).
+    @inline(__always)
+    private mutating func pgvector(
+        _ values: UnsafeBufferPointer<Float>, bytesPerValue: Int, _ store: (UnsafeMutableRawPointer, Int, Float) -> Void
+    ) {
+        put32(UInt32(4 + bytesPerValue * values.count))
         bytes.append(UInt8(truncatingIfNeeded: values.count >> 8))
         bytes.append(UInt8(truncatingIfNeeded: values.count))
         bytes.append(0)
         bytes.append(0)
         let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: 2 * values.count))
+        bytes.append(contentsOf: repeatElement(0, count: bytesPerValue * values.count))
         bytes.withUnsafeMutableBytes { raw in
             let out = raw.baseAddress! + start
-            for i in 0..<values.count {
-                out.storeBytes(of: Float16(values[i]).bitPattern.bigEndian, toByteOffset: 2 &* i, as: UInt16.self)
-            }
+            for i in 0..<values.count { store(out, bytesPerValue &* i, values[i]) }
         }
     }
 

@@ -2,10 +2,6 @@ import EngramPostgres
 import EngramTestSupport
 import Testing
 
-/// A table name no other test run uses.
-private func uniqueTable(_ label: String) -> String {
-    "engram_test_\(label)_\(UInt32.random(in: 0...UInt32.max))"
-}
 
 @Suite("PostgreSQL + pgvector through libpq (real server)", .enabled(if: PostgresTestEnvironment.shouldRun))
 struct PostgresConnectionTests {

@@ -3,9 +3,6 @@ import EngramPostgres
 import EngramTestSupport
 import Testing
 
-private func uniqueTable(_ label: String) -> String {
-    "engram_test_\(label)_\(UInt32.random(in: 0...UInt32.max))"
-}
 
 @Suite("Binary COPY, transactions and the pool (real server)", .enabled(if: PostgresTestEnvironment.shouldRun))
 struct PostgresCopyAndPoolTests {
