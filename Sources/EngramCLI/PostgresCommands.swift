@@ -69,7 +69,7 @@ struct RestoreCommand: ParsableCommand {
         let store = try Store.open(directory: dataDir)
         let threads = buildThreads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let report = try PostgresRestore.restore(collection, into: store, pool: pool, threads: threads) { phase, done in
-            printToStandardError("restore \(collection): \(done) records \(phase)")
+            printToStandardError("restore \(collection): \(done) \(phase.hasPrefix("bytes") ? "" : "records ")\(phase)")
         }
         var recall: Double?
         if verify {

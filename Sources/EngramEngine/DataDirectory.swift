@@ -69,10 +69,16 @@ enum DataDirectory {
 
     /// Writes `bytes` to `path.tmp`, fsyncs, renames over `path`, fsyncs the directory.
     static func writeDurably(_ bytes: [UInt8], to path: String) throws(EngineError) {
-        func fail(_ what: String) -> EngineError {
-            .log(WALError(kind: .io, segment: path, reason: "\(what): \(String(cString: strerror(errno)))", errno: errno))
-        }
+        try publish(try writeTemporary(bytes, for: path), as: path)
+    }
+
+    /// Writes `bytes` to `<path>.tmp` and fsyncs it; returns that path
+    /// (``publish(_:as:)`` then puts it in place).
+    static func writeTemporary(_ bytes: [UInt8], for path: String) throws(EngineError) -> String {
         let temporary = path + ".tmp"
+        func fail(_ what: String) -> EngineError {
+            .log(WALError(kind: .io, segment: temporary, reason: "\(what): \(String(cString: strerror(errno)))", errno: errno))
+        }
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw fail("cannot create") }
         var done = 0
@@ -94,7 +100,15 @@ enum DataDirectory {
             throw error
         }
         close(fd)
-        guard rename(temporary, path) == 0 else { throw fail("rename failed") }
+        return temporary
+    }
+
+    /// Renames a durably written temporary file to `path` and makes the
+    /// rename durable: a crash leaves the old file or the new one.
+    static func publish(_ temporary: String, as path: String) throws(EngineError) {
+        guard rename(temporary, path) == 0 else {
+            throw .log(WALError(kind: .io, segment: path, reason: "rename failed: \(String(cString: strerror(errno)))", errno: errno))
+        }
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
         let dirfd = Glibc.open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
         if dirfd >= 0 { fsync(dirfd); close(dirfd) }

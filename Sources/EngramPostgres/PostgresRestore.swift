@@ -33,8 +33,9 @@ public enum PostgresRestore {
             // The stored graph, if it reflects the table as it is (taken at the last checkpoint).
             var fallback: String?
             do {
+                let downloadStart = PostgresPool.now()
                 if let graph = try PostgresCheckpointTarget.graphSnapshot(of: name, at: lsn, db) {
-                    progress("graph snapshot loading", 0)
+                    progress("bytes of graph snapshot downloaded in \(Int((PostgresPool.now() - downloadStart) * 1000)) ms; loading", graph.count)
                     let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, graphSnapshot: graph)
                     return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start,
                                   usedGraphSnapshot: true, snapshotFallback: nil)
