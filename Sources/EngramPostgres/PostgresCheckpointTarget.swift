@@ -196,7 +196,15 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         let d = changes.configuration.dimension
         // An empty table (the first checkpoint) takes the rows straight: ids in a checkpoint are unique.
         let empty = try db.execute("SELECT NOT EXISTS (SELECT 1 FROM \(table))").text(row: 0, column: 0) == "t"
-        if !empty {
+        // Into an empty table the primary key is built once after the COPY (a sort), not row by row.
+        var primaryKey: String?
+        if empty {
+            let key = try db.execute("SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", [.text(table)])
+            if key.rowCount == 1, let name = key.text(row: 0, column: 0) {
+                primaryKey = try PostgresConnection.quoteIdentifier(name)
+                try db.execute("ALTER TABLE \(table) DROP CONSTRAINT \(primaryKey!)")
+            }
+        } else {
             try db.execute("""
                 CREATE TEMP TABLE engram_stage (id text NOT NULL, embedding \(type.rawValue)(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
                 ON COMMIT DROP
@@ -218,6 +226,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             writer.finish()
             try send(writer.take())
         }
+        if let primaryKey { try db.execute("ALTER TABLE \(table) ADD CONSTRAINT \(primaryKey) PRIMARY KEY (id)") }
         guard !empty else { return }
         try db.execute("""
             INSERT INTO \(table) AS t (id, embedding, metadata, lsn) SELECT id, embedding, metadata, lsn FROM engram_stage
