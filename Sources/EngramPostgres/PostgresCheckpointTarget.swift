@@ -226,7 +226,10 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             writer.finish()
             try send(writer.take())
         }
-        if let primaryKey { try db.execute("ALTER TABLE \(table) ADD CONSTRAINT \(primaryKey) PRIMARY KEY (id)") }
+        if let primaryKey {
+            try db.execute("SET LOCAL maintenance_work_mem = '512MB'")  // the key's sort in memory, for this transaction only
+            try db.execute("ALTER TABLE \(table) ADD CONSTRAINT \(primaryKey) PRIMARY KEY (id)")
+        }
         guard !empty else { return }
         try db.execute("""
             INSERT INTO \(table) AS t (id, embedding, metadata, lsn) SELECT id, embedding, metadata, lsn FROM engram_stage
