@@ -66,11 +66,43 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         let pool = try databasePool()
-        let store = try Store.open(directory: dataDir)
         let threads = buildThreads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let (store, rebuilt) = try openOrRebuild(pool: pool, threads: threads)
+        if let rebuilt {
+            try finish(store: store, pool: pool, report: rebuilt)
+            return
+        }
         let report = try PostgresRestore.restore(collection, into: store, pool: pool, threads: threads) { phase, done in
             printToStandardError("restore \(collection): \(done) \(phase.hasPrefix("bytes") ? "" : "records ")\(phase)")
         }
+        try finish(store: store, pool: pool, report: report)
+    }
+
+    /// The data directory's store; when it no longer opens (a damaged snapshot), rebuilt: every
+    /// collection from the database's last checkpoint, then the directory's own log above it, with
+    /// what that did.
+    private func openOrRebuild(pool: PostgresPool, threads: Int) throws -> (Store, PostgresRestore.Report?) {
+        let why: String
+        do {
+            return (try Store.open(directory: dataDir), nil)
+        } catch {
+            guard case .corrupt(let text) = error else { throw error }
+            why = text
+        }
+        printToStandardError("restore: \(dataDir) does not open (\(why)); rebuilding it from the database's last checkpoint and replaying its log")
+        let start = PostgresPool.now()
+        let rebuilt = try Store.open(directory: dataDir, rebuildingFrom: PostgresCheckpointSource(pool: pool), threads: threads)
+        guard rebuilt.collectionNames.contains(collection) else {
+            try rebuilt.close()
+            throw ValidationError("collection '\(collection)' is in neither the database's checkpoint nor the log of \(dataDir)")
+        }
+        let report = PostgresRestore.Report(
+            collection: collection, records: try rebuilt.count(collection), checkpointLSN: rebuilt.checkpointLSN,
+            seconds: PostgresPool.now() - start, usedGraphSnapshot: false, snapshotFallback: "rebuilt from the checkpoint and the local log")
+        return (rebuilt, report)
+    }
+
+    private func finish(store: Store, pool: PostgresPool, report: PostgresRestore.Report) throws {
         var recall: Double?
         if verify {
             recall = try PostgresRestore.verify(collection, store: store, pool: pool, queries: queries, k: k, seed: seed)

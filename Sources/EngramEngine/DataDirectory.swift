@@ -12,6 +12,31 @@ import Glibc
 /// | `wal/wal-<first LSN>.seg` | the write-ahead log's segments |
 /// | `snapshot-<LSN>.engram` | local snapshots; only the newest is kept |
 enum DataDirectory {
+    /// The store's identity: 32 hex digits in the file `STORE`, made at
+    /// random (and durably) the first time the directory is opened. A
+    /// database that takes this store's checkpoints records it, and refuses
+    /// another store's (Docs/POSTGRES.md).
+    static func storeID(_ directory: String) throws(EngineError) -> String {
+        let path = directory + "/STORE"
+        if let bytes = read(path) {
+            let text = String(decoding: bytes.filter { $0 != 0x0A && $0 != 0x0D && $0 != 0x20 }, as: UTF8.self)
+            guard text.count == 32, text.allSatisfy(\.isHexDigit) else { throw .corrupt("\(path) does not hold a store id") }
+            return text
+        }
+        var random = SystemRandomNumberGenerator()
+        let id = (0..<4).map { _ in
+            let word = String(random.next() as UInt32, radix: 16)
+            return String(repeating: "0", count: 8 - word.count) + word
+        }.joined()
+        try writeStoreID(id, in: directory)
+        return id
+    }
+
+    /// Records `id` as the directory's store id, durably.
+    static func writeStoreID(_ id: String, in directory: String) throws(EngineError) {
+        try writeDurably(Array((id + "\n").utf8), to: directory + "/STORE")
+    }
+
     /// Creates the directory (and missing parents) if needed and takes its
     /// lock; returns the lock's descriptor.
     static func lock(_ directory: String) throws(EngineError) -> Int32 {

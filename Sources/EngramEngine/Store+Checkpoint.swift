@@ -42,7 +42,7 @@ extension Store {
                     if withGraphs { change.graphSnapshot = StoreSnapshot.encode(lsn: lsn, checkpointLSN: lsn, collections: [c]) }
                     changes.append(change)
                 }
-                return Checkpoint(since: since, lsn: lsn, collections: changes)
+                return Checkpoint(since: since, lsn: lsn, storeID: identity.withLock { $0 }, collections: changes)
             }
             let captureSeconds = Double(engineNanoseconds() - start) / 1e9
             if withGraphs { scheduleMaintenance() }  // the indexer stepped aside for the graph snapshots
@@ -77,4 +77,7 @@ extension Store {
 
     /// The LSN of the last checkpoint this store committed (0: never).
     public var checkpointLSN: UInt64 { checkpointed.withLock { $0 } }
+
+    /// This store's identity (32 hex digits, the data directory's `STORE` file).
+    public var storeID: String { identity.withLock { $0 } }
 }

@@ -11,19 +11,35 @@ extension Store {
     /// local snapshot and replays the log above it. `logger` and
     /// `metricsFactory` (default: the bootstrapped `MetricsSystem`) receive
     /// what the store reports (``StoreTelemetry``).
+    ///
+    /// With `source` (a damaged or lost local snapshot), the local snapshots
+    /// are set aside (`<name>.damaged`) and not read: every collection is
+    /// rebuilt from the source's last checkpoint (graphs on `threads`
+    /// threads), the log is replayed above it, and a new local snapshot is
+    /// written. The log must hold every record above the checkpoint (it does
+    /// once the store checkpoints: it keeps them until the next one).
     public static func open(
         directory: String, options: StoreOptions = StoreOptions(),
-        logger: Logger = Logger(label: "engram.store"), metricsFactory: MetricsFactory? = nil
+        logger: Logger = Logger(label: "engram.store"), metricsFactory: MetricsFactory? = nil,
+        rebuildingFrom source: CheckpointSource? = nil, threads: Int = 2
     ) throws(EngineError) -> Store {
         let telemetry = StoreTelemetry(logger: logger, factory: metricsFactory)
         let recoveryStart = engineNanoseconds()
         let lockFD = try DataDirectory.lock(directory)
         var handedOver = false
         defer { if !handedOver { Glibc.close(lockFD) } }
+        let storeID = try DataDirectory.storeID(directory)
 
         // The newest local snapshot…
         var base = StoreSnapshot.Contents(lsn: 0, checkpointLSN: 0, collections: [])
-        if let (lsn, file) = DataDirectory.snapshotFiles(directory).last {
+        if let source {
+            for (_, file) in DataDirectory.snapshotFiles(directory) {
+                guard rename(file, file + ".damaged") == 0 else {
+                    throw .log(WALError(kind: .io, segment: file, reason: "cannot set the snapshot aside", errno: errno))
+                }
+            }
+            base = try rebuildBase(from: source, storeID: storeID, threads: threads, logger: logger)
+        } else if let (lsn, file) = DataDirectory.snapshotFiles(directory).last {
             guard let bytes = DataDirectory.read(file) else {
                 throw .log(WALError(kind: .io, segment: file, reason: "cannot read the snapshot", errno: errno))
             }
@@ -39,6 +55,7 @@ extension Store {
 
         // …then every log record above it, applied as it is read.
         var replayed = 0
+        var firstLogged: UInt64?
         var decodeNanoseconds: Int64 = 0, prepareNanoseconds: Int64 = 0
         // This thread reads, checks, decodes and prepares; `applier` applies, on the other core.
         let applier = ReplayApplier()
@@ -52,6 +69,7 @@ extension Store {
                 directory: directory + "/wal",
                 options: .init(segmentBytes: options.segmentBytes, durability: .osBuffered, repair: options.repair)
             ) { record in
+                firstLogged = firstLogged ?? record.lsn
                 guard record.lsn > base.lsn else { return }
                 let t0 = engineNanoseconds()
                 let payload = try LogPayload.decode(type: record.type, record.payload)
@@ -70,6 +88,14 @@ extension Store {
         }
         applier.finish()
         applierFinished = true
+        if source != nil {
+            if firstLogged == nil && wal.nextLSN == 1 && base.lsn > 0 {
+                // An empty log: carry on the checkpoint's LSNs.
+                do { try wal.restart(at: base.lsn + 1) } catch { throw .log(error as? WALError ?? WALError(kind: .io, reason: "\(error)")) }
+            } else if let first = firstLogged, first > base.lsn + 1 {
+                throw .corrupt("the log starts at LSN \(first), after the checkpoint's \(base.lsn): the records between were only in the lost snapshot")
+            }
+        }
         guard wal.nextLSN > base.lsn else {
             throw .corrupt("the log ends at LSN \(wal.nextLSN - 1), before the snapshot's LSN \(base.lsn): log segments are missing")
         }
@@ -87,6 +113,7 @@ extension Store {
         do { group = try GroupCommitLog(log: wal, mode: options.durability) } catch { throw .corrupt("\(error)") }
         let store = Store(directory: directory, options: options, log: group, appliedLSN: wal.nextLSN - 1, telemetry: telemetry)
         store.catalog.withLock { $0 = catalog }
+        store.identity.withLock { $0 = storeID }
         store.snapshotting.withLock { $0 = base.lsn }
         store.checkpointed.withLock { $0 = base.checkpointLSN }
         store.maintenance.withLock { $0.logBytesSinceSnapshot = DataDirectory.size(of: wal.segmentPaths) }
@@ -101,7 +128,41 @@ extension Store {
             "apply_ms": "\(applier.applyNanoseconds / 1_000_000)",
         ])
         store.scheduleMaintenance()  // index what the replay staged
+        if source != nil {
+            store.checkpointed.withLock { $0 = base.checkpointLSN }
+            try store.writeSnapshot()  // the directory opens on its own again
+        }
         return store
+    }
+
+    /// Every collection of `source`'s last checkpoint, rebuilt, as a base to replay the log on.
+    private static func rebuildBase(
+        from source: CheckpointSource, storeID: String, threads: Int, logger: Logger
+    ) throws(EngineError) -> StoreSnapshot.Contents {
+        var base = StoreSnapshot.Contents(lsn: 0, checkpointLSN: 0, collections: [])
+        do {
+            try source.read { lsn, owner, collections in
+                guard owner == nil || owner == storeID else {
+                    throw EngineError.checkpoint("the database holds the checkpoints of store \(owner!), not of this directory's store \(storeID)")
+                }
+                base.lsn = lsn
+                base.checkpointLSN = lsn
+                for (configuration, stream) in collections {
+                    let collection = try buildCollection(configuration, checkpointLSN: lsn, threads: threads, progress: { phase, done in
+                        logger.info("rebuilding from the checkpoint", metadata: ["collection": "\(configuration.name)", "phase": "\(phase)", "records": "\(done)"])
+                    }, stream: stream)
+                    base.collections.append(collection)
+                }
+            }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .checkpoint("reading the checkpoint failed: \(error)")
+        }
+        logger.warning("rebuilt the store's collections from the last checkpoint; replaying the local log above it", metadata: [
+            "lsn": "\(base.lsn)", "collections": "\(base.collections.count)",
+        ])
+        return base
     }
 
     /// Prepares one replayed record and hands it to `applier` (a collection

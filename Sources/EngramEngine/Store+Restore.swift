@@ -33,12 +33,24 @@ extension Store {
     /// records inserted into the graph. Returns the number of records.
     @discardableResult
     public func restoreCollection(
-        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, threads: Int,
+        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, owner: String? = nil, threads: Int,
         progress: @escaping (_ phase: String, _ done: Int) -> Void = { _, _ in },
         stream: ((RestoredRecord) throws -> Void) throws -> Void
     ) throws(EngineError) -> Int {
-        try prepareRestore(configuration, checkpointLSN: checkpointLSN)
+        try checkOpen()
+        try prepareRestore(configuration, checkpointLSN: checkpointLSN, owner: owner)
+        let collection = try Self.buildCollection(configuration, checkpointLSN: checkpointLSN, threads: threads, progress: progress, stream: stream)
+        try install(collection, checkpointLSN: checkpointLSN)
+        return collection.count
+    }
 
+    /// A collection built from streamed records: each validated and
+    /// prepared like a write, the graph built on `threads` threads.
+    static func buildCollection(
+        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, threads: Int,
+        progress: @escaping (_ phase: String, _ done: Int) -> Void,
+        stream: ((RestoredRecord) throws -> Void) throws -> Void
+    ) throws(EngineError) -> Collection {
         // Read every record, validated and prepared like a write.
         let collection = try Collection(configuration)
         let d = configuration.dimension
@@ -95,8 +107,7 @@ extension Store {
             progress("indexed", end)
         }
         collection.installRestored(ids: ids, lsns: lsns, metadata: values)
-        try install(collection, checkpointLSN: checkpointLSN)
-        return ids.count
+        return collection
     }
 
     /// Restores a collection from a graph snapshot taken at the database's
@@ -105,7 +116,7 @@ extension Store {
     /// `.corrupt` (the caller then rebuilds from the rows).
     @discardableResult
     public func restoreCollection(
-        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, graphSnapshot: [UInt8]
+        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, owner: String? = nil, graphSnapshot: [UInt8]
     ) throws(EngineError) -> Int {
         try checkOpen()
         let start = engineNanoseconds()
@@ -140,7 +151,7 @@ extension Store {
                 throw .corrupt("the database's graph snapshot of '\(configuration.name)' is of another collection or LSN")
             }
             collection = decoded
-            try prepareRestore(configuration, checkpointLSN: checkpointLSN)
+            try prepareRestore(configuration, checkpointLSN: checkpointLSN, owner: owner)
         } catch {
             discardWrite()
             throw error
@@ -168,8 +179,10 @@ extension Store {
     }
 
     /// Checks that `configuration` may be restored here, and moves a fresh
-    /// store's log to `checkpointLSN` + 1.
-    private func prepareRestore(_ configuration: CollectionConfiguration, checkpointLSN: UInt64) throws(EngineError) {
+    /// store's log to `checkpointLSN` + 1. A fresh store also takes `owner`,
+    /// the id of the store the database belongs to, as its own: it carries
+    /// that store on (and may checkpoint into the database).
+    private func prepareRestore(_ configuration: CollectionConfiguration, checkpointLSN: UInt64, owner: String?) throws(EngineError) {
         if let existing = catalog.withLock({ $0[configuration.name] }) {
             guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
             guard existing.count == 0 else {
@@ -178,6 +191,10 @@ extension Store {
         }
         let applied = sequencer.appliedLSN
         if applied == 0 && catalog.withLock({ $0.isEmpty }) {
+            if let owner, owner != storeID {
+                try DataDirectory.writeStoreID(owner, in: directory)
+                identity.withLock { $0 = owner }
+            }
             if checkpointLSN > 0 {
                 do { try log.withExclusiveLog { wal in try wal.restart(at: checkpointLSN + 1) } } catch {
                     throw .log(error as? WALError ?? WALError(kind: .io, reason: "\(error)"))

@@ -55,6 +55,9 @@ public final class Store: Sendable {
     let checkpointed = Locked<UInt64>(0)
     /// Serialises checkpoints; counts those committed since open.
     let checkpointing = Locked<Int>(0)
+    /// This store's identity (the data directory's `STORE` file); a restore
+    /// into a fresh directory takes the database's.
+    let identity = Locked<String>("")
     /// The background checkpointer, if started.
     let background = Locked<Checkpointer?>(nil)
     /// Log payload bytes appended since open (the checkpointer's size trigger).

@@ -37,6 +37,12 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         try pool.withConnection { db in try Self.checkpointLSN(db) }
     }
 
+    /// The id of the store whose checkpoints the database takes, nil before the first.
+    static func owner(_ db: PostgresConnection) throws -> String? {
+        let r = try db.execute("SELECT store_id FROM engram_owner")
+        return r.rowCount == 1 ? r.text(row: 0, column: 0) : nil
+    }
+
     static func checkpointLSN(_ db: PostgresConnection) throws -> UInt64 {
         let r = try db.execute("SELECT coalesce(max(lsn), 0) FROM engram_checkpoints")
         return UInt64(r.text(row: 0, column: 0) ?? "0") ?? 0
@@ -46,6 +52,14 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         try pool.withConnection { db in
             try db.transaction {
                 try db.execute("SELECT pg_advisory_xact_lock($1)", [.text(String(PostgresSchema.lockKey))])
+                switch try Self.owner(db) {
+                case nil:
+                    try db.execute("INSERT INTO engram_owner (store_id) VALUES ($1)", [.text(checkpoint.storeID)])
+                case checkpoint.storeID?:
+                    break
+                case let other?:
+                    throw PostgresError(kind: .server, message: "the database takes the checkpoints of store \(other), not of store \(checkpoint.storeID) (restore into an empty directory to carry that store on)")
+                }
                 let current = try Self.checkpointLSN(db)
                 guard current == checkpoint.since else {
                     throw PostgresError(kind: .server, message: "the database moved from checkpoint \(checkpoint.since) to \(current) meanwhile")

@@ -134,7 +134,8 @@ public final class PostgresPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    static func now() -> Double {
+    /// Monotonic seconds (for timeouts and timings).
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

@@ -15,6 +15,21 @@ public enum PostgresRestore {
         public var usedGraphSnapshot: Bool
         /// Why a stored graph snapshot was not used, if there was one.
         public var snapshotFallback: String?
+        /// The store the database belongs to (a fresh data directory becomes it).
+        public var owner: String?
+
+        public init(
+            collection: String, records: Int, checkpointLSN: UInt64, seconds: Double, usedGraphSnapshot: Bool,
+            snapshotFallback: String?, owner: String? = nil
+        ) {
+            self.owner = owner
+            self.collection = collection
+            self.records = records
+            self.checkpointLSN = checkpointLSN
+            self.seconds = seconds
+            self.usedGraphSnapshot = usedGraphSnapshot
+            self.snapshotFallback = snapshotFallback
+        }
     }
 
     /// Streams collection `name` from the database (one REPEATABLE READ
@@ -26,9 +41,11 @@ public enum PostgresRestore {
     ) throws -> Report {
         let start = PostgresPool.now()
         return try pool.withConnection { db in
+            try PostgresSchema.migrate(db)  // a database written by an older Engram
             try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             defer { _ = try? db.execute("COMMIT") }
             let lsn = try PostgresCheckpointTarget.checkpointLSN(db)
+            let owner = try PostgresCheckpointTarget.owner(db)
             let registered = try PostgresCollectionReader.configuration(name, db)
             // The stored graph, if it reflects the table as it is (taken at the last checkpoint).
             var fallback: String?
@@ -36,9 +53,9 @@ public enum PostgresRestore {
                 let downloadStart = PostgresPool.now()
                 if let graph = try PostgresCheckpointTarget.graphSnapshot(of: name, at: lsn, db) {
                     progress("bytes of graph snapshot downloaded in \(Int((PostgresPool.now() - downloadStart) * 1000)) ms; loading", graph.count)
-                    let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, graphSnapshot: graph)
+                    let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, owner: owner, graphSnapshot: graph)
                     return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start,
-                                  usedGraphSnapshot: true, snapshotFallback: nil)
+                                  usedGraphSnapshot: true, snapshotFallback: nil, owner: owner)
                 }
             } catch let error as EngineError {
                 guard case .corrupt(let why) = error else { throw error }
@@ -47,13 +64,13 @@ public enum PostgresRestore {
                 fallback = "the stored graph snapshot is damaged (\(error.message)); rebuilding the graph from the rows"
             }
             if let fallback { progress(fallback, 0) }
-            let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, threads: threads, progress: progress) { emit in
+            let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, owner: owner, threads: threads, progress: progress) { emit in
                 try PostgresCollectionReader.rows(of: registered, db) { id, vector, json, rowLSN in
                     try emit(Store.RestoredRecord(id: id, vector: vector, metadata: try MetadataJSON.parse(json), lsn: rowLSN))
                 }
             }
             return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start,
-                          usedGraphSnapshot: false, snapshotFallback: fallback)
+                          usedGraphSnapshot: false, snapshotFallback: fallback, owner: owner)
         }
     }
 
@@ -64,6 +81,7 @@ public enum PostgresRestore {
         _ name: String, store: Store, pool: PostgresPool, queries: Int, k: Int, seed: UInt64
     ) throws -> Double {
         try pool.withConnection { db in
+            try PostgresSchema.migrate(db)
             let registered = try PostgresCollectionReader.configuration(name, db)
             let table = try PostgresConnection.quoteIdentifier(registered.table)
             let op: String
@@ -98,6 +116,34 @@ public enum PostgresRestore {
                 wanted += truth.count
             }
             return wanted == 0 ? 1 : Double(hits) / Double(wanted)
+        }
+    }
+}
+
+/// The database as a ``CheckpointSource``: every registered collection's
+/// rows as of the last checkpoint, read in one REPEATABLE READ transaction
+/// (`Store.open(directory:rebuildingFrom:)`, `engram restore` on a data
+/// directory that no longer opens).
+public struct PostgresCheckpointSource: CheckpointSource {
+    public let pool: PostgresPool
+
+    public init(pool: PostgresPool) { self.pool = pool }
+
+    public func read(_ body: (UInt64, String?, [(CollectionConfiguration, Store.RecordStream)]) throws -> Void) throws {
+        try pool.withConnection { db in
+            try PostgresSchema.migrate(db)  // a database written by an older Engram
+            try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { _ = try? db.execute("COMMIT") }
+            let lsn = try PostgresCheckpointTarget.checkpointLSN(db)
+            let collections = try PostgresCollectionReader.collectionNames(db).map { name -> (CollectionConfiguration, Store.RecordStream) in
+                let registered = try PostgresCollectionReader.configuration(name, db)
+                return (registered.configuration, { emit in
+                    try PostgresCollectionReader.rows(of: registered, db) { id, vector, json, rowLSN in
+                        try emit(Store.RestoredRecord(id: id, vector: vector, metadata: try MetadataJSON.parse(json), lsn: rowLSN))
+                    }
+                })
+            }
+            try body(lsn, try PostgresCheckpointTarget.owner(db), collections)
         }
     }
 }

@@ -65,6 +65,10 @@ public enum PostgresSchema {
                 ADD COLUMN vector_type text NOT NULL DEFAULT 'vector' CHECK (vector_type IN ('vector', 'halfvec'))
             """,
         ]),
+        Migration(version: 4, name: "the store that owns the database", statements: [
+            "CREATE TABLE engram_owner (store_id text NOT NULL, since timestamptz NOT NULL DEFAULT now())",
+            "CREATE UNIQUE INDEX engram_owner_one_row ON engram_owner ((true))",
+        ]),
     ]
 
     /// The newest migration version.

@@ -125,10 +125,19 @@ struct CheckpointTests {
         let next = try restored.checkpoint(to: target)
         #expect(next.since == report.checkpointLSN && next.upserts == 1 && next.deletes == 0)
         try restored.close()
-        // Reopened, the restored collection comes back from the local snapshot.
+        // Reopened, the restored collection comes back from the local snapshot, as the same store.
         let reopened = try Store.open(directory: dir.path + "/b")
         #expect(try reopened.count(name) == 1500 - 3 + 2)
+        #expect(reopened.storeID == report.owner)
         try reopened.close()
+        // Another store may not checkpoint into this database.
+        let stranger = try Store.open(directory: dir.path + "/c")
+        try stranger.createCollection(CollectionConfiguration(name: "other", dimension: 16))
+        for i in 0..<10 { try stranger.upsert("other", [Record(id: "x\(i)", vector: vs[i])]) }  // past the database's LSN
+        let refused = #expect(throws: EngineError.self) { try stranger.checkpoint(to: target) }
+        #expect("\(refused.map { "\($0)" } ?? "")".contains("takes the checkpoints of store"))
+        try stranger.close()
+        #expect(try db.rows(name).count == 1500 - 3 + 2)
     }
 
     @Test("a stored graph snapshot is loaded when it matches the table, skipped when stale, and a damaged one falls back to a rebuild")
@@ -239,6 +248,50 @@ struct CheckpointTests {
         print("halfvec restore recall@10 against exact search in PostgreSQL: \(recall) (seed 347; budget 0.9)")
         #expect(recall >= 0.9)
         try restored.close()
+    }
+
+    @Test("a data directory whose snapshot is damaged is rebuilt from the checkpoint, then its own log above it")
+    func rebuildDamagedDirectory() throws {
+        let db = try IsolatedDatabase("rebuild")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-checkpoint")
+        defer { dir.remove() }
+        let vs = vectors("checkpoint.rebuild", seed: 353, n: 1200, d: 16)
+        let target = try PostgresCheckpointTarget(pool: db.pool)
+        do {
+            let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+            try store.createCollection(CollectionConfiguration(name: "a", dimension: 16, metric: .squaredL2))
+            try store.createCollection(CollectionConfiguration(name: "b", dimension: 16, metric: .cosine))
+            try store.upsert("a", (0..<1000).map { Record(id: "r\($0)", vector: vs[$0]) })
+            try store.upsert("b", [Record(id: "only-b", vector: vs[1000], metadata: ["k": "v"])])
+            try store.checkpoint(to: target)
+            // After the checkpoint, only in the local log (kept above the checkpoint) and the snapshot.
+            try store.upsert("a", (1000..<1200).map { Record(id: "r\($0)", vector: vs[$0]) })
+            try store.upsert("a", [Record(id: "r5", vector: vs[6])])
+            try store.delete("a", ids: ["r7"])
+            try store.close()  // writes a snapshot above the checkpoint
+        }
+        // Damage the snapshot: the directory no longer opens.
+        let snapshot = try #require(try listDirectory(dir.path).first { $0.hasPrefix("snapshot-") && $0.hasSuffix(".engram") })
+        try flipByte(dir.path + "/" + snapshot, at: 100)
+        #expect(throws: EngineError.self) { try Store.open(directory: dir.path) }
+
+        let rebuilt = try Store.open(directory: dir.path, rebuildingFrom: PostgresCheckpointSource(pool: db.pool))
+        #expect(try rebuilt.count("a") == 1199 && rebuilt.count("b") == 1)
+        #expect(try rebuilt.get("a", id: "r5")?.vector == vs[6])
+        #expect(try rebuilt.get("a", id: "r7") == nil)
+        #expect(try rebuilt.get("a", id: "r1150")?.vector == vs[1150])
+        #expect(try rebuilt.get("b", id: "only-b")?.metadata == ["k": "v"])
+        #expect(try rebuilt.search("a", vector: vs[1100], k: 1).first?.id == "r1100")
+        try rebuilt.close()
+        #expect(try listDirectory(dir.path).contains(snapshot + ".damaged"))
+        // The directory opens on its own again, and a checkpoint sends only what came after the last one.
+        let reopened = try Store.open(directory: dir.path)
+        #expect(try reopened.count("a") == 1199)
+        let report = try reopened.checkpoint(to: target)
+        #expect(report.upserts == 201 && report.deletes == 1)
+        try reopened.close()
+        #expect(try db.rows("a").count == 1199)
     }
 
     @Test("writes during a checkpoint are neither lost nor duplicated")
@@ -358,4 +411,24 @@ private final class SwitchableTarget: CheckpointTarget, @unchecked Sendable {
         if down.withLock({ $0 }) { throw Down() }
         try real.commit(checkpoint)
     }
+}
+
+private func listDirectory(_ path: String) throws -> [String] {
+    guard let dir = opendir(path) else { throw PostgresError(kind: .decoding, message: "cannot list \(path)") }
+    defer { closedir(dir) }
+    var names = [String]()
+    while let entry = readdir(dir) {
+        names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+    }
+    return names
+}
+
+private func flipByte(_ path: String, at offset: Int) throws {
+    let fd = open(path, O_RDWR)
+    guard fd >= 0 else { throw PostgresError(kind: .decoding, message: "cannot open \(path)") }
+    defer { close(fd) }
+    var byte: UInt8 = 0
+    guard pread(fd, &byte, 1, off_t(offset)) == 1 else { throw PostgresError(kind: .decoding, message: "cannot read \(path)") }
+    byte ^= 0xFF
+    guard pwrite(fd, &byte, 1, off_t(offset)) == 1 else { throw PostgresError(kind: .decoding, message: "cannot write \(path)") }
 }
