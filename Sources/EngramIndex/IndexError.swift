@@ -65,6 +65,10 @@ public enum IndexParameter: String, Sendable {
     case efConstruction
     case efSearch
     case threads
+    /// k-means: the number of clusters (at least 1, at most the training points).
+    case clusters
+    case iterations
+    case pointsPerCentroid
 
     /// The valid values, in words.
     public var validRange: String {
@@ -73,6 +77,9 @@ public enum IndexParameter: String, Sendable {
         case .efConstruction: return "M...100000"
         case .efSearch: return "1...100000"
         case .threads: return "1...256"
+        case .clusters: return "1...the number of training vectors"
+        case .iterations: return "1...1000"
+        case .pointsPerCentroid: return "1...100000"
         }
     }
 }
