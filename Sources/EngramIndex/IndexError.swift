@@ -26,6 +26,8 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
     case raggedBatch(floats: Int, dimension: Int)
     /// A parameter outside its valid range.
     case invalidParameter(IndexParameter, value: Int)
+    /// An IVF index must be trained before vectors are added or searched.
+    case notTrained
 
     public var description: String {
         switch self {
@@ -51,6 +53,8 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
             return "a batch of \(floats) floats is not a whole number of \(dimension)-dimensional vectors"
         case .invalidParameter(let parameter, let value):
             return "invalid \(parameter.rawValue) \(value): expected \(parameter.validRange)"
+        case .notTrained:
+            return "the IVF index is not trained yet: train it on a sample of vectors first"
         }
     }
 }
@@ -69,6 +73,9 @@ public enum IndexParameter: String, Sendable {
     case clusters
     case iterations
     case pointsPerCentroid
+    /// IVF: inverted lists (at least 1) and lists probed per search (1...nlist).
+    case nlist
+    case nprobe
 
     /// The valid values, in words.
     public var validRange: String {
@@ -80,6 +87,8 @@ public enum IndexParameter: String, Sendable {
         case .clusters: return "1...the number of training vectors"
         case .iterations: return "1...1000"
         case .pointsPerCentroid: return "1...100000"
+        case .nlist: return "1...1000000, at most the training vectors"
+        case .nprobe: return "1...nlist"
         }
     }
 }
