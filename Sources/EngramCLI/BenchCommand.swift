@@ -50,6 +50,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("ef-search"), help: "Comma-separated efSearch values to sweep (hnsw; default 10,20,40,80,120,200,400).")
     var efSearch: String?
 
+    @Option(help: "IVF: inverted lists (default 4·√n).")
+    var nlist: Int?
+
+    @Option(help: "IVF: comma-separated lists probed per search, swept (default 1,2,4,8,16,32,64).")
+    var nprobe: String?
+
     @Option(name: .customLong("build-threads"), help: "Threads used to build the index.")
     var buildThreads: Int = 1
 
@@ -153,6 +159,15 @@ struct BenchCommand: ParsableCommand {
             c.filterSelectivities = try filterSelectivity.split(separator: ",").map { part in
                 guard let value = Double(part.trimmingSpaces) else {
                     throw ValidationError("--filter-selectivity takes comma-separated fractions, got '\(filterSelectivity)'")
+                }
+                return value
+            }
+        }
+        c.nlist = nlist
+        if let nprobe {
+            c.nprobe = try nprobe.split(separator: ",").map { part in
+                guard let value = Int(part.trimmingSpaces) else {
+                    throw ValidationError("--nprobe takes comma-separated whole numbers, got '\(nprobe)'")
                 }
                 return value
             }

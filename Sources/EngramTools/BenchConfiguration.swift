@@ -10,7 +10,11 @@ public struct BenchConfiguration: Sendable, Equatable {
     public enum IndexKind: String, Sendable, CaseIterable {
         case flat
         case hnsw
+        case ivf
     }
+
+    /// The nprobe points swept for IVF (the harness sweeps FAISS IVFFlat over 1…64).
+    public static let defaultNprobe = [1, 2, 4, 8, 16, 32, 64]
 
     /// The efSearch points `shared/harness` sweeps for its HNSW anchors.
     public static let defaultEfSearch = [10, 20, 40, 80, 120, 200, 400]
@@ -33,6 +37,10 @@ public struct BenchConfiguration: Sendable, Equatable {
     /// HNSW: also measure filtered search at these fractions of allowed vectors
     /// (a seeded random subset; exact filtered ground truth from the flat index).
     public var filterSelectivities: [Double] = []
+    /// IVF: inverted lists (nil: 4·√n, the harness's rule).
+    public var nlist: Int?
+    /// IVF: lists probed per search, swept (empty: ``defaultNprobe``).
+    public var nprobe: [Int] = []
     /// Untimed queries run before each timed sweep point.
     public var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
@@ -78,6 +86,12 @@ public struct BenchConfiguration: Sendable, Equatable {
         if index != .hnsw && !filterSelectivities.isEmpty {
             throw .invalidArgument("--filter-selectivity applies to --index hnsw")
         }
+        if index != .ivf && (nlist != nil || !nprobe.isEmpty) {
+            throw .invalidArgument("--nlist and --nprobe apply to --index ivf")
+        }
+        if index == .ivf && !efSearch.isEmpty { throw .invalidArgument("--ef-search applies to --index hnsw; IVF sweeps --nprobe") }
+        if let nlist, nlist < 1 { throw .invalidArgument("--nlist must be ≥ 1, got \(nlist)") }
+        if let bad = nprobe.first(where: { $0 < 1 }) { throw .invalidArgument("--nprobe values must be ≥ 1, got \(bad)") }
         if index == .flat && !efSearch.isEmpty {
             throw .invalidArgument("--ef-search does not apply to --index flat: the flat index is exact and has no search parameter")
         }

@@ -36,7 +36,36 @@ public struct BenchRunner {
             return try runFlat(data)
         case .hnsw:
             return try runHNSW(data)
+        case .ivf:
+            return try runIVF(data)
         }
+    }
+
+    func runIVF(_ data: Data) throws(BenchError) -> [BenchResult] {
+        let c = configuration
+        let n = data.base.rows
+        let nlist = Swift.min(n, c.nlist ?? Swift.max(1, Int((4 * Double(n).squareRoot()).rounded())))
+        let start = monotonicNanoseconds()
+        let index: IVFFlatIndex
+        do {
+            index = try IVFFlatIndex(dimension: data.base.columns, metric: c.metric, nlist: nlist)
+            try index.train(data.base.values, threads: c.buildThreads)
+            progress("trained ivf (nlist \(nlist)) in \(format(secondsSince(start), 1)) s on \(c.buildThreads) thread(s)")
+            try index.add(contentsOf: data.base.values, labels: (0..<n).map { VectorID($0) }, threads: c.buildThreads)
+        } catch {
+            throw .index(error)
+        }
+        let buildSeconds = secondsSince(start)
+        progress("built ivf in \(format(buildSeconds, 1)) s")
+        var results = [BenchResult]()
+        for nprobe in (c.nprobe.isEmpty ? BenchConfiguration.defaultNprobe : c.nprobe) where nprobe <= nlist {
+            let measured = try measure(data) { (query) throws(IndexError) in try index.search(query, k: c.k, nprobe: nprobe) }
+            progress("nprobe=\(nprobe): recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
+            results.append(result(
+                index: "ivf", params: "nlist=\(nlist)", data: data, buildThreads: c.buildThreads, buildSeconds: buildSeconds,
+                memoryBytes: index.memoryBytes, searchParam: "nprobe", searchValue: nprobe, measured: measured))
+        }
+        return results
     }
 
     func load() throws(BenchError) -> Data {

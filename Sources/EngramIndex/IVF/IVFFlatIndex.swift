@@ -43,6 +43,13 @@ public final class IVFFlatIndex: @unchecked Sendable {
     }
 
     public var isTrained: Bool { lock.withReadLock { !centroids.isEmpty } }
+
+    /// Bytes held by centroids, list rows and labels (capacity, not count).
+    public var memoryBytes: Int {
+        lock.withReadLock {
+            lists.reduce(centroids.capacity * 4) { $0 + $1.vectors.capacity * 4 + $1.labels.capacity * 4 }
+        }
+    }
     public var count: Int { lock.withReadLock { location.count } }
 
     /// Trains the centroids with k-means on `vectors` (row after row;
@@ -120,17 +127,23 @@ public final class IVFFlatIndex: @unchecked Sendable {
     /// The `k` nearest vectors to `query` among the `nprobe` nearest lists
     /// (more when a filter leaves fewer than `k` there), best first.
     public func search(_ query: [Float], k: Int, nprobe: Int, filter: CandidateFilter? = nil) throws(IndexError) -> [SearchResult] {
+        try query.withUnsafeBufferPointer { (q) throws(IndexError) in try search(q, k: k, nprobe: nprobe, filter: filter) }
+    }
+
+    public func search(
+        _ query: UnsafeBufferPointer<Float>, k: Int, nprobe: Int, filter: CandidateFilter? = nil
+    ) throws(IndexError) -> [SearchResult] {
         guard (1...SearchLimits.maxK).contains(k) else { throw .invalidK(k, maxK: SearchLimits.maxK) }
         guard (1...nlist).contains(nprobe) else { throw .invalidParameter(.nprobe, value: nprobe) }
-        let q = try prepare(query)
+        let prepared = UnsafeMutablePointer<Float>.allocate(capacity: dimension)
+        defer { prepared.deallocate() }
+        try format.prepare(query, into: prepared, row: 0)
         return try lock.withReadLock { () throws(IndexError) -> [SearchResult] in
             guard !centroids.isEmpty else { throw .notTrained }
-            return q.withUnsafeBufferPointer { qp in
-                switch metric {
-                case .squaredL2: return scan(SquaredL2Kernel.self, qp.baseAddress!, k: k, nprobe: nprobe, filter: filter)
-                case .innerProduct: return scan(InnerProductKernel.self, qp.baseAddress!, k: k, nprobe: nprobe, filter: filter)
-                case .cosine: return scan(CosineKernel.self, qp.baseAddress!, k: k, nprobe: nprobe, filter: filter)
-                }
+            switch metric {
+            case .squaredL2: return scan(SquaredL2Kernel.self, prepared, k: k, nprobe: nprobe, filter: filter)
+            case .innerProduct: return scan(InnerProductKernel.self, prepared, k: k, nprobe: nprobe, filter: filter)
+            case .cosine: return scan(CosineKernel.self, prepared, k: k, nprobe: nprobe, filter: filter)
             }
         }
     }
@@ -139,18 +152,16 @@ public final class IVFFlatIndex: @unchecked Sendable {
         _: K.Type, _ query: UnsafePointer<Float>, k: Int, nprobe: Int, filter: CandidateFilter?
     ) -> [SearchResult] {
         let d = dimension
-        // Lists by their centroid's distance to the query, nearest first.
-        var order = [(distance: Float, list: Int)]()
-        order.reserveCapacity(nlist)
+        // The nprobe nearest lists (a bounded heap, not a sort of all nlist)…
+        var nearest = TopKHeap(capacity: nprobe)
         centroids.withUnsafeBufferPointer { c in
-            for l in 0..<nlist { order.append((K.distance(query, c.baseAddress! + l * d, count: d), l)) }
+            for l in 0..<nlist { nearest.consider(distance: K.distance(query, c.baseAddress! + l * d, count: d), id: VectorID(l)) }
         }
-        order.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.list < $1.list) }
         var heap = TopKHeap(capacity: k)
         var admitted = 0
-        for (probed, entry) in order.enumerated() {
-            if probed >= nprobe && admitted >= k { break }
-            let list = lists[entry.list]
+        var scanned = Set<Int>()
+        func scanList(_ l: Int) {
+            let list = lists[l]
             list.labels.withUnsafeBufferPointer { labels in
                 list.vectors.withUnsafeBufferPointer { vectors in
                     guard var row = vectors.baseAddress else { return }
@@ -162,6 +173,20 @@ public final class IVFFlatIndex: @unchecked Sendable {
                         row += d
                     }
                 }
+            }
+        }
+        for hit in nearest.sortedResults() { scanList(Int(hit.id)) }
+        if admitted < k {
+            // …and, while fewer than k vectors were admitted, the next nearest lists in order.
+            for hit in nearest.sortedResults() { scanned.insert(Int(hit.id)) }
+            var rest = [(distance: Float, list: Int)]()
+            centroids.withUnsafeBufferPointer { c in
+                for l in 0..<nlist where !scanned.contains(l) { rest.append((K.distance(query, c.baseAddress! + l * d, count: d), l)) }
+            }
+            rest.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.list < $1.list) }
+            for entry in rest {
+                if admitted >= k { break }
+                scanList(entry.list)
             }
         }
         return heap.sortedResults()
