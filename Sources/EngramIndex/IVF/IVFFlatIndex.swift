@@ -53,9 +53,10 @@ public final class IVFFlatIndex: @unchecked Sendable {
     public var count: Int { lock.withReadLock { location.count } }
 
     /// Trains the centroids with k-means on `vectors` (row after row;
-    /// validated and prepared like any input). Training again is refused
-    /// while the index holds vectors.
-    public func train(_ vectors: [Float], iterations: Int = 20, maxPointsPerCentroid: Int = 256, seed: UInt64 = 1234, threads: Int = 1) throws(IndexError) {
+    /// validated and prepared like any input), 10 iterations by default as
+    /// FAISS's IVF training does. Training again is refused while the index
+    /// holds vectors.
+    public func train(_ vectors: [Float], iterations: Int = 10, maxPointsPerCentroid: Int = 256, seed: UInt64 = 1234, threads: Int = 1) throws(IndexError) {
         let prepared = try prepare(vectors)
         let n = prepared.count / dimension
         guard n >= nlist else { throw .invalidParameter(.nlist, value: nlist) }
