@@ -164,23 +164,19 @@ struct BenchCommand: ParsableCommand {
             }
         }
         c.nlist = nlist
-        if let nprobe {
-            c.nprobe = try nprobe.split(separator: ",").map { part in
-                guard let value = Int(part.trimmingSpaces) else {
-                    throw ValidationError("--nprobe takes comma-separated whole numbers, got '\(nprobe)'")
-                }
-                return value
-            }
-        }
-        if let efSearch {
-            c.efSearch = try efSearch.split(separator: ",").map { part in
-                guard let value = Int(part.trimmingSpaces) else {
-                    throw ValidationError("--ef-search takes comma-separated whole numbers, got '\(efSearch)'")
-                }
-                return value
-            }
-        }
+        if let nprobe { c.nprobe = try Self.wholeNumbers(nprobe, option: "--nprobe") }
+        if let efSearch { c.efSearch = try Self.wholeNumbers(efSearch, option: "--ef-search") }
         return c
+    }
+
+    /// `text` as comma-separated whole numbers.
+    static func wholeNumbers(_ text: String, option: String) throws -> [Int] {
+        try text.split(separator: ",").map { part in
+            guard let value = Int(part.trimmingSpaces) else {
+                throw ValidationError("\(option) takes comma-separated whole numbers, got '\(text)'")
+            }
+            return value
+        }
     }
 
     func validate() throws {
