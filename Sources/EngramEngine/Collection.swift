@@ -355,12 +355,10 @@ final class Collection: @unchecked Sendable {
     }
 
     private func stagedVector(_ label: VectorID) -> [Float]? {
-        stagedRow(label).map { Array(UnsafeBufferPointer(start: $0, count: configuration.dimension)) }
-    }
-
-    private func stagedRow(_ label: VectorID) -> UnsafeMutablePointer<Float>? {
         for block in staging.blocks {
-            if let row = block.labels.firstIndex(of: label) { return block.row(row) }
+            if let row = block.labels.firstIndex(of: label) {
+                return Array(UnsafeBufferPointer(start: block.row(row), count: configuration.dimension))
+            }
         }
         return nil
     }

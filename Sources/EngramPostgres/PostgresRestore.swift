@@ -40,12 +40,7 @@ public enum PostgresRestore {
         progress: @escaping (_ phase: String, _ done: Int) -> Void = { _, _ in }
     ) throws -> Report {
         let start = PostgresPool.now()
-        return try pool.withConnection { db in
-            try PostgresSchema.migrate(db)  // a database written by an older Engram
-            try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            defer { _ = try? db.execute("COMMIT") }
-            let lsn = try PostgresCheckpointTarget.checkpointLSN(db)
-            let owner = try PostgresCheckpointTarget.owner(db)
+        return try checkpointView(pool) { db, lsn, owner in
             let registered = try PostgresCollectionReader.configuration(name, db)
             // The stored graph, if it reflects the table as it is (taken at the last checkpoint).
             var fallback: String?
@@ -71,6 +66,20 @@ public enum PostgresRestore {
             }
             return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start,
                           usedGraphSnapshot: false, snapshotFallback: fallback, owner: owner)
+        }
+    }
+
+    /// Runs `body` on one consistent, read-only view of the database (a
+    /// REPEATABLE READ transaction, migrated first if an older Engram wrote
+    /// it) with its checkpoint LSN and owner, so rows read in `body` match them.
+    static func checkpointView<R>(
+        _ pool: PostgresPool, _ body: (PostgresConnection, UInt64, String?) throws -> R
+    ) throws -> R {
+        try pool.withConnection { db in
+            try PostgresSchema.migrate(db)
+            try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            defer { _ = try? db.execute("COMMIT") }
+            return try body(db, try PostgresCheckpointTarget.checkpointLSN(db), try PostgresCheckpointTarget.owner(db))
         }
     }
 
@@ -130,11 +139,7 @@ public struct PostgresCheckpointSource: CheckpointSource {
     public init(pool: PostgresPool) { self.pool = pool }
 
     public func read(_ body: (UInt64, String?, [(CollectionConfiguration, Store.RecordStream)]) throws -> Void) throws {
-        try pool.withConnection { db in
-            try PostgresSchema.migrate(db)  // a database written by an older Engram
-            try db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            defer { _ = try? db.execute("COMMIT") }
-            let lsn = try PostgresCheckpointTarget.checkpointLSN(db)
+        try PostgresRestore.checkpointView(pool) { db, lsn, owner in
             let collections = try PostgresCollectionReader.collectionNames(db).map { name -> (CollectionConfiguration, Store.RecordStream) in
                 let registered = try PostgresCollectionReader.configuration(name, db)
                 return (registered.configuration, { emit in
@@ -143,7 +148,7 @@ public struct PostgresCheckpointSource: CheckpointSource {
                     }
                 })
             }
-            try body(lsn, try PostgresCheckpointTarget.owner(db), collections)
+            try body(lsn, owner, collections)
         }
     }
 }

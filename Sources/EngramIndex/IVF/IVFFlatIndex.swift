@@ -160,7 +160,6 @@ public final class IVFFlatIndex: @unchecked Sendable {
         }
         var heap = TopKHeap(capacity: k)
         var admitted = 0
-        var scanned = Set<Int>()
         func scanList(_ l: Int) {
             let list = lists[l]
             list.labels.withUnsafeBufferPointer { labels in
@@ -176,10 +175,11 @@ public final class IVFFlatIndex: @unchecked Sendable {
                 }
             }
         }
-        for hit in nearest.sortedResults() { scanList(Int(hit.id)) }
+        let probed = nearest.sortedResults()
+        for hit in probed { scanList(Int(hit.id)) }
         if admitted < k {
             // …and, while fewer than k vectors were admitted, the next nearest lists in order.
-            for hit in nearest.sortedResults() { scanned.insert(Int(hit.id)) }
+            let scanned = Set(probed.map { Int($0.id) })
             var rest = [(distance: Float, list: Int)]()
             centroids.withUnsafeBufferPointer { c in
                 for l in 0..<nlist where !scanned.contains(l) { rest.append((K.distance(query, c.baseAddress! + l * d, count: d), l)) }
