@@ -49,8 +49,10 @@ public struct BenchRunner {
         let index: IVFFlatIndex
         do {
             index = try IVFFlatIndex(dimension: data.base.columns, metric: c.metric, nlist: nlist)
-            try index.train(data.base.values, threads: c.buildThreads)
-            progress("trained ivf (nlist \(nlist)) in \(format(secondsSince(start), 1)) s on \(c.buildThreads) thread(s)")
+            let trained = try index.train(data.base.values, threads: c.buildThreads)
+            progress("trained ivf (nlist \(nlist)) in \(format(secondsSince(start), 1)) s on \(c.buildThreads) thread(s): "
+                + "\(trained.iterations) iterations over \(trained.sampled) points, "
+                + "\(format(Double(trained.pointsScored) / Double(trained.sampled * trained.iterations) * 100, 0))% of them scored")
             try index.add(contentsOf: data.base.values, labels: (0..<n).map { VectorID($0) }, threads: c.buildThreads)
         } catch {
             throw .index(error)

@@ -63,7 +63,7 @@ struct KMeansTests {
         }
     }
 
-    @Test("a seed and a thread count give the same centroids every time; the sample is bounded")
+    @Test("a seed gives the same centroids every time, on any thread count; the sample is bounded")
     func reproducibleAndSampled() throws {
         var rng = SeededGenerator.forTest("kmeans.repro", defaultSeed: 409)
         let (points, truth) = blobs(&rng, clusters: 8, perCluster: 2_500, d: 16)
@@ -73,8 +73,10 @@ struct KMeansTests {
                                  configuration: .init(clusters: 8, maxPointsPerCentroid: 39, seed: seed, threads: threads))
             }
         }
-        let a = try train(11, threads: 2), b = try train(11, threads: 2)
+        let a = try train(11, threads: 2), b = try train(11, threads: 2), one = try train(11, threads: 1)
         #expect(a.centroids == b.centroids && a.inertia == b.inertia)
+        // Each point's assignment depends on that point alone, and sums follow point order: any thread count agrees.
+        #expect(one.centroids == a.centroids && one.inertia == a.inertia)
         #expect(a.sampled == 8 * 39)
         // Trained on 312 of 20,000 points, it still separates every blob.
         let assignment = points.withUnsafeBufferPointer { p in
@@ -83,6 +85,33 @@ struct KMeansTests {
             }
         }
         #expect(pure(assignment, truth))
+    }
+
+    @Test("Hamerly's bounds skip points without changing the result (squared L2 and cosine)")
+    func pruningKeepsTheResult() throws {
+        var rng = SeededGenerator.forTest("kmeans.pruning", defaultSeed: 433)
+        let n = 6_000, d = 20, k = 48
+        // Overlapping blobs, so that points do change cluster over the iterations.
+        var (points, _) = blobs(&rng, clusters: 30, perCluster: n / 30, d: d, spread: 0.4)
+        for metric in [Metric.squaredL2, .cosine] {
+            if metric.normalizesVectors {
+                points.withUnsafeMutableBufferPointer { p in for i in 0..<n { _ = normalize(p.baseAddress! + i * d, count: d) } }
+            }
+            func train(pruning: Bool) throws -> KMeans.Result {
+                try points.withUnsafeBufferPointer { p in
+                    try KMeans.train(p.baseAddress!, count: n, dimension: d, metric: metric,
+                                     configuration: .init(clusters: k, iterations: 25, seed: 5, threads: 2, pruning: pruning))
+                }
+            }
+            let pruned = try train(pruning: true), full = try train(pruning: false)
+            #expect(full.pointsScored == n * full.iterations)
+            #expect(pruned.pointsScored < full.pointsScored / 2, "\(metric): \(pruned.pointsScored) of \(full.pointsScored) scored")
+            // Float rounding may settle a near tie differently; the clustering must be the same otherwise.
+            #expect(pruned.iterations == full.iterations, "\(metric)")
+            #expect(abs(pruned.inertia - full.inertia) <= 1e-4 * abs(full.inertia), "\(metric): \(pruned.inertia) vs \(full.inertia)")
+            let largestGap = zip(pruned.centroids, full.centroids).map { abs($0 - $1) }.max() ?? 0
+            #expect(largestGap < 1e-3, "\(metric): centroids differ by up to \(largestGap)")
+        }
     }
 
     @Test("clusters left empty are split off the largest; bad parameters are typed errors")

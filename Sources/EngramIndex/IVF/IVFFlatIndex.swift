@@ -56,7 +56,8 @@ public final class IVFFlatIndex: @unchecked Sendable {
     /// validated and prepared like any input), 10 iterations by default as
     /// FAISS's IVF training does. Training again is refused while the index
     /// holds vectors.
-    public func train(_ vectors: [Float], iterations: Int = 10, maxPointsPerCentroid: Int = 256, seed: UInt64 = 1234, threads: Int = 1) throws(IndexError) {
+    @discardableResult
+    public func train(_ vectors: [Float], iterations: Int = 10, maxPointsPerCentroid: Int = 256, seed: UInt64 = 1234, threads: Int = 1) throws(IndexError) -> KMeans.Result {
         let prepared = try prepare(vectors)
         let n = prepared.count / dimension
         guard n >= nlist else { throw .invalidParameter(.nlist, value: nlist) }
@@ -68,6 +69,7 @@ public final class IVFFlatIndex: @unchecked Sendable {
             guard location.isEmpty else { throw .invalidParameter(.nlist, value: nlist) }
             centroids = trained.centroids
         }
+        return trained
     }
 
     /// Adds (or replaces: a label already present moves to its new vector)
