@@ -89,6 +89,15 @@ public final class IVFFlatIndex: @unchecked Sendable {
                                   centroids: c.baseAddress!, clusters: nlist, threads: threads)
                 }
             }
+            // Each list grows once per add, to what it receives (a bulk add into empty lists leaves no
+            // spare capacity), and by at least half again (adds one at a time stay amortised O(1)).
+            var arriving = [Int](repeating: 0, count: nlist)
+            for l in assigned { arriving[Int(l)] += 1 }
+            for (l, extra) in arriving.enumerated() where extra > 0 && lists[l].labels.count + extra > lists[l].labels.capacity {
+                let rows = Swift.max(lists[l].labels.count + extra, lists[l].labels.capacity * 3 / 2)
+                lists[l].labels.reserveCapacity(rows)
+                lists[l].vectors.reserveCapacity(rows * dimension)
+            }
             prepared.withUnsafeBufferPointer { p in
                 for (i, label) in labels.enumerated() {
                     if location[label] != nil { removeLocked(label) }
