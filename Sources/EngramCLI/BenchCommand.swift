@@ -56,6 +56,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "IVF: comma-separated lists probed per search, swept (default 1,2,4,8,16,32,64).")
     var nprobe: String?
 
+    @Option(help: "ivf-sq8: candidates re-ranked with the full-precision vectors (default 0: the codes' order is the answer).")
+    var rerank: Int = 0
+
     @Option(name: .customLong("build-threads"), help: "Threads used to build the index.")
     var buildThreads: Int = 1
 
@@ -164,6 +167,7 @@ struct BenchCommand: ParsableCommand {
             }
         }
         c.nlist = nlist
+        c.rerank = rerank
         if let nprobe { c.nprobe = try Self.wholeNumbers(nprobe, option: "--nprobe") }
         if let efSearch { c.efSearch = try Self.wholeNumbers(efSearch, option: "--ef-search") }
         return c

@@ -76,6 +76,8 @@ public enum IndexParameter: String, Sendable {
     /// IVF: inverted lists (at least 1) and lists probed per search (1...nlist).
     case nlist
     case nprobe
+    /// IVF-SQ8: candidates re-ranked with full-precision vectors (0...maxK).
+    case rerank
 
     /// The valid values, in words.
     public var validRange: String {
@@ -89,6 +91,7 @@ public enum IndexParameter: String, Sendable {
         case .pointsPerCentroid: return "1...100000"
         case .nlist: return "1...1000000, at most the training vectors"
         case .nprobe: return "1...nlist"
+        case .rerank: return "0...\(SearchLimits.maxK)"
         }
     }
 }

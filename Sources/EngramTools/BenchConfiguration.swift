@@ -11,6 +11,10 @@ public struct BenchConfiguration: Sendable, Equatable {
         case flat
         case hnsw
         case ivf
+        case ivfSQ8 = "ivf-sq8"
+
+        /// Whether the kind is an inverted-file index (takes --nlist and --nprobe).
+        public var isIVF: Bool { self == .ivf || self == .ivfSQ8 }
     }
 
     /// The nprobe points swept for IVF (the harness sweeps FAISS IVFFlat over 1…64).
@@ -41,6 +45,8 @@ public struct BenchConfiguration: Sendable, Equatable {
     public var nlist: Int?
     /// IVF: lists probed per search, swept (empty: ``defaultNprobe``).
     public var nprobe: [Int] = []
+    /// SQ8: candidates re-ranked with the full-precision vectors (0: the codes' order is the answer).
+    public var rerank: Int = 0
     /// Untimed queries run before each timed sweep point.
     public var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
@@ -86,10 +92,12 @@ public struct BenchConfiguration: Sendable, Equatable {
         if index != .hnsw && !filterSelectivities.isEmpty {
             throw .invalidArgument("--filter-selectivity applies to --index hnsw")
         }
-        if index != .ivf && (nlist != nil || !nprobe.isEmpty) {
-            throw .invalidArgument("--nlist and --nprobe apply to --index ivf")
+        if !index.isIVF && (nlist != nil || !nprobe.isEmpty) {
+            throw .invalidArgument("--nlist and --nprobe apply to --index ivf and ivf-sq8")
         }
-        if index == .ivf && !efSearch.isEmpty { throw .invalidArgument("--ef-search applies to --index hnsw; IVF sweeps --nprobe") }
+        if index != .ivfSQ8 && rerank != 0 { throw .invalidArgument("--rerank applies to --index ivf-sq8") }
+        if !(0...SearchLimits.maxK).contains(rerank) { throw .invalidArgument("--rerank must be in 0...\(SearchLimits.maxK), got \(rerank)") }
+        if index.isIVF && !efSearch.isEmpty { throw .invalidArgument("--ef-search applies to --index hnsw; IVF sweeps --nprobe") }
         if let nlist, nlist < 1 { throw .invalidArgument("--nlist must be ≥ 1, got \(nlist)") }
         if let bad = nprobe.first(where: { $0 < 1 }) { throw .invalidArgument("--nprobe values must be ≥ 1, got \(bad)") }
         if index == .flat && !efSearch.isEmpty {

@@ -36,21 +36,22 @@ public struct BenchRunner {
             return try runFlat(data)
         case .hnsw:
             return try runHNSW(data)
-        case .ivf:
+        case .ivf, .ivfSQ8:
             return try runIVF(data)
         }
     }
 
     func runIVF(_ data: Data) throws(BenchError) -> [BenchResult] {
         let c = configuration
-        let n = data.base.rows
+        let n = data.base.rows, d = data.base.columns
         let nlist = Swift.min(n, c.nlist ?? Swift.max(1, Int((4 * Double(n).squareRoot()).rounded())))
+        let encoding: IVFIndex.Encoding = c.index == .ivfSQ8 ? .sq8 : .flat
         let start = monotonicNanoseconds()
-        let index: IVFFlatIndex
+        let index: IVFIndex
         do {
-            index = try IVFFlatIndex(dimension: data.base.columns, metric: c.metric, nlist: nlist)
+            index = try IVFIndex(dimension: d, metric: c.metric, nlist: nlist, encoding: encoding)
             let trained = try index.train(data.base.values, threads: c.buildThreads)
-            progress("trained ivf (nlist \(nlist)) in \(format(secondsSince(start), 1)) s on \(c.buildThreads) thread(s): "
+            progress("trained \(c.index.rawValue) (nlist \(nlist)) in \(format(secondsSince(start), 1)) s on \(c.buildThreads) thread(s): "
                 + "\(trained.iterations) iterations over \(trained.sampled) points, "
                 + "\(format(Double(trained.pointsScored) / Double(trained.sampled * trained.iterations) * 100, 0))% of them scored")
             try index.add(contentsOf: data.base.values, labels: (0..<n).map { VectorID($0) }, threads: c.buildThreads)
@@ -58,14 +59,26 @@ public struct BenchRunner {
             throw .index(error)
         }
         let buildSeconds = secondsSince(start)
-        progress("built ivf in \(format(buildSeconds, 1)) s")
+        progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s")
+        // Re-ranking reads the full-precision vectors a collection keeps anyway; here, the base set, prepared.
+        var prepared = data.base.values
+        if c.metric.normalizesVectors {
+            prepared.withUnsafeMutableBufferPointer { p in for i in 0..<n { _ = normalize(p.baseAddress! + i * d, count: d) } }
+        }
+        let params = "nlist=\(nlist)" + (encoding == .sq8 ? " rerank=\(c.rerank)" : "")
         var results = [BenchResult]()
-        for nprobe in (c.nprobe.isEmpty ? BenchConfiguration.defaultNprobe : c.nprobe) where nprobe <= nlist {
-            let measured = try measure(data) { (query) throws(IndexError) in try index.search(query, k: c.k, nprobe: nprobe) }
-            progress("nprobe=\(nprobe): recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
-            results.append(result(
-                index: "ivf", params: "nlist=\(nlist)", data: data, buildThreads: c.buildThreads, buildSeconds: buildSeconds,
-                memoryBytes: index.memoryBytes, searchParam: "nprobe", searchValue: nprobe, measured: measured))
+        try prepared.withUnsafeBufferPointer { (vectors) throws(BenchError) in
+            let base = vectors.baseAddress!
+            let fullPrecision: (VectorID) -> UnsafePointer<Float>? = { Int($0) < n ? base + Int($0) * d : nil }
+            for nprobe in (c.nprobe.isEmpty ? BenchConfiguration.defaultNprobe : c.nprobe) where nprobe <= nlist {
+                let measured = try measure(data) { (query) throws(IndexError) in
+                    try index.search(query, k: c.k, nprobe: nprobe, rerank: c.rerank, fullPrecision: fullPrecision)
+                }
+                progress("nprobe=\(nprobe): recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
+                results.append(result(
+                    index: c.index.rawValue, params: params, data: data, buildThreads: c.buildThreads, buildSeconds: buildSeconds,
+                    memoryBytes: index.memoryBytes, searchParam: "nprobe", searchValue: nprobe, measured: measured))
+            }
         }
         return results
     }

@@ -1,17 +1,25 @@
 import Dispatch
 import EngramKernels
 
-/// An inverted-file index with full-precision vectors (IVF-Flat): k-means
-/// centroids split the space into `nlist` cells; each vector lives in the
-/// list of its nearest centroid; a search scans only the `nprobe` lists
-/// whose centroids are nearest the query, exactly, with the metric's SIMD
-/// kernel (issue 6).
+/// An inverted-file index (issue 6): k-means centroids split the space into
+/// `nlist` cells; each vector lives in the list of its nearest centroid; a
+/// search scans only the `nprobe` lists whose centroids are nearest the
+/// query.
+///
+/// Two encodings of the list rows (``Encoding``):
+/// - **flat**: prepared floats, scanned exactly with the metric's SIMD kernel
+///   (IVF-Flat);
+/// - **sq8**: one byte per coordinate (``ScalarQuantizer``, trained with the
+///   centroids), scanned with the integer kernel — 4× less memory. A search
+///   can re-rank its best candidates with full-precision vectors that the
+///   caller keeps (``search(_:k:nprobe:filter:rerank:)``).
 ///
 /// Invariants (``invariantProblems()`` checks them):
 /// - every live label is in exactly one list, at the position `location`
 ///   records, and no list holds anything else;
-/// - a list's `vectors` hold `labels.count × dimension` prepared floats, row
-///   `i` belonging to `labels[i]`.
+/// - a list holds `labels.count` rows in its encoding: `labels.count ×
+///   dimension` floats (flat) or bytes (sq8), and under sq8 with squared L2
+///   one `‖x̂‖²` per row.
 ///
 /// Concurrency: searches take the lock shared; training, adds and deletes
 /// take it exclusively.
@@ -19,55 +27,73 @@ import EngramKernels
 /// A search returns `min(k, allowed live vectors)` results, as HNSW does:
 /// when the `nprobe` nearest lists hold fewer than `k` (allowed) vectors, it
 /// goes on to the next nearest lists until it has `k` or has scanned them all.
-public final class IVFFlatIndex: @unchecked Sendable {
+public final class IVFIndex: @unchecked Sendable {
+    /// How list rows are stored.
+    public enum Encoding: String, Sendable, Equatable, CaseIterable {
+        case flat
+        case sq8
+    }
+
     public let format: VectorFormat
     public let nlist: Int
+    public let encoding: Encoding
     public var dimension: Int { format.dimension }
     public var metric: Metric { format.metric }
 
-    private final class InvertedList {
+    final class InvertedList {
         var labels: [VectorID] = []
+        /// Flat rows.
         var vectors: [Float] = []
+        /// SQ8 rows, and `‖x̂‖²` per row under squared L2.
+        var codes: [UInt8] = []
+        var squaredLengths: [Float] = []
     }
 
-    private let lock = ReadWriteLock()
-    private var centroids: [Float] = []
-    private var lists: [InvertedList]
-    private var location: [VectorID: (list: Int32, row: Int32)] = [:]
+    let lock = ReadWriteLock()
+    var centroids: [Float] = []
+    var quantizer: ScalarQuantizer?
+    var lists: [InvertedList]
+    var location: [VectorID: (list: Int32, row: Int32)] = [:]
 
-    public init(dimension: Int, metric: Metric, nlist: Int) throws(IndexError) {
+    public init(dimension: Int, metric: Metric, nlist: Int, encoding: Encoding = .flat) throws(IndexError) {
         format = try VectorFormat(dimension: dimension, metric: metric)
         guard (1...1_000_000).contains(nlist) else { throw .invalidParameter(.nlist, value: nlist) }
         self.nlist = nlist
+        self.encoding = encoding
         lists = (0..<nlist).map { _ in InvertedList() }
     }
 
     public var isTrained: Bool { lock.withReadLock { !centroids.isEmpty } }
 
-    /// Bytes held by centroids, list rows and labels (capacity, not count).
+    /// Bytes held by centroids, the quantiser, list rows and labels (capacity, not count).
     public var memoryBytes: Int {
         lock.withReadLock {
-            lists.reduce(centroids.capacity * 4) { $0 + $1.vectors.capacity * 4 + $1.labels.capacity * 4 }
+            let fixed = centroids.capacity * 4 + (quantizer == nil ? 0 : 8 * dimension)
+            return lists.reduce(fixed) {
+                $0 + $1.vectors.capacity * 4 + $1.codes.capacity + $1.squaredLengths.capacity * 4 + $1.labels.capacity * 4
+            }
         }
     }
     public var count: Int { lock.withReadLock { location.count } }
 
     /// Trains the centroids with k-means on `vectors` (row after row;
     /// validated and prepared like any input), 10 iterations by default as
-    /// FAISS's IVF training does. Training again is refused while the index
-    /// holds vectors.
+    /// FAISS's IVF training does, and under sq8 the quantiser's ranges on the
+    /// same vectors. Training again is refused while the index holds vectors.
     @discardableResult
     public func train(_ vectors: [Float], iterations: Int = 10, maxPointsPerCentroid: Int = 256, seed: UInt64 = 1234, threads: Int = 1) throws(IndexError) -> KMeans.Result {
         let prepared = try prepare(vectors)
         let n = prepared.count / dimension
         guard n >= nlist else { throw .invalidParameter(.nlist, value: nlist) }
-        let trained = try prepared.withUnsafeBufferPointer { (p) throws(IndexError) in
-            try KMeans.train(p.baseAddress!, count: n, dimension: dimension, metric: metric, configuration: .init(
+        let (trained, ranges) = try prepared.withUnsafeBufferPointer { (p) throws(IndexError) in
+            let result = try KMeans.train(p.baseAddress!, count: n, dimension: dimension, metric: metric, configuration: .init(
                 clusters: nlist, iterations: iterations, maxPointsPerCentroid: maxPointsPerCentroid, seed: seed, threads: threads))
+            return (result, encoding == .sq8 ? ScalarQuantizer(training: p.baseAddress!, count: n, dimension: dimension) : nil)
         }
         try lock.withWriteLock { () throws(IndexError) in
             guard location.isEmpty else { throw .invalidParameter(.nlist, value: nlist) }
             centroids = trained.centroids
+            quantizer = ranges
         }
         return trained
     }
@@ -89,24 +115,45 @@ public final class IVFFlatIndex: @unchecked Sendable {
                                   centroids: c.baseAddress!, clusters: nlist, threads: threads)
                 }
             }
+            for label in labels where location[label] != nil { removeLocked(label) }
             // Each list grows once per add, to what it receives (a bulk add into empty lists leaves no
             // spare capacity), and by at least half again (adds one at a time stay amortised O(1)).
             var arriving = [Int](repeating: 0, count: nlist)
             for l in assigned { arriving[Int(l)] += 1 }
             for (l, extra) in arriving.enumerated() where extra > 0 && lists[l].labels.count + extra > lists[l].labels.capacity {
-                let rows = Swift.max(lists[l].labels.count + extra, lists[l].labels.capacity * 3 / 2)
-                lists[l].labels.reserveCapacity(rows)
-                lists[l].vectors.reserveCapacity(rows * dimension)
+                reserve(lists[l], rows: Swift.max(lists[l].labels.count + extra, lists[l].labels.capacity * 3 / 2))
             }
             prepared.withUnsafeBufferPointer { p in
                 for (i, label) in labels.enumerated() {
-                    if location[label] != nil { removeLocked(label) }
                     let list = lists[Int(assigned[i])]
                     location[label] = (assigned[i], Int32(list.labels.count))
-                    list.labels.append(label)
-                    list.vectors.append(contentsOf: UnsafeBufferPointer(rebasing: p[(i * dimension)..<((i + 1) * dimension)]))
+                    append(p.baseAddress! + i * dimension, label: label, to: list)
                 }
             }
+        }
+    }
+
+    private func reserve(_ list: InvertedList, rows: Int) {
+        list.labels.reserveCapacity(rows)
+        switch encoding {
+        case .flat: list.vectors.reserveCapacity(rows * dimension)
+        case .sq8:
+            list.codes.reserveCapacity(rows * dimension)
+            if metric == .squaredL2 { list.squaredLengths.reserveCapacity(rows) }
+        }
+    }
+
+    /// Appends one prepared row in the index's encoding (write lock held).
+    private func append(_ row: UnsafePointer<Float>, label: VectorID, to list: InvertedList) {
+        list.labels.append(label)
+        switch encoding {
+        case .flat:
+            list.vectors.append(contentsOf: UnsafeBufferPointer(start: row, count: dimension))
+        case .sq8:
+            let start = list.codes.count
+            list.codes.append(contentsOf: repeatElement(0, count: dimension))
+            let squared = list.codes.withUnsafeMutableBufferPointer { quantizer!.encode(row, into: $0.baseAddress! + start) }
+            if metric == .squaredL2 { list.squaredLengths.append(squared) }
         }
     }
 
@@ -127,85 +174,26 @@ public final class IVFFlatIndex: @unchecked Sendable {
         if row != last {
             let moved = list.labels[last]
             list.labels[row] = moved
-            list.vectors.withUnsafeMutableBufferPointer { v in
-                (v.baseAddress! + row * d).update(from: v.baseAddress! + last * d, count: d)
+            switch encoding {
+            case .flat:
+                list.vectors.withUnsafeMutableBufferPointer { v in (v.baseAddress! + row * d).update(from: v.baseAddress! + last * d, count: d) }
+            case .sq8:
+                list.codes.withUnsafeMutableBufferPointer { v in (v.baseAddress! + row * d).update(from: v.baseAddress! + last * d, count: d) }
+                if !list.squaredLengths.isEmpty { list.squaredLengths[row] = list.squaredLengths[last] }
             }
             location[moved] = (l, Int32(row))
         }
         list.labels.removeLast()
-        list.vectors.removeLast(d)
-    }
-
-    /// The `k` nearest vectors to `query` among the `nprobe` nearest lists
-    /// (more when a filter leaves fewer than `k` there), best first.
-    public func search(_ query: [Float], k: Int, nprobe: Int, filter: CandidateFilter? = nil) throws(IndexError) -> [SearchResult] {
-        try query.withUnsafeBufferPointer { (q) throws(IndexError) in try search(q, k: k, nprobe: nprobe, filter: filter) }
-    }
-
-    public func search(
-        _ query: UnsafeBufferPointer<Float>, k: Int, nprobe: Int, filter: CandidateFilter? = nil
-    ) throws(IndexError) -> [SearchResult] {
-        guard (1...SearchLimits.maxK).contains(k) else { throw .invalidK(k, maxK: SearchLimits.maxK) }
-        guard (1...nlist).contains(nprobe) else { throw .invalidParameter(.nprobe, value: nprobe) }
-        let prepared = UnsafeMutablePointer<Float>.allocate(capacity: dimension)
-        defer { prepared.deallocate() }
-        try format.prepare(query, into: prepared, row: 0)
-        return try lock.withReadLock { () throws(IndexError) -> [SearchResult] in
-            guard !centroids.isEmpty else { throw .notTrained }
-            switch metric {
-            case .squaredL2: return scan(SquaredL2Kernel.self, prepared, k: k, nprobe: nprobe, filter: filter)
-            case .innerProduct: return scan(InnerProductKernel.self, prepared, k: k, nprobe: nprobe, filter: filter)
-            case .cosine: return scan(CosineKernel.self, prepared, k: k, nprobe: nprobe, filter: filter)
-            }
+        switch encoding {
+        case .flat: list.vectors.removeLast(d)
+        case .sq8:
+            list.codes.removeLast(d)
+            if !list.squaredLengths.isEmpty { list.squaredLengths.removeLast() }
         }
-    }
-
-    private func scan<K: DistanceKernel>(
-        _: K.Type, _ query: UnsafePointer<Float>, k: Int, nprobe: Int, filter: CandidateFilter?
-    ) -> [SearchResult] {
-        let d = dimension
-        // The nprobe nearest lists (a bounded heap, not a sort of all nlist)…
-        var nearest = TopKHeap(capacity: nprobe)
-        centroids.withUnsafeBufferPointer { c in
-            for l in 0..<nlist { nearest.consider(distance: K.distance(query, c.baseAddress! + l * d, count: d), id: VectorID(l)) }
-        }
-        var heap = TopKHeap(capacity: k)
-        var admitted = 0
-        func scanList(_ l: Int) {
-            let list = lists[l]
-            list.labels.withUnsafeBufferPointer { labels in
-                list.vectors.withUnsafeBufferPointer { vectors in
-                    guard var row = vectors.baseAddress else { return }
-                    for label in labels {
-                        if filter?.allows(label) ?? true {
-                            heap.consider(distance: K.distance(query, row, count: d), id: label)
-                            admitted += 1
-                        }
-                        row += d
-                    }
-                }
-            }
-        }
-        let probed = nearest.sortedResults()
-        for hit in probed { scanList(Int(hit.id)) }
-        if admitted < k {
-            // …and, while fewer than k vectors were admitted, the next nearest lists in order.
-            let scanned = Set(probed.map { Int($0.id) })
-            var rest = [(distance: Float, list: Int)]()
-            centroids.withUnsafeBufferPointer { c in
-                for l in 0..<nlist where !scanned.contains(l) { rest.append((K.distance(query, c.baseAddress! + l * d, count: d), l)) }
-            }
-            rest.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.list < $1.list) }
-            for entry in rest {
-                if admitted >= k { break }
-                scanList(entry.list)
-            }
-        }
-        return heap.sortedResults()
     }
 
     /// Validated, prepared copies of `vectors` (a whole number of rows).
-    private func prepare(_ vectors: [Float]) throws(IndexError) -> [Float] {
+    func prepare(_ vectors: [Float]) throws(IndexError) -> [Float] {
         guard vectors.count % dimension == 0 else { throw .raggedBatch(floats: vectors.count, dimension: dimension) }
         var out = [Float](repeating: 0, count: vectors.count)
         try vectors.withUnsafeBufferPointer { (input) throws(IndexError) in
@@ -225,7 +213,16 @@ public final class IVFFlatIndex: @unchecked Sendable {
             var problems = [String]()
             var total = 0
             for (l, list) in lists.enumerated() {
-                if list.vectors.count != list.labels.count * dimension { problems.append("list \(l): \(list.vectors.count) floats for \(list.labels.count) labels") }
+                let rows = list.labels.count
+                switch encoding {
+                case .flat:
+                    if list.vectors.count != rows * dimension { problems.append("list \(l): \(list.vectors.count) floats for \(rows) labels") }
+                case .sq8:
+                    if list.codes.count != rows * dimension { problems.append("list \(l): \(list.codes.count) codes for \(rows) labels") }
+                    if list.squaredLengths.count != (metric == .squaredL2 ? rows : 0) {
+                        problems.append("list \(l): \(list.squaredLengths.count) lengths for \(rows) labels")
+                    }
+                }
                 for (r, label) in list.labels.enumerated() {
                     total += 1
                     guard let at = location[label] else { problems.append("list \(l) holds label \(label), which is not live"); continue }
