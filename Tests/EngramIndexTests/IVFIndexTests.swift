@@ -1,3 +1,4 @@
+import EngramChecksum
 import EngramIndex
 import EngramKernels
 import EngramTestSupport
@@ -104,6 +105,63 @@ struct IVFIndexTests {
         let far = [Float](repeating: 1e6, count: d)
         quantizer.encode(far, into: &codes)
         #expect(codes.allSatisfy { $0 == 255 })
+    }
+
+    @Test("a snapshot loads to an index that searches the same; damaged bytes are a typed error, never a crash", arguments: IVFIndex.Encoding.allCases)
+    func snapshotRoundTrip(encoding: IVFIndex.Encoding) throws {
+        let d = 12, n = 1500
+        let base = Self.data("ivf.snapshot", seed: 457, n: n, d: d)
+        for metric in Metric.allCases {
+            let ivf = try IVFIndex(dimension: d, metric: metric, nlist: 16, encoding: encoding)
+            // An untrained index round-trips too.
+            let empty = try IVFIndex.load(snapshot: ivf.snapshot())
+            #expect(!empty.isTrained && empty.nlist == 16 && empty.encoding == encoding)
+            try ivf.train(base, seed: 3)
+            try ivf.add(contentsOf: base, labels: (0..<n).map { VectorID($0 * 7) })
+            for label in stride(from: 0, to: n * 7, by: 21) { try ivf.delete(VectorID(label)) }
+            let bytes = ivf.snapshot()
+            let loaded = try IVFIndex.load(snapshot: bytes)
+            #expect(loaded.invariantProblems() == [] && loaded.count == ivf.count && loaded.metric == metric)
+            #expect(loaded.snapshot() == bytes)
+            for q in stride(from: 0, to: 200, by: 10) {
+                let query = Array(base[(q * d)..<((q + 1) * d)])
+                #expect(try loaded.search(query, k: 10, nprobe: 3) == ivf.search(query, k: 10, nprobe: 3), "\(metric) query \(q)")
+            }
+            guard metric == .squaredL2 else { continue }
+            // Every cut of the first and last 300 bytes, and 300 random flipped bits.
+            var rng = SeededGenerator.forTest("ivf.snapshot.damage", defaultSeed: 461)
+            let cuts = Array(0..<300) + Array((bytes.count - 300)..<bytes.count)
+            for cut in cuts {
+                #expect(throws: SnapshotError.self) { try IVFIndex.load(snapshot: Array(bytes[0..<cut])) }
+            }
+            // Re-checksummed lies: an absurd first list length, a duplicated label, a NaN centroid.
+            func rechecksummed(_ edit: (inout [UInt8]) -> Void) -> [UInt8] {
+                var forged = Array(bytes[0..<(bytes.count - 4)])
+                edit(&forged)
+                let crc = forged.withUnsafeBytes { CRC32C.checksum($0) }
+                return forged + withUnsafeBytes(of: crc.littleEndian) { Array($0) }
+            }
+            let firstList = 48 + 16 * d * 4 + (encoding == .sq8 ? 8 * d : 0)  // past the centroids and the quantiser
+            let lies: [(String, [UInt8])] = [
+                ("absurd length", rechecksummed { b in for i in 0..<4 { b[firstList + i] = 0xFF } }),
+                ("duplicate label", rechecksummed { b in
+                    let count = Int(b[firstList]) | Int(b[firstList + 1]) << 8
+                    guard count >= 2 else { return }
+                    for i in 0..<4 { b[firstList + 8 + i] = b[firstList + 4 + i] }
+                }),
+                ("NaN centroid", rechecksummed { b in b[48] = 0xFF; b[49] = 0xFF; b[50] = 0xC0; b[51] = 0x7F }),
+            ]
+            for (what, forged) in lies {
+                let error = #expect(throws: SnapshotError.self, "\(what)") { try IVFIndex.load(snapshot: forged) }
+                #expect(error?.kind == .corrupt || error?.kind == .truncated, "\(what): \(String(describing: error))")
+            }
+            for _ in 0..<300 {
+                var damaged = bytes
+                let bit = Int.random(in: 0..<(bytes.count * 8), using: &rng)
+                damaged[bit / 8] ^= UInt8(1 << (bit % 8))
+                #expect(throws: SnapshotError.self) { try IVFIndex.load(snapshot: damaged) }
+            }
+        }
     }
 
     @Test("a filter returns min(k, allowed) results, probing past nprobe when it must")

@@ -47,15 +47,21 @@ public struct ScalarQuantizer: Sendable, Equatable {
     /// squared length of what the codes stand for (squared L2 needs it).
     @discardableResult
     public func encode(_ vector: UnsafePointer<Float>, into codes: UnsafeMutablePointer<UInt8>) -> Float {
-        var squaredLength: Float = 0
         for t in 0..<dimension {
             let level = ((vector[t] - minimum[t]) / step[t]).rounded()
-            let code = UInt8(Swift.max(0, Swift.min(255, level)))
-            codes[t] = code
-            let decoded = minimum[t] + Float(code) * step[t]
-            squaredLength += decoded * decoded
+            codes[t] = UInt8(Swift.max(0, Swift.min(255, level)))
         }
-        return squaredLength
+        return squaredLength(of: UnsafePointer(codes))
+    }
+
+    /// `‖x̂‖²` of the vector the codes stand for (a loaded snapshot recomputes it).
+    public func squaredLength(of codes: UnsafePointer<UInt8>) -> Float {
+        var sum: Float = 0
+        for t in 0..<dimension {
+            let decoded = minimum[t] + Float(codes[t]) * step[t]
+            sum += decoded * decoded
+        }
+        return sum
     }
 
     /// The vector the codes stand for.
