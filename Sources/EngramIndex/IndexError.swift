@@ -28,6 +28,8 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidParameter(IndexParameter, value: Int)
     /// An IVF index must be trained before vectors are added or searched.
     case notTrained
+    /// An IVF index retrains one at a time.
+    case retrainingInProgress
 
     public var description: String {
         switch self {
@@ -53,6 +55,8 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
             return "a batch of \(floats) floats is not a whole number of \(dimension)-dimensional vectors"
         case .invalidParameter(let parameter, let value):
             return "invalid \(parameter.rawValue) \(value): expected \(parameter.validRange)"
+        case .retrainingInProgress:
+            return "the IVF index is already retraining: wait for it to finish"
         case .notTrained:
             return "the IVF index is not trained yet: train it on a sample of vectors first"
         }

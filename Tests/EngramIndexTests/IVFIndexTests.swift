@@ -2,7 +2,14 @@ import EngramChecksum
 import EngramIndex
 import EngramKernels
 import EngramTestSupport
+import Dispatch
+import Synchronization
 import Testing
+
+/// A flag one task raises and another reads.
+private final class Flag: Sendable {
+    let value = Atomic<Bool>(false)
+}
 
 @Suite("IVF index (flat and SQ8 lists)")
 struct IVFIndexTests {
@@ -161,6 +168,91 @@ struct IVFIndexTests {
                 damaged[bit / 8] ^= UInt8(1 << (bit % 8))
                 #expect(throws: SnapshotError.self) { try IVFIndex.load(snapshot: damaged) }
             }
+        }
+    }
+
+    @Test("drift: data that moves raises the imbalance; retraining brings it back, keeping every vector and recall", arguments: IVFIndex.Encoding.allCases)
+    func retrainAfterDrift(encoding: IVFIndex.Encoding) throws {
+        let d = 16, n = 4000, nlist = 32
+        let before = Self.data("ivf.drift.before", seed: 463, n: n, d: d)
+        // The same kind of mixture, far from where the index was trained.
+        let after = Self.data("ivf.drift.after", seed: 467, n: n, d: d).map { $0 + 6 }
+        let ivf = try IVFIndex(dimension: d, metric: .squaredL2, nlist: nlist, encoding: encoding)
+        try ivf.train(before, seed: 11, threads: 2)
+        try ivf.add(contentsOf: before, labels: (0..<n).map { VectorID($0) }, threads: 2)
+        let settled = ivf.drift
+        try ivf.add(contentsOf: after, labels: (n..<(2 * n)).map { VectorID($0) }, threads: 2)
+        let drifted = ivf.drift
+        print("IVF \(encoding) drift: \(settled) after the trained data, \(drifted) after data that moved (seeds 463/467)")
+        #expect(settled < 1.5 && drifted > 2 && ivf.needsRetraining())
+        if encoding == .sq8 { #expect(ivf.clippedFraction > 0.2, "clipped \(ivf.clippedFraction)") }
+        // Under sq8 the moved data fell outside the trained ranges: retrain them from the full-precision vectors.
+        let all = before + after
+        try all.withUnsafeBufferPointer { vectors in
+            try ivf.retrain(seed: 13, threads: 2, fullPrecision: { vectors.baseAddress! + Int($0) * d })
+        }
+        #expect(ivf.clippedFraction == 0)
+        #expect(ivf.invariantProblems() == [] && ivf.count == 2 * n)
+        #expect(ivf.drift < 1.5 && !ivf.needsRetraining(), "drift \(ivf.drift) after retraining")
+        // Every list probed is exact search again (over codes under sq8: the same candidates, any order of ties).
+        let exact = try FlatIndex(dimension: d, metric: .squaredL2)
+        try exact.add(contentsOf: before + after)
+        var hits = 0
+        for q in stride(from: 0, to: 2 * n, by: 97) {
+            let query = q < n ? Array(before[(q * d)..<((q + 1) * d)]) : Array(after[((q - n) * d)..<((q - n + 1) * d)])
+            let truth = try exact.search(query, k: 10).map(\.id)
+            hits += Set(try ivf.search(query, k: 10, nprobe: nlist).map(\.id)).intersection(truth).count
+        }
+        let queries = (2 * n + 96) / 97
+        #expect(Double(hits) / Double(10 * queries) >= (encoding == .flat ? 1.0 : 0.9), "\(hits) of \(10 * queries)")
+    }
+
+    @Test("writes and searches during a retraining are neither lost nor duplicated, and the swap keeps the latest of each")
+    func retrainWhileWriting() throws {
+        let d = 16, n = 8_000, nlist = 64
+        let base = Self.data("ivf.retrain.concurrent", seed: 479, n: n, d: d)
+        let ivf = try IVFIndex(dimension: d, metric: .squaredL2, nlist: nlist)
+        try ivf.train(base, seed: 17)
+        try ivf.add(contentsOf: base, labels: (0..<n).map { VectorID($0) })
+        // On a thread of its own, until the retraining is over (and at least 100 times): move label i
+        // to a new vector, delete label 1000 + i, add label n + i, and search.
+        let moved = Self.data("ivf.retrain.moved", seed: 487, n: 2000, d: d).map { $0 * 2 }
+        let finished = Flag(), started = DispatchSemaphore(value: 0), done = DispatchGroup()
+        let roundsDone = Locked(0), failure = Locked<IndexError?>(nil)
+        DispatchQueue.global().async(group: done) {
+            var i = 0
+            do throws(IndexError) {
+                while i < 1000 && (i < 100 || !finished.value.load(ordering: .acquiring)) {
+                    try ivf.add(contentsOf: Array(moved[(i * d)..<((i + 1) * d)]), labels: [VectorID(i)])
+                    try ivf.delete(VectorID(1000 + i))
+                    try ivf.add(contentsOf: Array(moved[((1000 + i) * d)..<((1001 + i) * d)]), labels: [VectorID(n + i)])
+                    _ = try ivf.search(Array(base[0..<d]), k: 5, nprobe: 2)
+                    i += 1
+                    if i == 1 { started.signal() }
+                }
+            } catch { failure.withLock { $0 = error } }
+            roundsDone.withLock { $0 = i }
+        }
+        started.wait()  // the writer is running before the retraining starts
+        try ivf.retrain(seed: 19, threads: 2)
+        finished.value.store(true, ordering: .releasing)
+        done.wait()
+        #expect(failure.withLock { $0 } == nil)
+        let rounds = roundsDone.withLock { $0 }
+        print("IVF retraining caught up \(ivf.labelsCaughtUpByLastRetraining) labels written meanwhile; \(rounds) write rounds (seeds 479/487)")
+        #expect(ivf.labelsCaughtUpByLastRetraining > 0)
+        #expect(ivf.invariantProblems() == [])
+        #expect(ivf.count == n)
+        // The latest vector of every label is where a full probe finds it, at distance 0.
+        for i in stride(from: 0, to: n + rounds, by: 7) {
+            let label = VectorID(i)
+            let vector: [Float]
+            if i < rounds { vector = Array(moved[(i * d)..<((i + 1) * d)]) }
+            else if i >= 1000 && i < 1000 + rounds { #expect(!ivf.contains(label)); continue }
+            else if i < n { vector = Array(base[(i * d)..<((i + 1) * d)]) }
+            else { vector = Array(moved[((i - n + 1000) * d)..<((i - n + 1001) * d)]) }
+            let hit = try ivf.search(vector, k: 1, nprobe: nlist)
+            #expect(hit.first?.id == label && hit.first?.distance == 0, "label \(i): \(hit)")
         }
     }
 

@@ -13,7 +13,7 @@ import EngramKernels
 /// | 24 | 4 | nlist |
 /// | 28 | 4 | encoding: 0 flat, 1 sq8 |
 /// | 32 | 4 | trained: 0 or 1 |
-/// | 36 | 4 | reserved, 0 |
+/// | 36 | 4 | the training sample's list imbalance (float32; 0 when untrained) |
 /// | 40 | 8 | live vectors n |
 /// | 48 | 4·nlist·d | centroids (float32), when trained |
 /// | … | 8·d | sq8 and trained: each coordinate's minimum, then its step (float32) |
@@ -41,7 +41,7 @@ extension IVFIndex {
                 try w.u32(UInt32(nlist))
                 try w.u32(encoding == .flat ? 0 : 1)
                 try w.u32(centroids.isEmpty ? 0 : 1)
-                try w.u32(0)
+                try w.u32(Float(trainingImbalance).bitPattern)
                 try w.u64(UInt64(location.count))
                 try centroids.withUnsafeBytes { try w.bytes($0) }
                 if let quantizer {
@@ -97,7 +97,7 @@ extension IVFIndex {
         guard let metric = HNSWSnapshotFormat.metric(try r.u32()) else { throw r.corrupt("unknown metric code", at: 16) }
         let d = Int(try r.u32()), nlist = Int(try r.u32())
         let encodingCode = try r.u32(), trained = try r.u32()
-        _ = try r.u32()
+        let imbalance = Float(bitPattern: try r.u32())
         let total = try r.u64()
         guard encodingCode <= 1 else { throw r.corrupt("unknown encoding \(encodingCode)", at: 28) }
         guard trained <= 1 else { throw r.corrupt("trained flag \(trained)", at: 32) }
@@ -112,6 +112,8 @@ extension IVFIndex {
             guard r.offset == r.end else { throw r.corrupt("\(r.end - r.offset) bytes left over") }
             return index
         }
+        guard imbalance.isFinite, imbalance >= 0 else { throw r.corrupt("training imbalance \(imbalance)", at: 36) }
+        index.trainingImbalance = Double(imbalance)
         index.centroids = try r.floats(nlist * d, what: "centroids")
         if encoding == .sq8 {
             let minimum = try r.floats(d, what: "quantiser minimums"), step = try r.floats(d, what: "quantiser steps")

@@ -54,6 +54,14 @@ public final class IVFIndex: @unchecked Sendable {
     var quantizer: ScalarQuantizer?
     var lists: [InvertedList]
     var location: [VectorID: (list: Int32, row: Int32)] = [:]
+    /// The training sample's list-size imbalance (see ``imbalance``).
+    var trainingImbalance = 0.0
+    /// While a retraining runs: the labels written since it copied the lists (exclusive lock held to touch it).
+    var journal: Set<VectorID>?
+    var lastRetrainCaughtUp = 0
+    /// SQ8: coordinates encoded, and those outside the quantiser's trained range, since training or loading.
+    var encodedCoordinates = 0
+    var clippedCoordinates = 0
 
     public init(dimension: Int, metric: Metric, nlist: Int, encoding: Encoding = .flat) throws(IndexError) {
         format = try VectorFormat(dimension: dimension, metric: metric)
@@ -94,6 +102,7 @@ public final class IVFIndex: @unchecked Sendable {
             guard location.isEmpty else { throw .invalidParameter(.nlist, value: nlist) }
             centroids = trained.centroids
             quantizer = ranges
+            trainingImbalance = Self.imbalance(of: trained.clusterSizes, nlist: nlist)
         }
         return trained
     }
@@ -116,6 +125,7 @@ public final class IVFIndex: @unchecked Sendable {
                 }
             }
             for label in labels where location[label] != nil { removeLocked(label) }
+            if journal != nil { journal!.formUnion(labels) }
             // Each list grows once per add, to what it receives (a bulk add into empty lists leaves no
             // spare capacity), and by at least half again (adds one at a time stay amortised O(1)).
             var arriving = [Int](repeating: 0, count: nlist)
@@ -133,7 +143,7 @@ public final class IVFIndex: @unchecked Sendable {
         }
     }
 
-    private func reserve(_ list: InvertedList, rows: Int) {
+    func reserve(_ list: InvertedList, rows: Int) {
         list.labels.reserveCapacity(rows)
         switch encoding {
         case .flat: list.vectors.reserveCapacity(rows * dimension)
@@ -152,7 +162,8 @@ public final class IVFIndex: @unchecked Sendable {
         case .sq8:
             let start = list.codes.count
             list.codes.append(contentsOf: repeatElement(0, count: dimension))
-            let squared = list.codes.withUnsafeMutableBufferPointer { quantizer!.encode(row, into: $0.baseAddress! + start) }
+            let squared = list.codes.withUnsafeMutableBufferPointer { quantizer!.encode(row, into: $0.baseAddress! + start, clipped: &clippedCoordinates) }
+            encodedCoordinates += dimension
             if metric == .squaredL2 { list.squaredLengths.append(squared) }
         }
     }
@@ -162,13 +173,18 @@ public final class IVFIndex: @unchecked Sendable {
         try lock.withWriteLock { () throws(IndexError) in
             guard location[label] != nil else { throw .unknownID(label) }
             removeLocked(label)
+            journal?.insert(label)
         }
     }
 
     public func contains(_ label: VectorID) -> Bool { lock.withReadLock { location[label] != nil } }
 
     /// Swap-removes `label` from its list (write lock held).
-    private func removeLocked(_ label: VectorID) {
+    private func removeLocked(_ label: VectorID) { removeLabel(label, lists: lists, location: &location) }
+
+    /// Swap-removes `label` from `lists`, keeping `location` in step (the
+    /// index's own, or a retraining's new ones).
+    func removeLabel(_ label: VectorID, lists: [InvertedList], location: inout [VectorID: (list: Int32, row: Int32)]) {
         guard let (l, r) = location.removeValue(forKey: label) else { return }
         let list = lists[Int(l)], row = Int(r), last = list.labels.count - 1, d = dimension
         if row != last {

@@ -27,6 +27,8 @@ extension KMeans {
         private let sums: UnsafeMutablePointer<Double>
         private let previous: UnsafeMutablePointer<Float>
         private var sizes: [Int]
+        /// Points labelled with each cluster.
+        var clusterSizes: [Int] { sizes }
         /// How far each centroid moved in the last update.
         private var moves: [Float]
         private var assigned = false

@@ -87,6 +87,8 @@ public enum KMeans {
         public var emptyClustersSplit: Int
         /// Points scored against every centroid, over all iterations (Hamerly's bounds skip the rest).
         public var pointsScored: Int
+        /// Sample points in each cluster after the last assignment.
+        public var clusterSizes: [Int]
     }
 
     /// Trains `configuration.clusters` centroids on `count` prepared vectors
@@ -134,7 +136,7 @@ public enum KMeans {
         }
         let inertia = centroids.withUnsafeBufferPointer { lloyd.inertia(centroids: $0.baseAddress!) }
         return Result(centroids: centroids, inertia: inertia, iterations: iterations, sampled: n,
-                      emptyClustersSplit: splits, pointsScored: lloyd.pointsScored)
+                      emptyClustersSplit: splits, pointsScored: lloyd.pointsScored, clusterSizes: lloyd.clusterSizes)
     }
 
     /// The nearest of `clusters` centroids to each of `count` vectors, by `metric`.

@@ -47,8 +47,17 @@ public struct ScalarQuantizer: Sendable, Equatable {
     /// squared length of what the codes stand for (squared L2 needs it).
     @discardableResult
     public func encode(_ vector: UnsafePointer<Float>, into codes: UnsafeMutablePointer<UInt8>) -> Float {
+        var clipped = 0
+        return encode(vector, into: codes, clipped: &clipped)
+    }
+
+    /// ``encode(_:into:)`` that also counts, into `clipped`, the coordinates
+    /// outside the trained range (clamped to 0 or 255): data that has moved
+    /// away from what the ranges were trained on.
+    public func encode(_ vector: UnsafePointer<Float>, into codes: UnsafeMutablePointer<UInt8>, clipped: inout Int) -> Float {
         for t in 0..<dimension {
             let level = ((vector[t] - minimum[t]) / step[t]).rounded()
+            if level < -0.5 || level > 255.5 { clipped += 1 }
             codes[t] = UInt8(Swift.max(0, Swift.min(255, level)))
         }
         return squaredLength(of: UnsafePointer(codes))
