@@ -19,3 +19,22 @@ public func codeDotProduct(_ codes: UnsafePointer<UInt8>, _ weights: UnsafePoint
     }
     return sum
 }
+
+/// ``codeDotProduct(_:_:count:)`` of four code rows against the same
+/// weights, interleaved: the four rows' loads are independent, so their
+/// cache misses overlap (a graph search gathers rows from all over memory).
+@inlinable
+public func codeDotProduct4(
+    _ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ c: UnsafePointer<UInt8>, _ d: UnsafePointer<UInt8>,
+    _ weights: UnsafePointer<Int16>, count: Int
+) -> SIMD4<Int32> {
+    var sa: Int32 = 0, sb: Int32 = 0, sc: Int32 = 0, sd: Int32 = 0
+    for t in 0..<count {
+        let w = Int32(truncatingIfNeeded: weights[t])
+        sa &+= Int32(truncatingIfNeeded: a[t]) &* w
+        sb &+= Int32(truncatingIfNeeded: b[t]) &* w
+        sc &+= Int32(truncatingIfNeeded: c[t]) &* w
+        sd &+= Int32(truncatingIfNeeded: d[t]) &* w
+    }
+    return SIMD4(sa, sb, sc, sd)
+}

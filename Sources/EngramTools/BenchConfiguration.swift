@@ -12,6 +12,10 @@ public struct BenchConfiguration: Sendable, Equatable {
         case hnsw
         case ivf
         case ivfSQ8 = "ivf-sq8"
+        case hnswSQ8 = "hnsw-sq8"
+
+        /// Whether the kind is an HNSW graph (takes --m, --ef-construction and --ef-search).
+        public var isHNSW: Bool { self == .hnsw || self == .hnswSQ8 }
 
         /// Whether the kind is an inverted-file index (takes --nlist and --nprobe).
         public var isIVF: Bool { self == .ivf || self == .ivfSQ8 }
@@ -79,7 +83,7 @@ public struct BenchConfiguration: Sendable, Equatable {
         if let bad = efSearch.first(where: { $0 < 1 }) {
             throw .invalidArgument("--ef-search values must be ≥ 1, got \(bad)")
         }
-        if index == .hnsw {
+        if index.isHNSW {
             do {
                 try HNSWConfiguration(m: m, efConstruction: efConstruction).validate()
             } catch {

@@ -34,7 +34,7 @@ public struct BenchRunner {
         switch configuration.index {
         case .flat:
             return try runFlat(data)
-        case .hnsw:
+        case .hnsw, .hnswSQ8:
             return try runHNSW(data)
         case .ivf, .ivfSQ8:
             return try runIVF(data)
@@ -165,15 +165,16 @@ public struct BenchRunner {
         } catch {
             throw .index(error)
         }
+        if c.index == .hnswSQ8 { index.quantize() }
         let buildSeconds = secondsSince(start)
-        progress("built hnsw in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
+        progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
         let memory = index.memoryBytes
         var results = [BenchResult]()
         for ef in c.efSearch.isEmpty ? BenchConfiguration.defaultEfSearch : c.efSearch {
             let measured = try measure(data) { (query) throws(IndexError) in try index.search(query, k: c.k, efSearch: ef) }
             progress("ef=\(ef): recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
             results.append(result(
-                index: "hnsw", params: "M=\(c.m) efConstruction=\(c.efConstruction)", data: data,
+                index: c.index.rawValue, params: "M=\(c.m) efConstruction=\(c.efConstruction)", data: data,
                 buildThreads: c.buildThreads, buildSeconds: buildSeconds, memoryBytes: memory,
                 searchParam: "ef", searchValue: ef, measured: measured))
         }

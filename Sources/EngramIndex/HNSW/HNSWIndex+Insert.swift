@@ -106,6 +106,7 @@ extension HNSWIndex {
         // Fill the slot before anything can link to it.
         let s = Int(slot)
         row(slot).update(from: source, count: dimension)
+        quantization?.encode(source, slot: s)
         labels[s] = label
         levels[s] = UInt8(level)
         upper[s]?.deallocate()

@@ -176,6 +176,9 @@ extension HNSWIndex {
         let query = UnsafePointer(scratch.query)
         let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
         let restricted = filter != nil || registry.withLock { $0.tombstoneCount } > 0
+        if let codes = quantization {
+            return quantizedLayer0(kernel, codes, scratch, entry: start, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots)
+        }
         searchLayer(kernel, query, entry: start, entryDistance: startDistance, ef: ef, level: 0,
                     scratch: scratch, filter: filter, restricted: restricted, slots: slots)
         var heap = TopKHeap(capacity: k)
@@ -215,21 +218,31 @@ extension HNSWIndex {
         return (current, currentDistance)
     }
 
-    /// Best-first search on one layer, hnswlib's `searchBaseLayerST`: keeps
-    /// the `ef` best acceptable nodes in `scratch.results` (a max-heap).
-    /// A node is acceptable when live and allowed by `filter`; rejected nodes
-    /// are still explored. `restricted` (a filter or tombstones present)
-    /// keeps exploring until `ef` acceptable nodes are found.
-    ///
-    /// Distances of a node's unvisited neighbours are computed four at a
-    /// time (independent loads from four rows overlap their cache misses).
+    /// Best-first search on one layer with the float vectors (see
+    /// ``searchLayer(scoring:entry:entryDistance:ef:level:scratch:filter:restricted:slots:)``).
     func searchLayer<K: DistanceKernel>(
         _: K.Type, _ query: UnsafePointer<Float>, entry: UInt32, entryDistance: Float, ef: Int, level: Int,
         scratch: SearchScratch, filter: CandidateFilter?, restricted: Bool, slots: Int
     ) {
+        searchLayer(scoring: FloatScorer<K>(query: query, view: view), entry: entry, entryDistance: entryDistance, ef: ef,
+                    level: level, scratch: scratch, filter: filter, restricted: restricted, slots: slots)
+    }
+
+    /// Best-first search on one layer, hnswlib's `searchBaseLayerST`: keeps
+    /// the `ef` best acceptable nodes in `scratch.results` (a max-heap).
+    /// A node is acceptable when live and allowed by `filter`; rejected nodes
+    /// are still explored. `restricted` (a filter or tombstones present)
+    /// keeps exploring until `ef` acceptable nodes are found. `scorer` gives
+    /// the distances: the float vectors, or HNSW-SQ8's codes on layer 0.
+    ///
+    /// Distances of a node's unvisited neighbours are computed four at a
+    /// time (independent loads from four rows overlap their cache misses).
+    func searchLayer<S: SlotScorer>(
+        scoring scorer: S, entry: UInt32, entryDistance: Float, ef: Int, level: Int,
+        scratch: SearchScratch, filter: CandidateFilter?, restricted: Bool, slots: Int
+    ) {
         scratch.beginVisit(slots: capacity)
         let g = view
-        let dim = g.dimension
         let tags = scratch.tags
         let generation = scratch.generation
         let neighbours = scratch.neighbours
@@ -271,10 +284,9 @@ extension HNSWIndex {
                 let batch = Swift.min(4, m &- i)
                 var d = SIMD4<Float>(repeating: .infinity)
                 if batch == 4 {
-                    d = K.distances4(query, g.row(fresh[i]), g.row(fresh[i &+ 1]), g.row(fresh[i &+ 2]),
-                                     g.row(fresh[i &+ 3]), count: dim)
+                    d = scorer.distances4(fresh[i], fresh[i &+ 1], fresh[i &+ 2], fresh[i &+ 3])
                 } else {
-                    for j in 0..<batch { d[j] = K.distance(query, g.row(fresh[i &+ j]), count: dim) }
+                    for j in 0..<batch { d[j] = scorer.distance(fresh[i &+ j]) }
                 }
                 for j in 0..<batch {
                     let distance = d[j]

@@ -66,6 +66,8 @@ public final class HNSWIndex: @unchecked Sendable {
     var versions: UnsafeMutablePointer<Atomic<UInt32>>
     /// ``SlotState`` raw values.
     var states: UnsafeMutablePointer<Atomic<UInt8>>
+    /// HNSW-SQ8's codes, once ``quantize()`` has run (set and resized under the exclusive lock).
+    var quantization: HNSWQuantization?
 
     let lock = ReadWriteLock()
     let registry: Locked<Registry>
@@ -167,7 +169,8 @@ public final class HNSWIndex: @unchecked Sendable {
             let (used, buckets) = registry.withLock { ($0.slotCount, $0.slotOfLabel.capacity) }
             var upperBytes = 0
             for s in 0..<used where upper[s] != nil { upperBytes += Int(levels[s]) * (1 + maxM) * 4 }
-            return capacity * perSlot + upperBytes + buckets * 9
+            let codes = quantization.map { $0.capacity * (dimension + ($0.lengths == nil ? 0 : 4)) } ?? 0
+            return capacity * perSlot + upperBytes + buckets * 9 + codes
         }
     }
 
@@ -277,6 +280,7 @@ public final class HNSWIndex: @unchecked Sendable {
         }
         states.deallocate()
         states = newStates
+        quantization?.resize(to: newCapacity, keeping: used)
         capacity = newCapacity
     }
 

@@ -1,0 +1,66 @@
+import EngramKernels
+
+/// The distance from one query to stored slots, as a layer search needs
+/// it: from the float vectors (``FloatScorer``) or, for HNSW-SQ8's layer 0,
+/// from the 8-bit codes (``CodeScorer``). A generic parameter, so each
+/// search is specialised for its scorer (no existential in the loop).
+protocol SlotScorer {
+    func distance(_ slot: UInt32) -> Float
+    func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float>
+}
+
+/// Distances to the slots' float vectors with the metric's kernel.
+struct FloatScorer<K: DistanceKernel>: SlotScorer {
+    let query: UnsafePointer<Float>
+    let view: GraphView
+
+    @inline(__always)
+    func distance(_ slot: UInt32) -> Float { K.distance(query, view.row(slot), count: view.dimension) }
+
+    @inline(__always)
+    func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float> {
+        K.distances4(query, view.row(a), view.row(b), view.row(c), view.row(d), count: view.dimension)
+    }
+}
+
+/// Distances to what the slots' SQ8 codes stand for: the query's weights
+/// against each code row with the integer kernel
+/// (``ScalarQuantizer/QueryWeights``), turned into the metric's distance.
+///
+/// Invariant: `codes` holds `dimension` bytes per slot, `lengths` one
+/// `‖x̂‖²` per slot under squared L2 (nil otherwise), and `weights`
+/// `dimension` entries, all alive while the scorer is used.
+struct CodeScorer: SlotScorer {
+    let codes: UnsafePointer<UInt8>
+    let lengths: UnsafePointer<Float>?
+    let dimension: Int
+    let weights: UnsafePointer<Int16>
+    let constant: Float
+    let scale: Float
+    let queryLength: Float
+    let metric: Metric
+
+    @inline(__always)
+    func distance(_ slot: UInt32) -> Float {
+        let product = constant + scale * Float(codeDotProduct(codes + Int(slot) &* dimension, weights, count: dimension))
+        switch metric {
+        case .squaredL2: return queryLength - 2 * product + lengths.unsafelyUnwrapped[Int(slot)]
+        case .innerProduct: return -product
+        case .cosine: return 1 - product
+        }
+    }
+
+    @inline(__always)
+    func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float> {
+        let dots = codeDotProduct4(codes + Int(a) &* dimension, codes + Int(b) &* dimension, codes + Int(c) &* dimension,
+                                   codes + Int(d) &* dimension, weights, count: dimension)
+        let product = SIMD4(repeating: constant) + SIMD4(repeating: scale) * SIMD4<Float>(dots)
+        switch metric {
+        case .squaredL2:
+            let l = lengths.unsafelyUnwrapped
+            return SIMD4(repeating: queryLength) - 2 * product + SIMD4(l[Int(a)], l[Int(b)], l[Int(c)], l[Int(d)])
+        case .innerProduct: return -product
+        case .cosine: return 1 - product
+        }
+    }
+}
