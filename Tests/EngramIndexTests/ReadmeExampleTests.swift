@@ -26,3 +26,13 @@ func readmeHNSWExample() throws {
     #expect(try graph.search([0.9, 0.1, 0], k: 2).map(\.id) == [10, 20])
     try graph.checkInvariants()
 }
+
+@Test("the README's IVF example runs and returns what it says")
+func readmeIVFExample() throws {
+    let ivf = try IVFIndex(dimension: 2, metric: .squaredL2, nlist: 2)
+    try ivf.train([0, 0, 0, 1, 9, 9, 9, 10])                              // two clusters
+    try ivf.add(contentsOf: [0, 0, 9, 9, 0, 1], labels: [1, 2, 3])
+    let closest = try ivf.search([8, 8], k: 1, nprobe: 1)                 // label 2
+    #expect(closest.map(\.id) == [2])
+    #expect(ivf.invariantProblems() == [])
+}
