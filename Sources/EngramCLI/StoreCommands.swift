@@ -3,6 +3,7 @@ import EngramDatasets
 import EngramEngine
 import EngramIndex
 import EngramKernels
+import EngramTools
 import EngramWAL
 
 #if canImport(Glibc)
@@ -25,6 +26,9 @@ struct ImportCommand: ParsableCommand {
     @Option var file: String
     @Option(help: "Create the collection with this dimension if it does not exist.") var dimension: Int?
     @Option(help: "The metric when creating: cosine, ip or l2.") var metric: Metric = .cosine
+    @Option(help: "The index when creating: hnsw or ivf (Docs/ENGINE.md).") var index: String = "hnsw"
+    @Option(help: "ivf: inverted lists when creating (default 4·√n of the vectors held at training).") var nlist: Int?
+    @Option(help: "ivf: lists a search probes unless it says (default 16).") var nprobe: Int = 16
     @Option(help: "Records per logged batch.") var batch: Int = 1000
     @Option(help: "fsync, group-commit[:µs] or os-buffered (Docs/ENGINE.md).") var durability: GroupCommitLog.Mode = .fsync
     @Flag(name: .customLong("wait-indexed"), help: "Before closing, wait until the graph holds every record (else the rest is indexed when the store next opens).") var waitIndexed = false
@@ -32,12 +36,16 @@ struct ImportCommand: ParsableCommand {
 
     func validate() throws {
         guard batch >= 1 && batch <= 100_000 else { throw ValidationError("--batch must be between 1 and 100000") }
+        guard index == "hnsw" || index == "ivf" else { throw ValidationError("--index must be hnsw or ivf, got '\(index)'") }
+        if index != "ivf" && nlist != nil { throw ValidationError("--nlist applies to --index ivf") }
     }
 
     func run() throws {
         let store = try Store.open(directory: dataDir, options: StoreOptions(durability: durability))
         if let dimension {
-            try store.createCollection(CollectionConfiguration(name: collection, dimension: dimension, metric: metric))
+            try store.createCollection(CollectionConfiguration(
+                name: collection, dimension: dimension, metric: metric,
+                ivf: index == "ivf" ? IVFSettings(nlist: nlist, nprobe: nprobe) : nil))
         }
         var done = 0
         var pending = [Record]()
@@ -105,7 +113,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The query vector, comma-separated.") var vector: String?
     @Option(name: .customLong("query-file"), help: "Queries in a .fvecs file (one search each).") var queryFile: String?
     @Option var k: Int = 10
-    @Option(name: .customLong("ef-search")) var efSearch: Int?
+    @Option(name: .customLong("ef-search"), help: "HNSW: efSearch; IVF collections: the lists probed (nprobe).") var efSearch: Int?
     @Option(help: "A metadata filter as JSON, e.g. '{\"agent\": \"planner\", \"step\": {\"$gte\": 3}}'.") var filter: String?
     @Flag var json = false
 
@@ -156,14 +164,22 @@ struct StatsCommand: ParsableCommand {
         let names = store.collectionNames
         if json {
             let items = try names.map { name -> String in
-                let c = try store.configuration(name)
-                return "{\"name\":\(MetadataJSON.format(.string(name))),\"count\":\(try store.count(name)),\"unindexed\":\(try store.unindexedCount(name)),\"dimension\":\(c.dimension),\"metric\":\"\(c.metric)\"}"
+                let c = try store.configuration(name), index = try store.indexInfo(name)
+                var ivf = ""
+                if index.kind == "ivf" {
+                    ivf = ",\"trained\":\(index.trained),\"lists\":\(index.lists.map(String.init) ?? "null"),\"drift\":\(index.drift.map { format($0, 3) } ?? "null")"
+                }
+                return "{\"name\":\(MetadataJSON.format(.string(name))),\"count\":\(try store.count(name)),\"unindexed\":\(try store.unindexedCount(name)),\"dimension\":\(c.dimension),\"metric\":\"\(c.metric)\",\"index\":\"\(index.kind)\"\(ivf)}"
             }
             printAndFlush("{\"collections\":[\(items.joined(separator: ","))],\"wal_bytes\":\(store.logBytes),\"last_lsn\":\(store.lastLSN),\"snapshot_lsn\":\(store.snapshotLSN)}")
         } else {
             for name in names {
-                let c = try store.configuration(name)
-                printAndFlush("\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric)")
+                let c = try store.configuration(name), index = try store.indexInfo(name)
+                var kind = index.kind
+                if index.kind == "ivf" {
+                    kind += index.trained ? " (\(index.lists ?? 0) lists, drift \(format(index.drift ?? 0, 2)))" : " (searched exactly until trained)"
+                }
+                printAndFlush("\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric), index \(kind)")
             }
             printAndFlush("log: \(store.logBytes) bytes, last LSN \(store.lastLSN), snapshot at LSN \(store.snapshotLSN)")
         }

@@ -6,7 +6,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// One collection in memory: the HNSW graph, the staging buffer of
+/// One collection in memory: the index (an HNSW graph, or IVF), the staging buffer of
 /// acknowledged vectors not yet in the graph, the records' ids, metadata
 /// and labels, and the inverted metadata index.
 ///
@@ -27,7 +27,8 @@ import Glibc
 /// `indexing`, which snapshots take to see no block in flight.
 final class Collection: @unchecked Sendable {
     let configuration: CollectionConfiguration
-    let index: HNSWIndex
+    /// The HNSW graph or the IVF index (``CollectionConfiguration/ivf``).
+    let index: CollectionIndex
     let staging: StagingBuffer
     var metadata = MetadataIndex()
     var labelOfID: [String: VectorID] = [:]
@@ -45,25 +46,32 @@ final class Collection: @unchecked Sendable {
     /// could keep a snapshot, and the writers it pauses, waiting for long).
     let snapshotsWaiting = Atomic<Int>(0)
 
-    init(_ configuration: CollectionConfiguration, index: HNSWIndex? = nil) throws(EngineError) {
+    init(_ configuration: CollectionConfiguration, index: CollectionIndex? = nil) throws(EngineError) {
         self.configuration = configuration
         staging = StagingBuffer(dimension: configuration.dimension)
+        do { format = try VectorFormat(dimension: configuration.dimension, metric: configuration.metric) } catch {
+            throw .invalidArgument("collection '\(configuration.name)': \(error)")
+        }
         if let index {
-            guard index.dimension == configuration.dimension, index.metric == configuration.metric,
-                  index.configuration.m == configuration.hnsw.m else {
-                throw .corrupt("collection '\(configuration.name)': its index does not match its parameters")
-            }
             self.index = index
             return
         }
         do {
-            self.index = try HNSWIndex(dimension: configuration.dimension, metric: configuration.metric, configuration: configuration.hnsw)
+            if let ivf = configuration.ivf {
+                try ivf.validate()
+                self.index = try IVFCollectionIndex(dimension: configuration.dimension, metric: configuration.metric, settings: ivf)
+            } else {
+                self.index = try HNSWIndex(dimension: configuration.dimension, metric: configuration.metric, configuration: configuration.hnsw)
+            }
+        } catch let error as EngineError {
+            throw error
         } catch {
             throw .invalidArgument("collection '\(configuration.name)': \(error)")
         }
     }
 
-    var format: VectorFormat { index.format }
+    let format: VectorFormat
+
 
     /// Checks a batch without applying anything; returns its vectors
     /// prepared (validated, normalised under cosine), row after row.
@@ -384,7 +392,7 @@ final class Collection: @unchecked Sendable {
                     if let prepared { try format.prepare(q, into: prepared, row: 0) }
                     // Versions that died in flight may still be in the graph: ask for that many more.
                     let wanted = Swift.min(k + labels.deadInFlight, SearchLimits.maxK)
-                    let fromGraph = try index.search(q, k: wanted, efSearch: efSearch, filter: allowed.map { .bitset($0) })
+                    let fromGraph = try index.search(q, k: wanted, searchEffort: efSearch, filter: allowed.map { .bitset($0) })
                     for hit in fromGraph where labels.placement(hit.id) == .indexed || labels.placement(hit.id) == .inFlight {
                         heap.consider(distance: hit.distance, id: hit.id)
                         if labels.placement(hit.id) == .inFlight { inFlightFromGraph.append(hit.id) }

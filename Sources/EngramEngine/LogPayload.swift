@@ -37,6 +37,13 @@ enum LogPayload: Equatable {
             u32(c.hnsw.efConstruction)
             u32(c.hnsw.efSearch)
             withUnsafeBytes(of: c.hnsw.seed.littleEndian) { out.append(contentsOf: $0) }
+            if let ivf = c.ivf {
+                // The IVF trailer: kind 1, nlist (0: 4·√n), nprobe, training size (0: the default).
+                out.append(1)
+                u32(ivf.nlist ?? 0)
+                u32(ivf.nprobe)
+                u32(ivf.trainingSize ?? 0)
+            }
         case .upsert(let collection, let records):
             out.reserveCapacity(records.reduce(64) { $0 + 64 + $1.id.utf8.count + 4 * $1.vector.count })
             string(collection)
@@ -107,10 +114,18 @@ enum LogPayload: Equatable {
             guard let metric: Metric = [0: .squaredL2, 1: .innerProduct, 2: .cosine][code] else { throw fail("unknown metric") }
             let m = try u32(), efc = try u32(), efs = try u32()
             let seed = UInt64(try u32()) | UInt64(try u32()) << 32
+            var ivf: IVFSettings?
+            if at < bytes.count {
+                try need(1)
+                guard bytes[at] == 1 else { throw fail("unknown index kind \(bytes[at])") }
+                at += 1
+                let nlist = try u32(), nprobe = try u32(), trainingSize = try u32()
+                ivf = IVFSettings(nlist: nlist == 0 ? nil : nlist, nprobe: nprobe, trainingSize: trainingSize == 0 ? nil : trainingSize)
+            }
             guard at == bytes.count else { throw fail("trailing bytes") }
             return .create(CollectionConfiguration(
                 name: name, dimension: dimension, metric: metric,
-                hnsw: HNSWConfiguration(m: m, efConstruction: efc, efSearch: efs, seed: seed)))
+                hnsw: HNSWConfiguration(m: m, efConstruction: efc, efSearch: efs, seed: seed), ivf: ivf))
         case 2:
             let collection = try string()
             let count = try u32()

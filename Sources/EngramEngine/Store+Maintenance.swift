@@ -25,7 +25,8 @@ extension Store {
 
     /// The background pass, on the maintenance queue: moves staged blocks
     /// into the graphs (a block at a time, round robin over collections),
-    /// compacts graphs with many deleted nodes, and writes a snapshot once
+    /// compacts graphs with many deleted nodes, retrains IVF collections whose
+    /// data has drifted, and writes a snapshot once
     /// the log has grown enough. Runs until there is nothing left to do.
     /// Holds the store only for one step at a time, so dropping the last
     /// reference is not delayed by more than a block.
@@ -43,6 +44,7 @@ extension Store {
                 do {
                     if store.options.backgroundIndexing, try store.indexBlock(of: c) != nil { worked = true }
                     store.compactIfNeeded(c)
+                    if store.retrainIfDrifted(c) { worked = true }
                 } catch {
                     store.telemetry.logger.error("background indexing failed", metadata: [
                         "collection": "\(c.configuration.name)", "error": "\(error)",
@@ -75,12 +77,31 @@ extension Store {
         }
     }
 
+    /// Retrains an IVF collection's lists once its data has drifted
+    /// (``IVFIndex/needsRetraining(threshold:clippedThreshold:)``); searches
+    /// and writes go on meanwhile. Returns whether it retrained.
+    func retrainIfDrifted(_ c: Collection) -> Bool {
+        guard let ivf = c.index as? IVFCollectionIndex else { return false }
+        let start = engineNanoseconds()
+        do throws(IndexError) {
+            guard try ivf.retrainIfDrifted(threads: options.indexThreads) else { return false }
+        } catch {
+            telemetry.logger.error("IVF retraining failed", metadata: ["collection": "\(c.configuration.name)", "error": "\(error)"])
+            return false
+        }
+        telemetry.logger.info("retrained IVF lists after drift", metadata: [
+            "collection": "\(c.configuration.name)", "ms": "\((engineNanoseconds() - start) / 1_000_000)",
+        ])
+        return true
+    }
+
     /// Reclaims the graph's deleted nodes once they pass the configured fraction.
     func compactIfNeeded(_ c: Collection) {
-        let tombstones = c.index.tombstoneCount
-        guard tombstones >= 1024, Double(tombstones) > options.compactTombstoneFraction * Double(c.index.count) else { return }
+        guard let graph = c.index as? HNSWIndex else { return }
+        let tombstones = graph.tombstoneCount
+        guard tombstones >= 1024, Double(tombstones) > options.compactTombstoneFraction * Double(graph.count) else { return }
         let start = engineNanoseconds()
-        let report = c.indexing.withLock { _ in c.index.compact() }
+        let report = c.indexing.withLock { _ in graph.compact() }
         telemetry.logger.info("compacted a graph", metadata: [
             "collection": "\(c.configuration.name)", "reclaimed": "\(report.reclaimedSlots)",
             "ms": "\((engineNanoseconds() - start) / 1_000_000)",

@@ -154,9 +154,18 @@ enum StoreSnapshot {
         var staged = [(VectorID, UnsafeRawBufferPointer)]()
         for _ in 0..<stagedCount { staged.append((VectorID(try reader.u32()), try reader.bytes(4 * d))) }
         let graphBytes = try reader.bytes(Int(try reader.u64()))
-        let graph: HNSWIndex
-        do throws(SnapshotError) { graph = try HNSWIndex.load(snapshot: graphBytes) } catch {
-            throw reader.fail("index: \(error)")
+        let graph: CollectionIndex
+        if let ivf = configuration.ivf {
+            graph = try IVFCollectionIndex.load(graphBytes, dimension: configuration.dimension, metric: configuration.metric, settings: ivf)
+        } else {
+            let hnsw: HNSWIndex
+            do throws(SnapshotError) { hnsw = try HNSWIndex.load(snapshot: graphBytes) } catch {
+                throw reader.fail("index: \(error)")
+            }
+            guard hnsw.dimension == configuration.dimension, hnsw.metric == configuration.metric, hnsw.configuration.m == configuration.hnsw.m else {
+                throw reader.fail("collection '\(configuration.name)': its index does not match its parameters")
+            }
+            graph = hnsw
         }
         let c = try Collection(configuration, index: graph)
         c.labels = LabelTable(bound: bound, placed: records.map { ($0.label, $0.placement, $0.lsn) })

@@ -81,12 +81,15 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     ) throws -> (table: String, type: PostgresVectorType) {
         let table = PostgresSchema.tableName(forCollection: configuration.name)
         try db.execute("""
-            INSERT INTO engram_collections (name, table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed, vector_type)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING
+            INSERT INTO engram_collections (name, table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed,
+                                            vector_type, index_kind, ivf_nlist, ivf_nprobe, ivf_training_size)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (name) DO NOTHING
             """, [.text(configuration.name), .text(table), .text(String(configuration.dimension)), .text(configuration.metric.rawValue),
                   .text(String(configuration.hnsw.m)), .text(String(configuration.hnsw.efConstruction)),
                   .text(String(configuration.hnsw.efSearch)), .text(String(Int64(bitPattern: configuration.hnsw.seed))),
-                  .text(vectorType.rawValue)])
+                  .text(vectorType.rawValue), .text(configuration.ivf == nil ? "hnsw" : "ivf"),
+                  .text(String(configuration.ivf?.nlist ?? 0)), .text(String(configuration.ivf?.nprobe ?? 0)),
+                  .text(String(configuration.ivf?.trainingSize ?? 0))])
         let registered = try PostgresCollectionReader.configuration(configuration.name, db)
         guard registered.configuration == configuration else {
             throw PostgresError(kind: .server, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric))")

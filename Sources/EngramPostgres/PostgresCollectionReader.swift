@@ -17,7 +17,8 @@ public enum PostgresCollectionReader {
     /// message if there is none.
     public static func configuration(_ name: String, _ db: PostgresConnection) throws -> Registered {
         let r = try db.execute("""
-            SELECT table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed, vector_type
+            SELECT table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed, vector_type,
+                   index_kind, ivf_nlist, ivf_nprobe, ivf_training_size
             FROM engram_collections WHERE name = $1
             """, [.text(name)])
         guard r.rowCount == 1 else { throw PostgresError(kind: .server, message: "unknown collection '\(name)' in the database") }
@@ -30,9 +31,18 @@ public enum PostgresCollectionReader {
         guard let metric = r.text(row: 0, column: 2).flatMap(Metric.init(rawValue:)) else {
             throw PostgresError(kind: .decoding, message: "collection '\(name)': unknown metric in its registry row")
         }
+        var ivf: IVFSettings?
+        switch r.text(row: 0, column: 8) {
+        case "hnsw": ivf = nil
+        case "ivf":
+            let nlist = try int(9), trainingSize = try int(11)
+            ivf = IVFSettings(nlist: nlist == 0 ? nil : nlist, nprobe: try int(10), trainingSize: trainingSize == 0 ? nil : trainingSize)
+        default: throw PostgresError(kind: .decoding, message: "collection '\(name)': unknown index kind in its registry row")
+        }
         let configuration = CollectionConfiguration(
             name: name, dimension: try int(1), metric: metric,
-            hnsw: HNSWConfiguration(m: try int(3), efConstruction: try int(4), efSearch: try int(5), seed: UInt64(bitPattern: Int64(try int(6)))))
+            hnsw: HNSWConfiguration(m: try int(3), efConstruction: try int(4), efSearch: try int(5), seed: UInt64(bitPattern: Int64(try int(6)))),
+            ivf: ivf)
         guard let type = r.text(row: 0, column: 7).flatMap(PostgresVectorType.init(rawValue:)) else {
             throw PostgresError(kind: .decoding, message: "collection '\(name)': unknown vector type in its registry row")
         }

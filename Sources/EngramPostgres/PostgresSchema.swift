@@ -69,6 +69,15 @@ public enum PostgresSchema {
             "CREATE TABLE engram_owner (store_id text NOT NULL, since timestamptz NOT NULL DEFAULT now())",
             "CREATE UNIQUE INDEX engram_owner_one_row ON engram_owner ((true))",
         ]),
+        Migration(version: 5, name: "per-collection index kind: hnsw or ivf, with the IVF settings", statements: [
+            """
+            ALTER TABLE engram_collections
+                ADD COLUMN index_kind text NOT NULL DEFAULT 'hnsw' CHECK (index_kind IN ('hnsw', 'ivf')),
+                ADD COLUMN ivf_nlist integer NOT NULL DEFAULT 0,
+                ADD COLUMN ivf_nprobe integer NOT NULL DEFAULT 0,
+                ADD COLUMN ivf_training_size integer NOT NULL DEFAULT 0
+            """,
+        ]),
     ]
 
     /// The newest migration version.

@@ -182,6 +182,47 @@ struct CheckpointTests {
         try store.close()
     }
 
+    @Test("an IVF collection checkpoints with its kind and settings, and restores from its stored index or by training again")
+    func ivfCollection() throws {
+        let db = try IsolatedDatabase("ivf")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-pg-ivf")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("pg.ivf", defaultSeed: 541)
+        let vs = (0..<3000).map { _ in (0..<16).map { _ in rng.gaussian() } }
+        let configuration = CollectionConfiguration(
+            name: "v", dimension: 16, metric: .squaredL2, ivf: IVFSettings(nlist: 16, nprobe: 4, trainingSize: 1000))
+        let target = try PostgresCheckpointTarget(pool: db.pool)
+        let store = try Store.open(directory: dir.path + "/a", options: StoreOptions(durability: .osBuffered))
+        try store.createCollection(configuration)
+        try store.upsert("v", (0..<3000).map { Record(id: "r\($0)", vector: vs[$0]) })
+        try store.waitUntilIndexed()
+        try store.checkpoint(to: target, withGraphs: true)
+        let queries = (0..<20).map { vs[$0 * 11].map { $0 + 0.01 } }
+        // A full probe (efSearch = nlist) is exact, whatever the lists.
+        let expected = try queries.map { try store.search("v", vector: $0, k: 5, efSearch: 16).map(\.id) }
+        let defaultProbe = try queries.map { try store.search("v", vector: $0, k: 5).map(\.id) }
+        try store.close()
+        #expect(try db.pool.withConnection { try PostgresCollectionReader.configuration("v", $0) }.configuration == configuration)
+
+        // From the stored index: the same lists, so the same answers at the default probe too.
+        let loaded = try Store.open(directory: dir.path + "/b")
+        let report = try PostgresRestore.restore("v", into: loaded, pool: db.pool, threads: 2)
+        #expect(report.usedGraphSnapshot && report.records == 3000)
+        #expect(try loaded.configuration("v") == configuration && loaded.indexInfo("v").trained)
+        #expect(try queries.map { try loaded.search("v", vector: $0, k: 5).map(\.id) } == defaultProbe)
+        try loaded.close()
+
+        // Without it (a damaged snapshot): trained again from the rows; a full probe still gives the exact answer.
+        try db.pool.withConnection { try $0.execute("UPDATE engram_index_snapshots SET bytes = overlay(bytes placing '\\xdeadbeef'::bytea from 200 for 4)") }
+        let rebuilt = try Store.open(directory: dir.path + "/c")
+        let fallback = try PostgresRestore.restore("v", into: rebuilt, pool: db.pool, threads: 2)
+        #expect(!fallback.usedGraphSnapshot && fallback.records == 3000)
+        #expect(try rebuilt.indexInfo("v").trained)
+        #expect(try queries.map { try rebuilt.search("v", vector: $0, k: 5, efSearch: 16).map(\.id) } == expected)
+        try rebuilt.close()
+    }
+
     @Test("the background checkpointer retries while the database is down and converges once it is back")
     func backgroundCheckpointer() throws {
         let db = try IsolatedDatabase("background")

@@ -250,3 +250,30 @@ public final class IVFIndex: @unchecked Sendable {
         }
     }
 }
+
+extension IVFIndex {
+    /// The stored vector of `label` (prepared; under sq8, what its codes stand for).
+    public func vector(_ label: VectorID) throws(IndexError) -> [Float] {
+        var out = [Float](repeating: 0, count: dimension)
+        try out.withUnsafeMutableBufferPointer { (p) throws(IndexError) in try copyVectors([label], toRows: [0], of: p.baseAddress!) }
+        return out
+    }
+
+    /// Copies the stored vector of `labels[i]` to row `rows[i]` of
+    /// `destination` (`dimension` floats per row), under one shared lock.
+    public func copyVectors(_ labels: [VectorID], toRows rows: [Int], of destination: UnsafeMutablePointer<Float>) throws(IndexError) {
+        let d = dimension
+        try lock.withReadLock { () throws(IndexError) in
+            for (label, row) in zip(labels, rows) {
+                guard let (l, r) = location[label] else { throw .unknownID(label) }
+                let list = lists[Int(l)], target = destination + row * d
+                switch encoding {
+                case .flat:
+                    list.vectors.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + Int(r) * d, count: d) }
+                case .sq8:
+                    list.codes.withUnsafeBufferPointer { quantizer?.decode($0.baseAddress! + Int(r) * d, into: target) }
+                }
+            }
+        }
+    }
+}

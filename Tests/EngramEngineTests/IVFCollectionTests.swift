@@ -1,0 +1,124 @@
+import EngramEngine
+import EngramIndex
+import EngramKernels
+import EngramTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Collections indexed by IVF: exact until trained, then lists; durable
+/// through snapshots and replay; retrained by the store's maintenance once
+/// the data drifts.
+@Suite("Collections on IVF")
+struct IVFCollectionTests {
+    /// `n` vectors around `clusters` centres shifted by `shift`.
+    static func vectors(_ name: String, seed: UInt64, n: Int, d: Int, shift: Float = 0) -> [[Float]] {
+        var rng = SeededGenerator.forTest(name, defaultSeed: seed)
+        let centres = (0..<20).map { _ in (0..<d).map { _ in rng.gaussian() * 2 } }
+        return (0..<n).map { _ in centres[Int.random(in: 0..<20, using: &rng)].map { $0 + 0.5 * rng.gaussian() + shift } }
+    }
+
+    static func exact(_ live: [String: [Float]], _ q: [Float], k: Int) -> [String] {
+        var scored = [(id: String, distance: Float)]()
+        for (id, v) in live {
+            var distance: Float = 0
+            for i in 0..<v.count { distance += (v[i] - q[i]) * (v[i] - q[i]) }
+            scored.append((id, distance))
+        }
+        scored.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id) }
+        return scored.prefix(k).map(\.id)
+    }
+
+    @Test("exact before training, lists after; gets, deletes, replay and a full probe agree with exact search")
+    func lifecycle() throws {
+        let dir = TemporaryDirectory("engram-ivf-collection")
+        defer { dir.remove() }
+        let d = 16
+        let configuration = CollectionConfiguration(
+            name: "memories", dimension: d, metric: .squaredL2, ivf: IVFSettings(nlist: 16, nprobe: 4, trainingSize: 1000))
+        let vs = Self.vectors("ivf.collection", seed: 521, n: 3000, d: d)
+        var live = [String: [Float]]()
+        do {
+            let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+            try store.createCollection(configuration)
+            #expect(throws: EngineError.self) {  // the same name with other parameters
+                try store.createCollection(CollectionConfiguration(name: "memories", dimension: d, metric: .squaredL2))
+            }
+            try store.upsert("memories", (0..<600).map { Record(id: "m\($0)", vector: vs[$0]) })
+            for i in 0..<600 { live["m\(i)"] = vs[i] }
+            try store.waitUntilIndexed()
+            let untrained = try store.indexInfo("memories")
+            #expect(untrained.kind == "ivf" && !untrained.trained && untrained.lists == nil && untrained.drift == nil)
+            // Untrained: every search is exact.
+            for q in stride(from: 0, to: 600, by: 37) {
+                #expect(try store.search("memories", vector: vs[q], k: 5).map(\.id) == Self.exact(live, vs[q], k: 5))
+            }
+            try store.upsert("memories", (600..<3000).map { Record(id: "m\($0)", vector: vs[$0], metadata: .object(["n": .number(Double($0))])) })
+            for i in 600..<3000 { live["m\(i)"] = vs[i] }
+            _ = try store.delete("memories", ids: (0..<100).map { "m\($0 * 3)" })
+            for i in 0..<100 { live["m\(i * 3)"] = nil }
+            try store.waitUntilIndexed()
+            let info = try store.indexInfo("memories")
+            #expect(info.kind == "ivf" && info.trained && info.lists == 16)
+            #expect(try store.count("memories") == live.count)
+            #expect(try store.get("memories", id: "m1500")?.vector == vs[1500])
+            #expect(try store.get("memories", id: "m3") == nil)
+            try store.close(writingSnapshot: false)
+        }
+        // Reopened from the log alone (the create record carries the IVF settings; the lists are trained again
+        // on replay): a full probe (efSearch = nlist) is exact, a default one keeps recall.
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        try store.waitUntilIndexed()
+        #expect(try store.configuration("memories") == configuration)
+        #expect(try store.indexInfo("memories").trained)
+        var hits = 0, total = 0
+        for q in stride(from: 1, to: 3000, by: 29) {
+            let truth = Self.exact(live, vs[q], k: 10)
+            #expect(try store.search("memories", vector: vs[q], k: 10, efSearch: 16).map(\.id) == truth, "query \(q)")
+            hits += Set(try store.search("memories", vector: vs[q], k: 10).map(\.id)).intersection(truth).count
+            total += 10
+        }
+        print("IVF collection recall@10 at nprobe 4 of 16: \(Double(hits) / Double(total)) (seed 521; budget 0.8)")
+        #expect(Double(hits) / Double(total) >= 0.8)
+        // And from a snapshot.
+        try store.close()
+        let again = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        defer { try? again.close() }
+        #expect(try again.indexInfo("memories").trained && again.count("memories") == live.count)
+        for q in stride(from: 5, to: 3000, by: 97) {
+            #expect(try again.search("memories", vector: vs[q], k: 10, efSearch: 16).map(\.id) == Self.exact(live, vs[q], k: 10))
+        }
+    }
+
+    @Test("the store's maintenance retrains the lists once the data drifts")
+    func retrainsAfterDrift() throws {
+        let dir = TemporaryDirectory("engram-ivf-drift")
+        defer { dir.remove() }
+        let d = 16
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        defer { try? store.close() }
+        try store.createCollection(CollectionConfiguration(
+            name: "c", dimension: d, metric: .squaredL2, ivf: IVFSettings(nlist: 24, trainingSize: 2000)))
+        let before = Self.vectors("ivf.drift.store", seed: 523, n: 2000, d: d)
+        try store.upsert("c", before.enumerated().map { Record(id: "a\($0.offset)", vector: $0.element) })
+        try store.waitUntilIndexed()
+        let settled = try #require(try store.indexInfo("c").drift)
+        // The same mixture, moved far away: it piles into the lists at the edge, until maintenance retrains.
+        let after = Self.vectors("ivf.drift.store.after", seed: 523, n: 6000, d: d, shift: 8)
+        try store.upsert("c", after.enumerated().map { Record(id: "b\($0.offset)", vector: $0.element) })
+        try store.waitUntilIndexed()
+        var info = try store.indexInfo("c")
+        for _ in 0..<200 where info.retrainings == 0 {  // maintenance runs in the background: give it time
+            usleep(50_000)
+            info = try store.indexInfo("c")
+        }
+        let drift = try #require(info.drift)
+        print("IVF collection drift: \(settled) after training, \(drift) after the moved data and maintenance (seed 523)")
+        #expect(settled < 1.5)
+        #expect(drift <= 2, "maintenance did not retrain: drift \(drift)")
+        #expect(info.retrainings >= 1)
+        #expect(try store.count("c") == 8000)
+    }
+}
