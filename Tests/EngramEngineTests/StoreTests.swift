@@ -112,16 +112,26 @@ struct StoreTests {
 
     @Test("SIGKILL at random moments loses no acknowledged write and half-applies nothing")
     func killedWriter() throws {
+        try killTrials(index: "hnsw", defaultTrials: 50, seed: 102)
+    }
+
+    @Test("the same for a collection on IVF, killed before, during and after its training")
+    func killedIVFWriter() throws {
+        try killTrials(index: "ivf", defaultTrials: 20, seed: 103)
+    }
+
+    /// Kills `engram crash-writer --index <index>` at random moments, reopens, and counts lost and half-applied writes.
+    private func killTrials(index: String, defaultTrials: Int, seed: UInt64) throws {
         let dir = TemporaryDirectory("engram-kill")
         defer { dir.remove() }
-        var rng = SeededGenerator.forTest("store.kill", defaultSeed: 102)
-        let trials = Int(String(cString: getenv("ENGRAM_KILL_TRIALS") ?? strdup("50"))) ?? 50
+        var rng = SeededGenerator.forTest("store.kill.\(index)", defaultSeed: seed)
+        let trials = Int(String(cString: getenv("ENGRAM_KILL_TRIALS") ?? strdup("\(defaultTrials)"))) ?? defaultTrials
         let engram = ChildProcess.sibling("engram")
         var acknowledged = Set<String>()
         var next = 0
         var lost = 0, phantoms = 0
         for trial in 0..<trials {
-            guard let child = ChildProcess(engram, ["crash-writer", "--data-dir", dir.path, "--start", "\(next)"]) else {
+            guard let child = ChildProcess(engram, ["crash-writer", "--data-dir", dir.path, "--start", "\(next)", "--index", index]) else {
                 Issue.record("cannot start \(engram)")
                 return
             }
@@ -153,7 +163,7 @@ struct StoreTests {
             }
             try store.close(writingSnapshot: false)
         }
-        print("[kill] \(trials) trials, \(acknowledged.count) acknowledged writes, \(lost) lost, \(phantoms) half-applied")
+        print("[kill] \(index): \(trials) trials, \(acknowledged.count) acknowledged writes, \(lost) lost, \(phantoms) half-applied")
         #expect(acknowledged.count > 0)
         #expect(lost == 0)
         #expect(phantoms == 0)
