@@ -215,9 +215,11 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
         let vectors = (0..<(pending * dimension)).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at + 4 * $0, as: UInt32.self))) }
         at += pending * dimension * 4
         guard vectors.allSatisfy(\.isFinite) else { throw fail("a pending vector is not finite") }
-        let trainedLength = Int(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
+        let storedLength = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))
         at += 8
-        guard trainedLength == end - at else { throw fail("index length \(trainedLength), \(end - at) bytes left") }
+        guard let trainedLength = Int(exactly: storedLength), trainedLength == end - at else {
+            throw fail("index length \(storedLength), \(end - at) bytes left")
+        }
         if trainedLength > 0 {
             guard pending == 0 else { throw fail("pending rows beside a trained index") }
             let ivf: IVFIndex

@@ -153,7 +153,9 @@ enum StoreSnapshot {
         let stagedCount = try reader.u32()
         var staged = [(VectorID, UnsafeRawBufferPointer)]()
         for _ in 0..<stagedCount { staged.append((VectorID(try reader.u32()), try reader.bytes(4 * d))) }
-        let graphBytes = try reader.bytes(Int(try reader.u64()))
+        let storedLength = try reader.u64()
+        guard let indexLength = Int(exactly: storedLength) else { throw reader.fail("index length \(storedLength)") }
+        let graphBytes = try reader.bytes(indexLength)
         let graph: CollectionIndex
         if let ivf = configuration.ivf {
             graph = try IVFCollectionIndex.load(graphBytes, dimension: configuration.dimension, metric: configuration.metric, settings: ivf)

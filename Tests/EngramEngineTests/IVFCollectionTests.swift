@@ -1,4 +1,4 @@
-import EngramEngine
+@testable import EngramEngine
 import EngramIndex
 import EngramKernels
 import EngramTestSupport
@@ -120,5 +120,49 @@ struct IVFCollectionTests {
         #expect(drift <= 2, "maintenance did not retrain: drift \(drift)")
         #expect(info.retrainings >= 1)
         #expect(try store.count("c") == 8000)
+    }
+
+    @Test("the IVF collection index round-trips through its snapshot, pending or trained; damaged bytes are a typed error")
+    func indexSnapshot() throws {
+        let d = 8
+        let vs = Self.vectors("ivf.collection.snapshot", seed: 547, n: 600, d: d)
+        let settings = IVFSettings(nlist: 8, nprobe: 8, trainingSize: 400)
+        let index = try IVFCollectionIndex(dimension: d, metric: .squaredL2, settings: settings)
+        try index.insert(contentsOf: vs[0..<300].flatMap { $0 }, labels: (0..<300).map { VectorID($0) }, threads: 1)
+        var rng = SeededGenerator.forTest("ivf.collection.snapshot.damage", defaultSeed: 557)
+        for stage in ["pending", "trained"] {
+            if stage == "trained" {
+                try index.insert(contentsOf: vs[300..<600].flatMap { $0 }, labels: (300..<600).map { VectorID($0) }, threads: 1)
+                #expect(index.isTrained)
+            }
+            let bytes = index.snapshot()
+            let loaded = try bytes.withUnsafeBytes { try IVFCollectionIndex.load($0, dimension: d, metric: .squaredL2, settings: settings) }
+            #expect(loaded.count == index.count && loaded.isTrained == index.isTrained, "\(stage)")
+            #expect(loaded.snapshot() == bytes, "\(stage)")
+            for q in stride(from: 0, to: index.count, by: 41) {
+                let query = vs[q]
+                let a = try query.withUnsafeBufferPointer { try index.search($0, k: 5, searchEffort: 8, filter: nil) }
+                let b = try query.withUnsafeBufferPointer { try loaded.search($0, k: 5, searchEffort: 8, filter: nil) }
+                #expect(a == b, "\(stage) query \(q)")
+            }
+            // Every cut of the first 100 bytes and of the last 100, and 200 flipped bits.
+            for cut in Array(0..<100) + Array((bytes.count - 100)..<bytes.count) {
+                #expect(throws: EngineError.self) {
+                    try Array(bytes[0..<cut]).withUnsafeBytes { try IVFCollectionIndex.load($0, dimension: d, metric: .squaredL2, settings: settings) }
+                }
+            }
+            for _ in 0..<200 {
+                var damaged = bytes
+                let bit = Int.random(in: 0..<(bytes.count * 8), using: &rng)
+                damaged[bit / 8] ^= UInt8(1 << (bit % 8))
+                #expect(throws: EngineError.self) {
+                    try damaged.withUnsafeBytes { try IVFCollectionIndex.load($0, dimension: d, metric: .squaredL2, settings: settings) }
+                }
+            }
+            // Another dimension is refused.
+            #expect(throws: EngineError.self) {
+                try bytes.withUnsafeBytes { try IVFCollectionIndex.load($0, dimension: d + 1, metric: .squaredL2, settings: settings) }
+            }
+        }
     }
 }
