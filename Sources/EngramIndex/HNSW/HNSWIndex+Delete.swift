@@ -115,15 +115,17 @@ extension HNSWIndex {
             }
         }
         guard touched else { return false }
-        let base = UnsafePointer(row(slot))
-        searchLayer(kernel, base, entry: slot, entryDistance: 0, ef: configuration.efConstruction, level: level,
-                    scratch: scratch, filter: nil, restricted: true, slots: capacity)
+        let rows = RowReader(self)
+        defer { rows.release() }
+        let base = rows.first(slot)
+        searchLayer(kernel, from: base, entry: slot, entryDistance: 0, ef: configuration.efConstruction, level: level,
+                    scratch: scratch, restricted: true)
         while !scratch.results.isEmpty {
             let c = scratch.results.pop()
             if c.slot != slot { viaDead.insert(c.slot) }
         }
         var candidates = keep.union(viaDead).map {
-            Candidate(distance: K.distance(base, row($0), count: dimension), slot: $0)
+            Candidate(distance: K.distance(base, rows.second($0), count: dimension), slot: $0)
         }
         candidates.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
         if candidates.count > configuration.efConstruction { candidates.removeLast(candidates.count - configuration.efConstruction) }
@@ -173,11 +175,10 @@ extension HNSWIndex {
                 for i in 0..<Int(list[0].load(ordering: .relaxed)) { inDegree[Int(list[1 + i].load(ordering: .relaxed))] += 1 }
             }
             withScratch { scratch in
+                let rows = RowReader(self)
+                defer { rows.release() }
                 for slot in lost {
-                    let query = UnsafePointer(row(slot))
-                    let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
-                    searchLayer(kernel, query, entry: start, entryDistance: startDistance, ef: configuration.efConstruction,
-                                level: 0, scratch: scratch, filter: nil, restricted: false, slots: capacity)
+                    searchFromTop(kernel, from: rows.first(slot), entry: entry, top: top, ef: configuration.efConstruction, scratch: scratch)
                     var found = [Candidate]()
                     while !scratch.results.isEmpty {
                         let c = scratch.results.pop()
@@ -211,13 +212,15 @@ extension HNSWIndex {
             inDegree[Int(newcomer)] += 1
             return
         }
-        let base = UnsafePointer(row(node))
+        let rows = RowReader(self)
+        defer { rows.release() }
+        let base = rows.first(node)
         var farthest = -1
         var farthestDistance = -Float.infinity
         for i in 0..<n {
             let id = list[1 + i].load(ordering: .relaxed)
             guard inDegree[Int(id)] > 1 else { continue }
-            let d = K.distance(base, row(id), count: dimension)
+            let d = K.distance(base, rows.second(id), count: dimension)
             if d > farthestDistance {
                 farthestDistance = d
                 farthest = i
@@ -227,5 +230,41 @@ extension HNSWIndex {
         inDegree[Int(list[1 + farthest].load(ordering: .relaxed))] -= 1
         list[1 + farthest].store(newcomer, ordering: .releasing)
         inDegree[Int(newcomer)] += 1
+    }
+}
+
+extension HNSWIndex {
+    /// A search on one layer from a stored node's vector (repairs), on the
+    /// floats or, for a codes-only index, on the codes.
+    func searchLayer<K: DistanceKernel>(
+        _ kernel: K.Type, from base: UnsafePointer<Float>, entry: UInt32, entryDistance: Float, ef: Int, level: Int,
+        scratch: SearchScratch, restricted: Bool
+    ) {
+        if let codes = codesOnly {
+            withCodeScorer(codes, query: base) {
+                searchLayer(scoring: $0, entry: entry, entryDistance: entryDistance, ef: ef, level: level,
+                            scratch: scratch, filter: nil, restricted: restricted, slots: capacity)
+            }
+        } else {
+            searchLayer(kernel, base, entry: entry, entryDistance: entryDistance, ef: ef, level: level,
+                        scratch: scratch, filter: nil, restricted: restricted, slots: capacity)
+        }
+    }
+
+    /// Descends from the entry point and searches layer 0 from `query` (relinking).
+    func searchFromTop<K: DistanceKernel>(
+        _ kernel: K.Type, from query: UnsafePointer<Float>, entry: UInt32, top: Int, ef: Int, scratch: SearchScratch
+    ) {
+        if let codes = codesOnly {
+            withCodeScorer(codes, query: query) { scorer in
+                let (start, startDistance) = descend(scoring: scorer, from: entry, top: top, to: 0, scratch: scratch)
+                searchLayer(scoring: scorer, entry: start, entryDistance: startDistance, ef: ef, level: 0,
+                            scratch: scratch, filter: nil, restricted: false, slots: capacity)
+            }
+        } else {
+            let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
+            searchLayer(kernel, query, entry: start, entryDistance: startDistance, ef: ef, level: 0,
+                        scratch: scratch, filter: nil, restricted: false, slots: capacity)
+        }
     }
 }

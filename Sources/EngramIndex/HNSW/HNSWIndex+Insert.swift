@@ -105,7 +105,7 @@ extension HNSWIndex {
 
         // Fill the slot before anything can link to it.
         let s = Int(slot)
-        row(slot).update(from: source, count: dimension)
+        if codesOnly == nil { row(slot).update(from: source, count: dimension) }
         quantization?.encode(source, slot: s)
         labels[s] = label
         levels[s] = UInt8(level)
@@ -139,7 +139,7 @@ extension HNSWIndex {
             // Raising the top level: one such insert at a time, against the latest entry point.
             levelUp.withLock { _ in
                 let (entry, top) = registry.withLock { ($0.entryPoint, $0.maxLevel) }
-                link(slot, level: level, entry: entry, top: top)
+                link(slot, query: source, level: level, entry: entry, top: top)
                 registry.withLock { r in
                     if level > r.maxLevel {
                         r.entryPoint = slot
@@ -148,33 +148,43 @@ extension HNSWIndex {
                 }
             }
         } else {
-            link(slot, level: level, entry: entry, top: top)
+            link(slot, query: source, level: level, entry: entry, top: top)
         }
         return true
     }
 
-    func link(_ slot: UInt32, level: Int, entry: UInt32, top: Int) {
+    /// Connects a filled slot whose vector is `query` into the graph.
+    func link(_ slot: UInt32, query: UnsafePointer<Float>, level: Int, entry: UInt32, top: Int) {
         withScratch { scratch in
             switch metric {
-            case .squaredL2: link(SquaredL2Kernel.self, slot, level: level, entry: entry, top: top, scratch: scratch)
-            case .innerProduct: link(InnerProductKernel.self, slot, level: level, entry: entry, top: top, scratch: scratch)
-            case .cosine: link(CosineKernel.self, slot, level: level, entry: entry, top: top, scratch: scratch)
+            case .squaredL2: link(SquaredL2Kernel.self, slot, query: query, level: level, entry: entry, top: top, scratch: scratch)
+            case .innerProduct: link(InnerProductKernel.self, slot, query: query, level: level, entry: entry, top: top, scratch: scratch)
+            case .cosine: link(CosineKernel.self, slot, query: query, level: level, entry: entry, top: top, scratch: scratch)
             }
         }
     }
 
-    /// Connects a filled slot into the graph, layer by layer from the lower
-    /// of its level and the top level down to 0.
     @inline(never)
     func link<K: DistanceKernel>(
-        _ kernel: K.Type, _ slot: UInt32, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
+        _ kernel: K.Type, _ slot: UInt32, query: UnsafePointer<Float>, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
     ) {
-        let query = UnsafePointer(row(slot))
-        var (current, currentDistance) = descend(kernel, query, from: entry, top: top, to: level, scratch: scratch)
+        if let codes = codesOnly {
+            withCodeScorer(codes, query: query) { link(kernel, scoring: $0, slot, level: level, entry: entry, top: top, scratch: scratch) }
+        } else {
+            link(kernel, scoring: FloatScorer<K>(query: query, view: view), slot, level: level, entry: entry, top: top, scratch: scratch)
+        }
+    }
+
+    /// Connects a filled slot into the graph, layer by layer from the lower
+    /// of its level and the top level down to 0; `scorer` measures from its vector.
+    func link<K: DistanceKernel, S: SlotScorer>(
+        _ kernel: K.Type, scoring scorer: S, _ slot: UInt32, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
+    ) {
+        var (current, currentDistance) = descend(scoring: scorer, from: entry, top: top, to: level, scratch: scratch)
         let restricted = registry.withLock { $0.tombstoneCount } > 0
         var l = Swift.min(level, top)
         while l >= 0 {
-            searchLayer(kernel, query, entry: current, entryDistance: currentDistance, ef: configuration.efConstruction,
+            searchLayer(scoring: scorer, entry: current, entryDistance: currentDistance, ef: configuration.efConstruction,
                         level: l, scratch: scratch, filter: nil, restricted: restricted, slots: capacity)
             var found = [Candidate]()
             found.reserveCapacity(scratch.results.count)
@@ -204,11 +214,13 @@ extension HNSWIndex {
         if candidates.count <= max { return candidates.map(\.slot) }
         var kept = [UInt32]()
         kept.reserveCapacity(max)
+        let rows = RowReader(self)
+        defer { rows.release() }
         for c in candidates {
             if kept.count >= max { break }
-            let v = row(c.slot)
+            let v = rows.first(c.slot)
             var good = true
-            for s in kept where K.distance(v, row(s), count: dimension) < c.distance {
+            for s in kept where K.distance(v, rows.second(s), count: dimension) < c.distance {
                 good = false
                 break
             }
@@ -230,14 +242,16 @@ extension HNSWIndex {
             list[0].store(UInt32(n + 1), ordering: .releasing)
             return
         }
-        let base = UnsafePointer(row(node))
+        let rows = RowReader(self)
+        defer { rows.release() }
+        let base = rows.first(node)
         var candidates = [Candidate]()
         candidates.reserveCapacity(n + 1)
         for i in 0..<n {
             let id = list[1 + i].load(ordering: .relaxed)
-            candidates.append(Candidate(distance: K.distance(base, row(id), count: dimension), slot: id))
+            candidates.append(Candidate(distance: K.distance(base, rows.second(id), count: dimension), slot: id))
         }
-        candidates.append(Candidate(distance: K.distance(base, row(newcomer), count: dimension), slot: newcomer))
+        candidates.append(Candidate(distance: K.distance(base, rows.second(newcomer), count: dimension), slot: newcomer))
         candidates.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
         let kept = selectNeighbours(kernel, candidates, max: limit)
         kept.withUnsafeBufferPointer { writeLinks(node, level, $0) }

@@ -16,6 +16,8 @@ import Synchronization
 /// every used slot, written before the slot is published.
 final class HNSWQuantization {
     let quantizer: ScalarQuantizer
+    /// Whether the index still holds the float vectors (false: codes only).
+    let keepsFloats: Bool
     var codes: UnsafeMutablePointer<UInt8>
     /// `‖x̂‖²` per slot under squared L2.
     var lengths: UnsafeMutablePointer<Float>?
@@ -24,8 +26,9 @@ final class HNSWQuantization {
     let encoded = Atomic<Int>(0)
     let clipped = Atomic<Int>(0)
 
-    init(quantizer: ScalarQuantizer, capacity: Int, squaredL2: Bool) {
+    init(quantizer: ScalarQuantizer, capacity: Int, squaredL2: Bool, keepsFloats: Bool) {
         self.quantizer = quantizer
+        self.keepsFloats = keepsFloats
         self.capacity = capacity
         codes = .allocate(capacity: capacity * quantizer.dimension)
         lengths = squaredL2 ? .allocate(capacity: capacity) : nil
@@ -69,21 +72,88 @@ extension HNSWIndex {
 
     /// Trains SQ8 ranges on the vectors the index holds and encodes every
     /// slot; from then on searches walk layer 0 on the codes and inserts
-    /// encode their vectors. Quantising again retrains the ranges. Holds the
-    /// exclusive lock while it runs.
-    public func quantize() {
+    /// encode their vectors. Holds the exclusive lock while it runs.
+    ///
+    /// With `keepingFloats: false` the float vectors are freed: the index
+    /// holds `d` bytes per vector instead of `4·d`. Every distance is then
+    /// taken on the codes — searches on every layer (returning the codes'
+    /// distances: no re-ranking), and inserts, repairs and compaction
+    /// between decoded rows — and `vector`/`copyVectors` and snapshots give
+    /// what the codes stand for. It cannot be undone; quantising a
+    /// codes-only index again keeps its ranges. Quantising a float index
+    /// again retrains the ranges.
+    public func quantize(keepingFloats: Bool = true) {
         lock.withWriteLock {
+            if let existing = quantization, !existing.keepsFloats { return }
             let used = registry.withLock { $0.slotCount }
             let live = (0..<used).filter { state(UInt32($0)) == .live }
             var sample = [Float]()
             sample.reserveCapacity(live.count * dimension)
             for s in live { sample.append(contentsOf: UnsafeBufferPointer(start: row(UInt32(s)), count: dimension)) }
             let quantizer = sample.withUnsafeBufferPointer { ScalarQuantizer(training: $0.baseAddress!, count: live.count, dimension: dimension) }
-            let codes = HNSWQuantization(quantizer: quantizer, capacity: capacity, squaredL2: metric == .squaredL2)
+            let codes = HNSWQuantization(quantizer: quantizer, capacity: capacity, squaredL2: metric == .squaredL2, keepsFloats: keepingFloats)
             for s in 0..<used { codes.encode(row(UInt32(s)), slot: s) }
             quantization = codes
+            if !keepingFloats {
+                vectors.deallocate()
+                vectors = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: Float.self, capacity: 16)
+            }
         }
     }
+
+    /// The quantisation when the index holds codes only.
+    var codesOnly: HNSWQuantization? {
+        guard let q = quantization, !q.keepsFloats else { return nil }
+        return q
+    }
+
+    /// Runs `body` with a scorer of `query` against the codes.
+    func withCodeScorer<R>(_ codes: HNSWQuantization, query: UnsafePointer<Float>, _ body: (CodeScorer) -> R) -> R {
+        let weights = codes.quantizer.weights(for: query)
+        let queryLength = metric == .squaredL2 ? innerProduct(query, query, count: dimension) : 0
+        return weights.weights.withUnsafeBufferPointer { w in
+            body(CodeScorer(codes: codes.codes, lengths: codes.lengths.map { UnsafePointer($0) }, dimension: dimension,
+                            weights: w.baseAddress!, constant: weights.constant, scale: weights.scale,
+                            queryLength: queryLength, metric: metric))
+        }
+    }
+
+    /// Reads slots' vectors as floats: the stored rows, or for a codes-only
+    /// index their codes decoded into two buffers of its own (``first(_:)``
+    /// and ``second(_:)`` each keep their last row until called again).
+    /// ``release()`` frees the buffers.
+    struct RowReader {
+        let vectors: UnsafeMutablePointer<Float>
+        let dimension: Int
+        let codes: HNSWQuantization?
+        let buffers: UnsafeMutablePointer<Float>?
+
+        init(_ index: HNSWIndex) {
+            vectors = index.vectors
+            dimension = index.dimension
+            codes = index.codesOnly
+            buffers = codes == nil ? nil : .allocate(capacity: 2 * index.dimension)
+        }
+
+        @inline(__always)
+        func first(_ slot: UInt32) -> UnsafePointer<Float> { read(slot, into: 0) }
+
+        @inline(__always)
+        func second(_ slot: UInt32) -> UnsafePointer<Float> { read(slot, into: 1) }
+
+        @inline(__always)
+        private func read(_ slot: UInt32, into buffer: Int) -> UnsafePointer<Float> {
+            guard let codes, let buffers else { return UnsafePointer(vectors + Int(slot) &* dimension) }
+            let out = buffers + buffer * dimension
+            codes.quantizer.decode(codes.codes + Int(slot) * dimension, into: out)
+            return UnsafePointer(out)
+        }
+
+        func release() { buffers?.deallocate() }
+    }
+
+    /// Whether the index holds codes only (``quantize(keepingFloats:)``).
+    public var isCodesOnly: Bool { lock.withReadLock { codesOnly != nil } }
 
     /// Bytes of the codes (0 when not quantised).
     public var quantizedBytes: Int {
@@ -121,6 +191,39 @@ extension HNSWIndex {
         while !scratch.results.isEmpty {
             let c = scratch.results.pop()
             heap.consider(distance: K.distance(query, g.row(c.slot), count: dimension), id: labels[Int(c.slot)])
+        }
+        return heap.sortedResults()
+    }
+}
+
+extension HNSWIndex {
+    /// ``search(_:k:efSearch:filter:)`` for `max(k, rerank)` candidates, then
+    /// the best `k` of them by their full-precision vectors, which the caller
+    /// keeps (`fullPrecision` gives a label's prepared vector; a label it has
+    /// none for keeps its distance). For a codes-only index, whose own
+    /// distances are the codes'.
+    public func searchReranked(
+        _ query: [Float], k: Int, efSearch: Int? = nil, filter: CandidateFilter? = nil,
+        rerank: Int, fullPrecision: (VectorID) -> UnsafePointer<Float>?
+    ) throws(IndexError) -> [SearchResult] {
+        guard (0...SearchLimits.maxK).contains(rerank) else { throw .invalidParameter(.rerank, value: rerank) }
+        let candidates = try search(query, k: Swift.max(k, rerank), efSearch: efSearch.map { Swift.max($0, rerank) }, filter: filter)
+        let prepared = UnsafeMutablePointer<Float>.allocate(capacity: dimension)
+        defer { prepared.deallocate() }
+        try query.withUnsafeBufferPointer { (q) throws(IndexError) in try format.prepare(q, into: prepared, row: 0) }
+        var heap = TopKHeap(capacity: k)
+        for c in candidates {
+            let distance: Float
+            if let v = fullPrecision(c.id) {
+                switch metric {
+                case .squaredL2: distance = SquaredL2Kernel.distance(prepared, v, count: dimension)
+                case .innerProduct: distance = InnerProductKernel.distance(prepared, v, count: dimension)
+                case .cosine: distance = CosineKernel.distance(prepared, v, count: dimension)
+                }
+            } else {
+                distance = c.distance
+            }
+            heap.consider(distance: distance, id: c.id)
         }
         return heap.sortedResults()
     }

@@ -122,6 +122,13 @@ extension HNSWIndex {
     func exactScan<K: DistanceKernel>(
         _: K.Type, _ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?, slots: Int
     ) -> [SearchResult] {
+        if let codes = codesOnly {
+            return withCodeScorer(codes, query: query) { exactScan(scoring: $0, k: k, filter: filter, slots: slots) }
+        }
+        return exactScan(scoring: FloatScorer<K>(query: query, view: view), k: k, filter: filter, slots: slots)
+    }
+
+    func exactScan<S: SlotScorer>(scoring scorer: S, k: Int, filter: CandidateFilter?, slots: Int) -> [SearchResult] {
         var heap = TopKHeap(capacity: k)
         let g = view
         // Allowed slots are gathered in blocks and scored four at a time:
@@ -133,13 +140,12 @@ extension HNSWIndex {
         func flush() {
             var i = 0
             while i &+ 4 <= pending {
-                let d = K.distances4(query, g.row(block[i]), g.row(block[i &+ 1]), g.row(block[i &+ 2]),
-                                     g.row(block[i &+ 3]), count: g.dimension)
+                let d = scorer.distances4(block[i], block[i &+ 1], block[i &+ 2], block[i &+ 3])
                 for j in 0..<4 { heap.consider(distance: d[j], id: g.labels[Int(block[i &+ j])]) }
                 i &+= 4
             }
             while i < pending {
-                heap.consider(distance: K.distance(query, g.row(block[i]), count: g.dimension), id: g.labels[Int(block[i])])
+                heap.consider(distance: scorer.distance(block[i]), id: g.labels[Int(block[i])])
                 i &+= 1
             }
             pending = 0
@@ -174,8 +180,22 @@ extension HNSWIndex {
         filter: CandidateFilter?, slots: Int
     ) -> [SearchResult] {
         let query = UnsafePointer(scratch.query)
-        let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
         let restricted = filter != nil || registry.withLock { $0.tombstoneCount } > 0
+        if let codes = codesOnly {
+            // Codes only: every layer on the codes, and the distances the codes give.
+            return withCodeScorer(codes, query: query) { scorer in
+                let (start, startDistance) = descend(scoring: scorer, from: entry, top: top, to: 0, scratch: scratch)
+                searchLayer(scoring: scorer, entry: start, entryDistance: startDistance, ef: ef, level: 0,
+                            scratch: scratch, filter: filter, restricted: restricted, slots: slots)
+                var heap = TopKHeap(capacity: k)
+                while !scratch.results.isEmpty {
+                    let c = scratch.results.pop()
+                    heap.consider(distance: c.distance, id: labels[Int(c.slot)])
+                }
+                return heap.sortedResults()
+            }
+        }
+        let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
         if let codes = quantization {
             return quantizedLayer0(kernel, codes, scratch, entry: start, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots)
         }
@@ -189,14 +209,21 @@ extension HNSWIndex {
         return heap.sortedResults()
     }
 
-    /// Greedy search (ef = 1) from `entry` on layers `top` down to `level + 1`.
+    /// Greedy search (ef = 1) from `entry` on layers `top` down to `level + 1`, with the float vectors.
     func descend<K: DistanceKernel>(
         _: K.Type, _ query: UnsafePointer<Float>, from entry: UInt32, top: Int, to level: Int, scratch: SearchScratch
+    ) -> (UInt32, Float) {
+        descend(scoring: FloatScorer<K>(query: query, view: view), from: entry, top: top, to: level, scratch: scratch)
+    }
+
+    /// Greedy search (ef = 1) from `entry` on layers `top` down to `level + 1`.
+    func descend<S: SlotScorer>(
+        scoring scorer: S, from entry: UInt32, top: Int, to level: Int, scratch: SearchScratch
     ) -> (UInt32, Float) {
         let g = view
         let buffer = scratch.neighbours
         var current = entry
-        var currentDistance = K.distance(query, g.row(entry), count: g.dimension)
+        var currentDistance = scorer.distance(entry)
         var l = top
         while l > level {
             var changed = true
@@ -205,7 +232,7 @@ extension HNSWIndex {
                 let n = g.readLinks(current, l, into: buffer)
                 for i in 0..<n {
                     let candidate = buffer[i]
-                    let d = K.distance(query, g.row(candidate), count: g.dimension)
+                    let d = scorer.distance(candidate)
                     if d < currentDistance {
                         currentDistance = d
                         current = candidate

@@ -142,7 +142,14 @@ extension HNSWIndex {
             for i in 0..<s { try w.u8(states[i].load(ordering: .relaxed)) }
             for i in 0..<s { try w.u8(levels[i]) }
             for _ in 0..<((4 - (2 * s) % 4) % 4) { try w.u8(0) }
-            try w.bytes(UnsafeRawBufferPointer(start: vectors, count: s * dimension * 4))
+            if codesOnly == nil {
+                try w.bytes(UnsafeRawBufferPointer(start: vectors, count: s * dimension * 4))
+            } else {
+                // Codes only: the vectors the codes stand for (a snapshot loads as a float index; quantise it again).
+                let reader = RowReader(self)
+                defer { reader.release() }
+                for slot in 0..<s { try w.bytes(UnsafeRawBufferPointer(start: reader.first(UInt32(slot)), count: dimension * 4)) }
+            }
             for i in 0..<(s * (1 + maxM0)) { try w.u32(layer0[i].load(ordering: .relaxed)) }
             for i in 0..<s where state(UInt32(i)) != .free && levels[i] > 0 {
                 let block = upper[i]!

@@ -141,23 +141,28 @@ public final class HNSWIndex: @unchecked Sendable {
     /// Whether `label` is in the index (live).
     public func contains(_ label: VectorID) -> Bool { registry.withLock { $0.slotOfLabel[label] != nil } }
 
-    /// The stored vector of `label` (normalised under cosine).
     /// Copies the stored vector of each `labels[i]` to row `rows[i]` of
     /// `destination` (rows of `dimension` floats), under one lock acquisition.
+    /// A codes-only index gives what the codes stand for.
     public func copyVectors(_ labels: [VectorID], toRows rows: [Int], of destination: UnsafeMutablePointer<Float>) throws(IndexError) {
         try lock.withReadLock { () throws(IndexError) in
             let slots = registry.withLock { registry in labels.map { registry.slotOfLabel[$0] } }
+            let reader = RowReader(self)
+            defer { reader.release() }
             for (i, slot) in slots.enumerated() {
                 guard let slot else { throw .unknownID(labels[i]) }
-                (destination + rows[i] * dimension).update(from: row(slot), count: dimension)
+                (destination + rows[i] * dimension).update(from: reader.first(slot), count: dimension)
             }
         }
     }
 
+    /// The stored vector of `label` (normalised under cosine; what its codes stand for in a codes-only index).
     public func vector(_ label: VectorID) throws(IndexError) -> [Float] {
         try lock.withReadLock { () throws(IndexError) -> [Float] in
             guard let slot = registry.withLock({ $0.slotOfLabel[label] }) else { throw .unknownID(label) }
-            return Array(UnsafeBufferPointer(start: row(slot), count: dimension))
+            let reader = RowReader(self)
+            defer { reader.release() }
+            return Array(UnsafeBufferPointer(start: reader.first(slot), count: dimension))
         }
     }
 
@@ -165,7 +170,7 @@ public final class HNSWIndex: @unchecked Sendable {
     /// estimate of the label map (9 bytes per bucket).
     public var memoryBytes: Int {
         lock.withReadLock {
-            let perSlot = dimension * 4 + (1 + maxM0) * 4 + 8 + 1 + 4 + 4 + 1
+            let perSlot = (codesOnly == nil ? dimension * 4 : 0) + (1 + maxM0) * 4 + 8 + 1 + 4 + 4 + 1
             let (used, buckets) = registry.withLock { ($0.slotCount, $0.slotOfLabel.capacity) }
             var upperBytes = 0
             for s in 0..<used where upper[s] != nil { upperBytes += Int(levels[s]) * (1 + maxM) * 4 }
@@ -240,10 +245,12 @@ public final class HNSWIndex: @unchecked Sendable {
             fresh.moveInitialize(from: old, count: n)
             old.deallocate()
         }
-        let rawVectors = UnsafeMutableRawPointer.allocate(byteCount: newCapacity * dimension * 4, alignment: 64)
-        let newVectors = rawVectors.bindMemory(to: Float.self, capacity: newCapacity * dimension)
-        move(vectors, newVectors, used * dimension)
-        vectors = newVectors
+        if codesOnly == nil {  // a codes-only index holds no float rows
+            let rawVectors = UnsafeMutableRawPointer.allocate(byteCount: newCapacity * dimension * 4, alignment: 64)
+            let newVectors = rawVectors.bindMemory(to: Float.self, capacity: newCapacity * dimension)
+            move(vectors, newVectors, used * dimension)
+            vectors = newVectors
+        }
 
         let stride0 = 1 + maxM0
         let newLayer0 = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: newCapacity * stride0)
