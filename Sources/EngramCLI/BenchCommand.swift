@@ -56,8 +56,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "IVF: comma-separated lists probed per search, swept (default 1,2,4,8,16,32,64).")
     var nprobe: String?
 
-    @Option(help: "ivf-sq8: candidates re-ranked with the full-precision vectors (default 0: the codes' order is the answer).")
+    @Option(help: "ivf-sq8, hnsw-sq8: candidates re-ranked with the full-precision vectors (default 0: the codes' order is the answer).")
     var rerank: Int = 0
+
+    @Flag(name: .customLong("keep-floats"), help: "hnsw-sq8: keep the float vectors beside the codes (layer 0 on codes, re-ranked with the floats) instead of codes only.")
+    var keepFloats = false
 
     @Option(name: .customLong("build-threads"), help: "Threads used to build the index.")
     var buildThreads: Int = 1
@@ -168,6 +171,7 @@ struct BenchCommand: ParsableCommand {
         }
         c.nlist = nlist
         c.rerank = rerank
+        c.keepFloats = keepFloats
         if let nprobe { c.nprobe = try Self.wholeNumbers(nprobe, option: "--nprobe") }
         if let efSearch { c.efSearch = try Self.wholeNumbers(efSearch, option: "--ef-search") }
         return c

@@ -51,6 +51,9 @@ public struct BenchConfiguration: Sendable, Equatable {
     public var nprobe: [Int] = []
     /// SQ8: candidates re-ranked with the full-precision vectors (0: the codes' order is the answer).
     public var rerank: Int = 0
+    /// hnsw-sq8: keep the float vectors beside the codes (layer 0 on codes, re-ranked with the floats)
+    /// instead of codes only.
+    public var keepFloats = false
     /// Untimed queries run before each timed sweep point.
     public var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
@@ -99,7 +102,9 @@ public struct BenchConfiguration: Sendable, Equatable {
         if !index.isIVF && (nlist != nil || !nprobe.isEmpty) {
             throw .invalidArgument("--nlist and --nprobe apply to --index ivf and ivf-sq8")
         }
-        if index != .ivfSQ8 && rerank != 0 { throw .invalidArgument("--rerank applies to --index ivf-sq8") }
+        if index != .ivfSQ8 && index != .hnswSQ8 && rerank != 0 { throw .invalidArgument("--rerank applies to --index ivf-sq8 and hnsw-sq8") }
+        if index != .hnswSQ8 && keepFloats { throw .invalidArgument("--keep-floats applies to --index hnsw-sq8") }
+        if keepFloats && rerank != 0 { throw .invalidArgument("--rerank applies to codes only: with --keep-floats the floats re-rank every search") }
         if !(0...SearchLimits.maxK).contains(rerank) { throw .invalidArgument("--rerank must be in 0...\(SearchLimits.maxK), got \(rerank)") }
         if index.isIVF && !efSearch.isEmpty { throw .invalidArgument("--ef-search applies to --index hnsw; IVF sweeps --nprobe") }
         if let nlist, nlist < 1 { throw .invalidArgument("--nlist must be ≥ 1, got \(nlist)") }

@@ -165,18 +165,31 @@ public struct BenchRunner {
         } catch {
             throw .index(error)
         }
-        if c.index == .hnswSQ8 { index.quantize() }
+        if c.index == .hnswSQ8 { index.quantize(keepingFloats: c.keepFloats) }
         let buildSeconds = secondsSince(start)
         progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
         let memory = index.memoryBytes
+        var params = "M=\(c.m) efConstruction=\(c.efConstruction)"
+        if c.index == .hnswSQ8 { params += c.keepFloats ? " floats kept" : " codes only rerank=\(c.rerank)" }
+        // Re-ranking reads the full-precision vectors the caller keeps; here, the base set, prepared.
+        var prepared = c.rerank > 0 ? data.base.values : []
+        let d = data.base.columns
+        if c.rerank > 0 && c.metric.normalizesVectors {
+            prepared.withUnsafeMutableBufferPointer { p in for i in 0..<n { _ = normalize(p.baseAddress! + i * d, count: d) } }
+        }
         var results = [BenchResult]()
-        for ef in c.efSearch.isEmpty ? BenchConfiguration.defaultEfSearch : c.efSearch {
-            let measured = try measure(data) { (query) throws(IndexError) in try index.search(query, k: c.k, efSearch: ef) }
-            progress("ef=\(ef): recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
-            results.append(result(
-                index: c.index.rawValue, params: "M=\(c.m) efConstruction=\(c.efConstruction)", data: data,
-                buildThreads: c.buildThreads, buildSeconds: buildSeconds, memoryBytes: memory,
-                searchParam: "ef", searchValue: ef, measured: measured))
+        try prepared.withUnsafeBufferPointer { (vectors) throws(BenchError) in
+            for ef in c.efSearch.isEmpty ? BenchConfiguration.defaultEfSearch : c.efSearch {
+                let measured = try measure(data) { (query) throws(IndexError) in
+                    guard c.rerank > 0, let base = vectors.baseAddress else { return try index.search(query, k: c.k, efSearch: ef) }
+                    return try index.searchReranked(query, k: c.k, efSearch: ef, rerank: c.rerank, fullPrecision: { Int($0) < n ? base + Int($0) * d : nil })
+                }
+                progress("ef=\(ef): recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
+                results.append(result(
+                    index: c.index.rawValue, params: params, data: data,
+                    buildThreads: c.buildThreads, buildSeconds: buildSeconds, memoryBytes: memory,
+                    searchParam: "ef", searchValue: ef, measured: measured))
+            }
         }
         for selectivity in c.filterSelectivities {
             results += try measureFiltered(data, index: index, selectivity: selectivity, ef: c.efSearch.first ?? 64,

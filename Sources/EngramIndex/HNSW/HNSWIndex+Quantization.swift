@@ -206,11 +206,20 @@ extension HNSWIndex {
         _ query: [Float], k: Int, efSearch: Int? = nil, filter: CandidateFilter? = nil,
         rerank: Int, fullPrecision: (VectorID) -> UnsafePointer<Float>?
     ) throws(IndexError) -> [SearchResult] {
+        try query.withUnsafeBufferPointer { (q) throws(IndexError) in
+            try searchReranked(q, k: k, efSearch: efSearch, filter: filter, rerank: rerank, fullPrecision: fullPrecision)
+        }
+    }
+
+    public func searchReranked(
+        _ query: UnsafeBufferPointer<Float>, k: Int, efSearch: Int? = nil, filter: CandidateFilter? = nil,
+        rerank: Int, fullPrecision: (VectorID) -> UnsafePointer<Float>?
+    ) throws(IndexError) -> [SearchResult] {
         guard (0...SearchLimits.maxK).contains(rerank) else { throw .invalidParameter(.rerank, value: rerank) }
         let candidates = try search(query, k: Swift.max(k, rerank), efSearch: efSearch.map { Swift.max($0, rerank) }, filter: filter)
         let prepared = UnsafeMutablePointer<Float>.allocate(capacity: dimension)
         defer { prepared.deallocate() }
-        try query.withUnsafeBufferPointer { (q) throws(IndexError) in try format.prepare(q, into: prepared, row: 0) }
+        try format.prepare(query, into: prepared, row: 0)
         var heap = TopKHeap(capacity: k)
         for c in candidates {
             let distance: Float
