@@ -67,8 +67,8 @@ struct StoreTests {
         #expect(try store.get("c", id: "r3") == nil)
         #expect(try store.get("c", id: "r160") == nil)
         #expect(try store.get("c", id: "r10")?.metadata == ["i": 10])
-        #expect(try store.search("c", vector: vectors[199], k: 1).first?.id == "r199")
-        #expect(try store.search("c", vector: vectors[42], k: 1, filter: .range("i", lower: 40, lowerInclusive: true, upper: 45, upperInclusive: true)).first?.id == "r42")
+        #expect(try store.search("c", vector: vectors[199], k: 1, efSearch: 1000).first?.id == "r199")
+        #expect(try store.search("c", vector: vectors[42], k: 1, efSearch: 1000, filter: .range("i", lower: 40, lowerInclusive: true, upper: 45, upperInclusive: true)).first?.id == "r42")
         try store.close()
         }
         // Flip a byte in the snapshot: opening says so, naming the file.
