@@ -30,6 +30,8 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
     case notTrained
     /// An IVF index retrains one at a time.
     case retrainingInProgress
+    /// HNSW-SQ8 trains its ranges on the vectors the index holds: there are none.
+    case nothingToQuantize
 
     public var description: String {
         switch self {
@@ -55,6 +57,8 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
             return "a batch of \(floats) floats is not a whole number of \(dimension)-dimensional vectors"
         case .invalidParameter(let parameter, let value):
             return "invalid \(parameter.rawValue) \(value): expected \(parameter.validRange)"
+        case .nothingToQuantize:
+            return "the index holds no vector to train SQ8 ranges on: add vectors before quantising"
         case .retrainingInProgress:
             return "the IVF index is already retraining: wait for it to finish"
         case .notTrained:

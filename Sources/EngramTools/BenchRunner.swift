@@ -165,7 +165,9 @@ public struct BenchRunner {
         } catch {
             throw .index(error)
         }
-        if c.index == .hnswSQ8 { index.quantize(keepingFloats: c.keepFloats) }
+        if c.index == .hnswSQ8 {
+            do { try index.quantize(keepingFloats: c.keepFloats) } catch { throw .index(error) }
+        }
         let buildSeconds = secondsSince(start)
         progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
         let memory = index.memoryBytes

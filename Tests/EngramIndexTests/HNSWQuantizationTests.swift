@@ -17,7 +17,10 @@ struct HNSWQuantizationTests {
         let truth = try exactNeighbours(base: base, labels: labels, queries: queries, dimension: d, metric: metric, k: 10)
         let floatRecall = recall(try searchAll(index, queries, dimension: d, k: 10, ef: 64), truth)
         let floatBytes = index.memoryBytes
-        index.quantize()
+        #expect(throws: IndexError.nothingToQuantize) {  // nothing to train the ranges on
+            try HNSWIndex(dimension: d, metric: metric).quantize()
+        }
+        try index.quantize()
         #expect(index.isQuantized)
         let codeRecall = recall(try searchAll(index, queries, dimension: d, k: 10, ef: 64), truth)
         print("HNSW-SQ8 \(metric) recall@10 at ef 64: floats \(floatRecall), codes + re-rank \(codeRecall) (seed 503; budget: within 0.03)")
@@ -52,7 +55,7 @@ struct HNSWQuantizationTests {
         let truth = try exactNeighbours(base: base, labels: labels, queries: queries, dimension: d, metric: .squaredL2, k: 10)
         let floatRecall = recall(try searchAll(index, queries, dimension: d, k: 10, ef: 64), truth)
         let floatBytes = index.memoryBytes
-        index.quantize(keepingFloats: false)
+        try index.quantize(keepingFloats: false)
         #expect(index.isCodesOnly)
         // Each slot drops 4·d bytes of floats and gains d (+4) of codes.
         #expect(floatBytes - index.memoryBytes >= n * (3 * d - 4), "\(floatBytes) → \(index.memoryBytes) bytes")

@@ -313,5 +313,7 @@ struct IVFIndexTests {
         #expect(throws: IndexError.raggedBatch(floats: 3, dimension: 4)) { try ivf.add(contentsOf: [1, 0, 0], labels: [1]) }
         #expect(throws: IndexError.invalidParameter(.nprobe, value: 5)) { try ivf.search([1, 0, 0, 0], k: 1, nprobe: 5) }
         #expect(throws: IndexError.invalidParameter(.nlist, value: 0)) { try IVFIndex(dimension: 4, metric: .cosine, nlist: 0) }
+        try ivf.add(contentsOf: [], labels: [])  // an empty batch changes nothing
+        #expect(ivf.count == 0)
     }
 }

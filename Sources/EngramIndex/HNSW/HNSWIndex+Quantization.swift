@@ -82,11 +82,15 @@ extension HNSWIndex {
     /// what the codes stand for. It cannot be undone; quantising a
     /// codes-only index again keeps its ranges. Quantising a float index
     /// again retrains the ranges.
-    public func quantize(keepingFloats: Bool = true) {
-        lock.withWriteLock {
+    ///
+    /// Throws ``IndexError/nothingToQuantize`` when the index holds no
+    /// vector to train the ranges on.
+    public func quantize(keepingFloats: Bool = true) throws(IndexError) {
+        try lock.withWriteLock { () throws(IndexError) in
             if let existing = quantization, !existing.keepsFloats { return }
             let used = registry.withLock { $0.slotCount }
             let live = (0..<used).filter { state(UInt32($0)) == .live }
+            guard !live.isEmpty else { throw .nothingToQuantize }
             var sample = [Float]()
             sample.reserveCapacity(live.count * dimension)
             for s in live { sample.append(contentsOf: UnsafeBufferPointer(start: row(UInt32(s)), count: dimension)) }

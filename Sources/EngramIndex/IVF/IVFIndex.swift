@@ -118,6 +118,7 @@ public final class IVFIndex: @unchecked Sendable {
         let prepared = try prepare(vectors)
         try lock.withWriteLock { () throws(IndexError) in
             guard !centroids.isEmpty else { throw .notTrained }
+            guard !labels.isEmpty else { return }
             let assigned = prepared.withUnsafeBufferPointer { p in
                 centroids.withUnsafeBufferPointer { c in
                     KMeans.assign(p.baseAddress!, count: labels.count, dimension: dimension, metric: metric,

@@ -144,6 +144,7 @@ public enum KMeans {
         _ vectors: UnsafePointer<Float>, count: Int, dimension d: Int, metric: Metric,
         centroids: UnsafePointer<Float>, clusters: Int, threads: Int = 1
     ) -> [Int32] {
+        guard count > 0 else { return [] }
         var labels = [Int32](repeating: 0, count: count)
         var scores = [Float](repeating: 0, count: count)
         let assigner = CentroidAssigner(centroids: centroids, clusters: clusters, dimension: d, metric: metric)
