@@ -165,4 +165,25 @@ struct IVFCollectionTests {
             }
         }
     }
+
+    @Test("the create record carries the IVF settings; an unknown index kind or a cut trailer is corruption")
+    func createRecord() throws {
+        let configurations = [
+            CollectionConfiguration(name: "h", dimension: 3),
+            CollectionConfiguration(name: "i", dimension: 3, metric: .innerProduct, ivf: IVFSettings()),
+            CollectionConfiguration(name: "j", dimension: 9, metric: .squaredL2, ivf: IVFSettings(nlist: 40, nprobe: 3, trainingSize: 5000)),
+        ]
+        for configuration in configurations {
+            let bytes = LogPayload.create(configuration).encode()
+            let decoded = try bytes.withUnsafeBytes { try LogPayload.decode(type: 1, $0) }
+            guard case .create(let back) = decoded else { Issue.record("not a create record"); continue }
+            #expect(back == configuration)
+        }
+        let ivf = LogPayload.create(configurations[2]).encode()
+        var unknownKind = ivf
+        unknownKind[ivf.count - 13] = 2  // the kind byte, before three u32 fields
+        for bad in [unknownKind, Array(ivf.dropLast(2)), ivf + [0]] {
+            #expect(throws: EngineError.self) { try bad.withUnsafeBytes { try LogPayload.decode(type: 1, $0) } }
+        }
+    }
 }
