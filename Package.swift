@@ -78,7 +78,7 @@ let package = Package(
             ]
         ),
         // Seeded generators and server lookup shared by the test targets.
-        .target(name: "EngramTestSupport", path: "Tests/EngramTestSupport"),
+        .target(name: "EngramTestSupport", dependencies: ["EngramIndex"], path: "Tests/EngramTestSupport"),
         .testTarget(name: "EngramChecksumTests", dependencies: ["EngramChecksum"]),
         .testTarget(name: "EngramKernelsTests", dependencies: ["EngramKernels", "EngramTestSupport"]),
         .testTarget(

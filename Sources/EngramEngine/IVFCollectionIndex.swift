@@ -46,7 +46,7 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
         guard floats.count == labels.count * d else { throw .raggedBatch(floats: floats.count, dimension: d) }
         let trained: IVFIndex? = try lock.withWriteLock { () throws(IndexError) -> IVFIndex? in
             if let ivf { return ivf }
-            let prepared = try prepare(floats)
+            let prepared = try format.prepared(floats)
             for (i, label) in labels.enumerated() {
                 if let row = pendingRow[label] {
                     pendingVectors.replaceSubrange((row * d)..<((row + 1) * d), with: prepared[(i * d)..<((i + 1) * d)])
@@ -152,19 +152,6 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
         try ivf.retrain(threads: threads)
         retrainings.wrappingAdd(1, ordering: .relaxed)
         return true
-    }
-
-    private func prepare(_ floats: [Float]) throws(IndexError) -> [Float] {
-        let d = dimension
-        var out = [Float](repeating: 0, count: floats.count)
-        try floats.withUnsafeBufferPointer { (input) throws(IndexError) in
-            try out.withUnsafeMutableBufferPointer { (output) throws(IndexError) in
-                for r in 0..<(floats.count / d) {
-                    try format.prepare(UnsafeBufferPointer(rebasing: input[(r * d)..<((r + 1) * d)]), into: output.baseAddress! + r * d, row: r)
-                }
-            }
-        }
-        return out
     }
 
     // MARK: - Snapshot (Docs/FORMATS.md, "IVF collection index")

@@ -36,6 +36,22 @@ public struct VectorFormat: Sendable, Equatable {
         try finishPreparing(destination, row: row)
     }
 
+    /// Validated, prepared copies of `vectors`, row after row (a whole number
+    /// of rows; `row` in an error is the row's index in the batch).
+    public func prepared(_ vectors: [Float]) throws(IndexError) -> [Float] {
+        guard vectors.count % dimension == 0 else { throw .raggedBatch(floats: vectors.count, dimension: dimension) }
+        var out = [Float](repeating: 0, count: vectors.count)
+        try vectors.withUnsafeBufferPointer { (input) throws(IndexError) in
+            try out.withUnsafeMutableBufferPointer { (output) throws(IndexError) in
+                for r in 0..<(vectors.count / dimension) {
+                    try prepare(UnsafeBufferPointer(rebasing: input[(r * dimension)..<((r + 1) * dimension)]),
+                                into: output.baseAddress! + r * dimension, row: r)
+                }
+            }
+        }
+        return out
+    }
+
     /// Validates and prepares, in place, a row of `dimension` floats that
     /// was copied in unchecked (replay decodes logged rows this way).
     public func prepareInPlace(_ vector: UnsafeMutablePointer<Float>, row: Int) throws(IndexError) {

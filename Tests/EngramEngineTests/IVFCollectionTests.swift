@@ -20,16 +20,8 @@ struct IVFCollectionTests {
         return (0..<n).map { _ in centres[Int.random(in: 0..<20, using: &rng)].map { $0 + 0.5 * rng.gaussian() + shift } }
     }
 
-    static func exact(_ live: [String: [Float]], _ q: [Float], k: Int) -> [String] {
-        var scored = [(id: String, distance: Float)]()
-        for (id, v) in live {
-            var distance: Float = 0
-            for i in 0..<v.count { distance += (v[i] - q[i]) * (v[i] - q[i]) }
-            scored.append((id, distance))
-        }
-        scored.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.id < $1.id) }
-        return scored.prefix(k).map(\.id)
-    }
+    /// The exact answer over what the store should hold (squared L2).
+    static func exact(_ live: [String: [Float]], _ q: [Float], k: Int) -> [String] { WritePathTests.exact(live, q, k: k) }
 
     @Test("exact before training, lists after; gets, deletes, replay and a full probe agree with exact search")
     func lifecycle() throws {

@@ -1,25 +1,21 @@
+import EngramIndex
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// SplitMix64: a small, fast, seedable generator, so every random test is
-/// reproducible from the seed it prints.
+/// The library's SplitMix64 (``SplitMix64``) with the seed it started from,
+/// so every random test is reproducible from the seed it prints.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var generator: SplitMix64
     public let seed: UInt64
 
     public init(seed: UInt64) {
         self.seed = seed
-        self.state = seed
+        generator = SplitMix64(seed: seed)
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { generator.next() }
 
     /// A generator seeded from `ENGRAM_TEST_SEED` if set, else `defaultSeed`;
     /// prints the seed with the test's name so a failure can be replayed.

@@ -256,15 +256,12 @@ extension HNSWIndex {
         _ kernel: K.Type, from query: UnsafePointer<Float>, entry: UInt32, top: Int, ef: Int, scratch: SearchScratch
     ) {
         if let codes = codesOnly {
-            withCodeScorer(codes, query: query) { scorer in
-                let (start, startDistance) = descend(scoring: scorer, from: entry, top: top, to: 0, scratch: scratch)
-                searchLayer(scoring: scorer, entry: start, entryDistance: startDistance, ef: ef, level: 0,
-                            scratch: scratch, filter: nil, restricted: false, slots: capacity)
+            withCodeScorer(codes, query: query) {
+                descendThenSearch(scoring: $0, entry: entry, top: top, ef: ef, filter: nil, restricted: false, slots: capacity, scratch: scratch)
             }
         } else {
-            let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
-            searchLayer(kernel, query, entry: start, entryDistance: startDistance, ef: ef, level: 0,
-                        scratch: scratch, filter: nil, restricted: false, slots: capacity)
+            descendThenSearch(scoring: FloatScorer<K>(query: query, view: view), entry: entry, top: top, ef: ef,
+                              filter: nil, restricted: false, slots: capacity, scratch: scratch)
         }
     }
 }

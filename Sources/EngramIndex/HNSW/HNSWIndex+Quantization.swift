@@ -181,12 +181,7 @@ extension HNSWIndex {
         filter: CandidateFilter?, restricted: Bool, slots: Int
     ) -> [SearchResult] {
         let query = UnsafePointer(scratch.query)
-        let weights = codes.quantizer.weights(for: query)
-        let queryLength = metric == .squaredL2 ? innerProduct(query, query, count: dimension) : 0
-        weights.weights.withUnsafeBufferPointer { w in
-            let scorer = CodeScorer(codes: codes.codes, lengths: codes.lengths.map { UnsafePointer($0) }, dimension: dimension,
-                                    weights: w.baseAddress!, constant: weights.constant, scale: weights.scale,
-                                    queryLength: queryLength, metric: metric)
+        withCodeScorer(codes, query: query) { scorer in
             searchLayer(scoring: scorer, entry: entry, entryDistance: scorer.distance(entry), ef: ef, level: 0,
                         scratch: scratch, filter: filter, restricted: restricted, slots: slots)
         }

@@ -183,30 +183,41 @@ extension HNSWIndex {
         let restricted = filter != nil || registry.withLock { $0.tombstoneCount } > 0
         if let codes = codesOnly {
             // Codes only: every layer on the codes, and the distances the codes give.
-            return withCodeScorer(codes, query: query) { scorer in
-                let (start, startDistance) = descend(scoring: scorer, from: entry, top: top, to: 0, scratch: scratch)
-                searchLayer(scoring: scorer, entry: start, entryDistance: startDistance, ef: ef, level: 0,
-                            scratch: scratch, filter: filter, restricted: restricted, slots: slots)
-                var heap = TopKHeap(capacity: k)
-                while !scratch.results.isEmpty {
-                    let c = scratch.results.pop()
-                    heap.consider(distance: c.distance, id: labels[Int(c.slot)])
-                }
-                return heap.sortedResults()
+            return withCodeScorer(codes, query: query) {
+                graphSearch(scoring: $0, entry: entry, top: top, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots, scratch: scratch)
             }
         }
-        let (start, startDistance) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
         if let codes = quantization {
+            let (start, _) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
             return quantizedLayer0(kernel, codes, scratch, entry: start, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots)
         }
-        searchLayer(kernel, query, entry: start, entryDistance: startDistance, ef: ef, level: 0,
-                    scratch: scratch, filter: filter, restricted: restricted, slots: slots)
+        return graphSearch(scoring: FloatScorer<K>(query: query, view: view), entry: entry, top: top, ef: ef, k: k,
+                           filter: filter, restricted: restricted, slots: slots, scratch: scratch)
+    }
+
+    /// Descent, the layer-0 search and the best `k` of what it found, all with `scorer`'s distances.
+    func graphSearch<S: SlotScorer>(
+        scoring scorer: S, entry: UInt32, top: Int, ef: Int, k: Int, filter: CandidateFilter?, restricted: Bool, slots: Int,
+        scratch: SearchScratch
+    ) -> [SearchResult] {
+        descendThenSearch(scoring: scorer, entry: entry, top: top, ef: ef, filter: filter, restricted: restricted, slots: slots, scratch: scratch)
         var heap = TopKHeap(capacity: k)
         while !scratch.results.isEmpty {
             let c = scratch.results.pop()
             heap.consider(distance: c.distance, id: labels[Int(c.slot)])
         }
         return heap.sortedResults()
+    }
+
+    /// Greedy descent from `entry` to layer 1, then the best-first search of
+    /// layer 0; leaves the `ef` best in `scratch.results`.
+    func descendThenSearch<S: SlotScorer>(
+        scoring scorer: S, entry: UInt32, top: Int, ef: Int, filter: CandidateFilter?, restricted: Bool, slots: Int,
+        scratch: SearchScratch
+    ) {
+        let (start, startDistance) = descend(scoring: scorer, from: entry, top: top, to: 0, scratch: scratch)
+        searchLayer(scoring: scorer, entry: start, entryDistance: startDistance, ef: ef, level: 0,
+                    scratch: scratch, filter: filter, restricted: restricted, slots: slots)
     }
 
     /// Greedy search (ef = 1) from `entry` on layers `top` down to `level + 1`, with the float vectors.

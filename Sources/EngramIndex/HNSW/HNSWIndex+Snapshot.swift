@@ -86,6 +86,35 @@ struct SnapshotReader {
     let end: Int
     var offset = 0
 
+    /// The checks every index snapshot starts with, in order: the size (at
+    /// least the header and the CRC), the magic, the version, the byte-order
+    /// mark, then the CRC-32C of every byte before the last four. Returns a
+    /// reader positioned after the byte-order mark (offset 16).
+    static func checked(
+        _ bytes: UnsafeRawBufferPointer, magic: [UInt8], version expected: UInt32, headerSize: Int, kind: String
+    ) throws(SnapshotError) -> SnapshotReader {
+        guard bytes.count >= headerSize + 4 else {
+            throw SnapshotError(kind: .truncated, offset: bytes.count, reason: "\(bytes.count) bytes, shorter than the \(headerSize + 4)-byte minimum")
+        }
+        guard Array(bytes[0..<8]) == magic else {
+            throw SnapshotError(kind: .notASnapshot, offset: 0, reason: "bad magic: not an Engram \(kind) snapshot")
+        }
+        var r = SnapshotReader(bytes: bytes, end: bytes.count - 4, offset: 8)
+        let version = try r.u32()
+        guard version == expected else {
+            throw SnapshotError(kind: .unsupportedVersion, offset: 8, reason: "format version \(version); this build reads \(expected)")
+        }
+        guard try r.u32() == HNSWSnapshotFormat.byteOrderMark else {
+            throw SnapshotError(kind: .notASnapshot, offset: 12, reason: "byte-order mark not 0x01020304 little-endian")
+        }
+        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
+        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)]))
+        guard stored == actual else {
+            throw SnapshotError(kind: .checksumMismatch, offset: bytes.count - 4, reason: "stored CRC-32C \(stored), computed \(actual)")
+        }
+        return r
+    }
+
     mutating func need(_ n: Int) throws(SnapshotError) {
         guard n >= 0, offset + n <= end else {
             throw SnapshotError(kind: .truncated, offset: offset, reason: "needs \(n) more bytes, \(end - offset) left")
@@ -172,27 +201,9 @@ extension HNSWIndex {
     /// without rebuilding. Checks the checksum first, then every structural
     /// rule (sizes, links in range, levels, labels), so no input can crash it.
     public static func load(snapshot bytes: UnsafeRawBufferPointer) throws(SnapshotError) -> HNSWIndex {
-        let headerAndCRC = HNSWSnapshotFormat.headerSize + 4
-        guard bytes.count >= headerAndCRC else {
-            throw SnapshotError(kind: .truncated, offset: bytes.count, reason: "\(bytes.count) bytes, shorter than the \(headerAndCRC)-byte minimum")
-        }
-        guard Array(bytes[0..<8]) == HNSWSnapshotFormat.magic else {
-            throw SnapshotError(kind: .notASnapshot, offset: 0, reason: "bad magic: not an Engram HNSW snapshot")
-        }
-        var r = SnapshotReader(bytes: bytes, end: bytes.count - 4, offset: 8)
-        let version = try r.u32()
-        guard version == HNSWSnapshotFormat.version else {
-            throw SnapshotError(kind: .unsupportedVersion, offset: 8, reason: "format version \(version); this build reads \(HNSWSnapshotFormat.version)")
-        }
-        guard try r.u32() == HNSWSnapshotFormat.byteOrderMark else {
-            throw SnapshotError(kind: .notASnapshot, offset: 12, reason: "byte-order mark not 0x01020304 little-endian")
-        }
-        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
-        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)]))
-        guard stored == actual else {
-            throw SnapshotError(kind: .checksumMismatch, offset: bytes.count - 4,
-                                reason: "stored CRC-32C \(stored), computed \(actual)")
-        }
+        var r = try SnapshotReader.checked(
+            bytes, magic: HNSWSnapshotFormat.magic, version: HNSWSnapshotFormat.version,
+            headerSize: HNSWSnapshotFormat.headerSize, kind: "HNSW")
         guard let metric = HNSWSnapshotFormat.metric(try r.u32()) else { throw r.corrupt("unknown metric code", at: 16) }
         let dimension = Int(try r.u32())
         let m = Int(try r.u32())

@@ -23,8 +23,8 @@ struct FloatScorer<K: DistanceKernel>: SlotScorer {
     }
 }
 
-/// Distances to what the slots' SQ8 codes stand for: the query's weights
-/// against each code row with the integer kernel
+/// Distances to what SQ8 code rows stand for (HNSW-SQ8's slots, IVF-SQ8's
+/// list rows): the query's weights against each code row with the integer kernel
 /// (``ScalarQuantizer/QueryWeights``), turned into the metric's distance.
 ///
 /// Invariant: `codes` holds `dimension` bytes per slot, `lengths` one

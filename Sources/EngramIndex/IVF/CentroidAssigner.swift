@@ -8,32 +8,16 @@ import EngramKernels
 ///
 /// Nearest is by the metric: squared L2 scores each centroid `x·c − ‖c‖²/2`
 /// (the same order as `‖x − c‖²`); inner product and cosine (unit vectors)
-/// score `x·c`. ``distance(score:squaredNorm:)`` turns a score back into the
-/// metric's distance.
+/// score `x·c`.
 ///
 /// Invariant: `panels` holds the centroids as they were at `init` (a copy).
 struct CentroidAssigner {
-    let clusters: Int
     let dimension: Int
-    let metric: Metric
     private let panels: ColumnPanels
 
     init(centroids: UnsafePointer<Float>, clusters: Int, dimension d: Int, metric: Metric) {
-        self.clusters = clusters
-        self.dimension = d
-        self.metric = metric
+        dimension = d
         panels = ColumnPanels(columns: centroids, count: clusters, dimension: d, subtractingHalfSquaredNorms: metric == .squaredL2)
-    }
-
-    /// The metric's distance of a vector whose best score is `score`;
-    /// `squaredNorm` (`‖x‖²`) is read under squared L2 only.
-    @inline(__always)
-    func distance(score: Float, squaredNorm: Float) -> Float {
-        switch metric {
-        case .squaredL2: return Swift.max(0, squaredNorm - 2 * score)
-        case .innerProduct: return -score
-        case .cosine: return 1 - score
-        }
     }
 
     /// Fills `labels[i]`, `scores[i]` and, when given, `runnerUp[i]` (the

@@ -164,16 +164,17 @@ extension IVFIndex {
             let written = journal ?? []
             lastRetrainCaughtUp = written.count
             let newCentroids = trained.centroids
+            // Each written label's current row (the live lists are up to date), then one assignment for them all.
+            var caughtUp = [VectorID](), rows = [Float](), storedRows = [UInt8]()
             var row = [Float](repeating: 0, count: d)
             for label in written {
                 removeLabel(label, lists: fresh, location: &freshLocation)
                 guard let (l, r) = location[label] else { continue }  // deleted meanwhile
                 let old = lists[Int(l)]
-                var stored = [UInt8]()
                 switch encoding {
                 case .flat: row = Array(old.vectors[(Int(r) * d)..<((Int(r) + 1) * d)])
                 case .sq8:
-                    stored = Array(old.codes[(Int(r) * d)..<((Int(r) + 1) * d)])
+                    var stored = Array(old.codes[(Int(r) * d)..<((Int(r) + 1) * d)])
                     if let vector = requantize ? fullPrecision?(label) : nil {
                         row = Array(UnsafeBufferPointer(start: vector, count: d))
                     } else {
@@ -183,20 +184,28 @@ extension IVFIndex {
                     if requantize, let newQuantizer {
                         stored.withUnsafeMutableBufferPointer { c in _ = newQuantizer.encode(row, into: c.baseAddress!, clipped: &clipped) }
                     }
+                    storedRows += stored
                 }
-                let target = row.withUnsafeBufferPointer { p in
-                    newCentroids.withUnsafeBufferPointer { c in
-                        KMeans.assign(p.baseAddress!, count: 1, dimension: d, metric: metric, centroids: c.baseAddress!, clusters: nlist)[0]
-                    }
+                caughtUp.append(label)
+                rows += row
+            }
+            let targets: [Int32] = caughtUp.isEmpty ? [] : rows.withUnsafeBufferPointer { p in
+                newCentroids.withUnsafeBufferPointer { c in
+                    KMeans.assign(p.baseAddress!, count: caughtUp.count, dimension: d, metric: metric,
+                                  centroids: c.baseAddress!, clusters: nlist, threads: threads)
                 }
-                let list = fresh[Int(target)]
-                freshLocation[label] = (target, Int32(list.labels.count))
+            }
+            for (i, label) in caughtUp.enumerated() {
+                let list = fresh[Int(targets[i])]
+                freshLocation[label] = (targets[i], Int32(list.labels.count))
                 list.labels.append(label)
                 switch encoding {
-                case .flat: list.vectors += row
+                case .flat: list.vectors += rows[(i * d)..<((i + 1) * d)]
                 case .sq8:
-                    list.codes += stored
-                    if metric == .squaredL2, let newQuantizer { list.squaredLengths.append(stored.withUnsafeBufferPointer { newQuantizer.squaredLength(of: $0.baseAddress!) }) }
+                    list.codes += storedRows[(i * d)..<((i + 1) * d)]
+                    if metric == .squaredL2, let newQuantizer {
+                        list.squaredLengths.append(storedRows.withUnsafeBufferPointer { newQuantizer.squaredLength(of: $0.baseAddress! + i * d) })
+                    }
                 }
             }
             centroids = newCentroids

@@ -69,21 +69,16 @@ extension IVFIndex {
                 case .sq8:
                     guard let weights else { return }
                     list.codes.withUnsafeBufferPointer { codes in
-                        weights.weights.withUnsafeBufferPointer { w in
-                            guard var row = codes.baseAddress else { return }
-                            for (r, label) in labels.enumerated() {
-                                if filter?.allows(label) ?? true {
-                                    let product = weights.constant + weights.scale * Float(codeDotProduct(row, w.baseAddress!, count: d))
-                                    let distance: Float
-                                    switch metric {
-                                    case .squaredL2: distance = queryLength - 2 * product + list.squaredLengths[r]
-                                    case .innerProduct: distance = -product
-                                    case .cosine: distance = 1 - product
-                                    }
-                                    heap.consider(distance: distance, id: label)
+                        list.squaredLengths.withUnsafeBufferPointer { lengths in
+                            weights.weights.withUnsafeBufferPointer { w in
+                                guard let rows = codes.baseAddress else { return }
+                                let scorer = CodeScorer(codes: rows, lengths: metric == .squaredL2 ? lengths.baseAddress : nil, dimension: d,
+                                                        weights: w.baseAddress!, constant: weights.constant, scale: weights.scale,
+                                                        queryLength: queryLength, metric: metric)
+                                for (r, label) in labels.enumerated() where filter?.allows(label) ?? true {
+                                    heap.consider(distance: scorer.distance(UInt32(r)), id: label)
                                     admitted += 1
                                 }
-                                row += d
                             }
                         }
                     }

@@ -1,4 +1,3 @@
-import EngramChecksum
 import EngramKernels
 
 /// The IVF snapshot format, version 1 (Docs/FORMATS.md). Little-endian.
@@ -75,25 +74,9 @@ extension IVFIndex {
     /// allocating, finite floats, unique labels, the count), so no input can
     /// crash it; each failure is a ``SnapshotError`` naming the byte offset.
     public static func load(snapshot bytes: UnsafeRawBufferPointer) throws(SnapshotError) -> IVFIndex {
-        guard bytes.count >= IVFSnapshotFormat.headerSize + 4 else {
-            throw SnapshotError(kind: .truncated, offset: bytes.count, reason: "\(bytes.count) bytes, shorter than the \(IVFSnapshotFormat.headerSize + 4)-byte minimum")
-        }
-        guard Array(bytes[0..<8]) == IVFSnapshotFormat.magic else {
-            throw SnapshotError(kind: .notASnapshot, offset: 0, reason: "bad magic: not an Engram IVF snapshot")
-        }
-        var r = SnapshotReader(bytes: bytes, end: bytes.count - 4, offset: 8)
-        let version = try r.u32()
-        guard version == IVFSnapshotFormat.version else {
-            throw SnapshotError(kind: .unsupportedVersion, offset: 8, reason: "format version \(version); this build reads \(IVFSnapshotFormat.version)")
-        }
-        guard try r.u32() == HNSWSnapshotFormat.byteOrderMark else {
-            throw SnapshotError(kind: .notASnapshot, offset: 12, reason: "byte-order mark not 0x01020304 little-endian")
-        }
-        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
-        let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)]))
-        guard stored == actual else {
-            throw SnapshotError(kind: .checksumMismatch, offset: bytes.count - 4, reason: "stored CRC-32C \(stored), computed \(actual)")
-        }
+        var r = try SnapshotReader.checked(
+            bytes, magic: IVFSnapshotFormat.magic, version: IVFSnapshotFormat.version,
+            headerSize: IVFSnapshotFormat.headerSize, kind: "IVF")
         guard let metric = HNSWSnapshotFormat.metric(try r.u32()) else { throw r.corrupt("unknown metric code", at: 16) }
         let d = Int(try r.u32()), nlist = Int(try r.u32())
         let encodingCode = try r.u32(), trained = try r.u32()

@@ -90,7 +90,7 @@ public final class IVFIndex: @unchecked Sendable {
     /// same vectors. Training again is refused while the index holds vectors.
     @discardableResult
     public func train(_ vectors: [Float], iterations: Int = 10, maxPointsPerCentroid: Int = 256, seed: UInt64 = 1234, threads: Int = 1) throws(IndexError) -> KMeans.Result {
-        let prepared = try prepare(vectors)
+        let prepared = try format.prepared(vectors)
         let n = prepared.count / dimension
         guard n >= nlist else { throw .invalidParameter(.nlist, value: nlist) }
         let (trained, ranges) = try prepared.withUnsafeBufferPointer { (p) throws(IndexError) in
@@ -115,7 +115,7 @@ public final class IVFIndex: @unchecked Sendable {
         }
         var seen = Set<VectorID>(minimumCapacity: labels.count)
         for label in labels where !seen.insert(label).inserted { throw .duplicateID(label) }
-        let prepared = try prepare(vectors)
+        let prepared = try format.prepared(vectors)
         try lock.withWriteLock { () throws(IndexError) in
             guard !centroids.isEmpty else { throw .notTrained }
             guard !labels.isEmpty else { return }
@@ -207,21 +207,6 @@ public final class IVFIndex: @unchecked Sendable {
             list.codes.removeLast(d)
             if !list.squaredLengths.isEmpty { list.squaredLengths.removeLast() }
         }
-    }
-
-    /// Validated, prepared copies of `vectors` (a whole number of rows).
-    func prepare(_ vectors: [Float]) throws(IndexError) -> [Float] {
-        guard vectors.count % dimension == 0 else { throw .raggedBatch(floats: vectors.count, dimension: dimension) }
-        var out = [Float](repeating: 0, count: vectors.count)
-        try vectors.withUnsafeBufferPointer { (input) throws(IndexError) in
-            try out.withUnsafeMutableBufferPointer { (output) throws(IndexError) in
-                for r in 0..<(vectors.count / dimension) {
-                    try format.prepare(UnsafeBufferPointer(rebasing: input[(r * dimension)..<((r + 1) * dimension)]),
-                                       into: output.baseAddress! + r * dimension, row: r)
-                }
-            }
-        }
-        return out
     }
 
     /// Broken invariants, in words; empty when the index is sound.

@@ -76,7 +76,7 @@ extension KMeans {
                     assigner.assign(sample + start * d, count: m, labels: best, scores: scores,
                                     runnerUp: bounded ? runnerUp : nil, threads: threads)
                     for r in 0..<m {
-                        changed += record(point: start + r, label: best[r], score: scores[r], runnerUp: runnerUp[r], assigner)
+                        changed += record(point: start + r, label: best[r], score: scores[r], runnerUp: runnerUp[r])
                     }
                     start += m
                 }
@@ -107,7 +107,7 @@ extension KMeans {
                 gather(full)
                 assigner.assign(rows, count: full.count, labels: best, scores: scores, runnerUp: runnerUp, threads: threads)
                 for (r, i) in full.enumerated() {
-                    changed += record(point: i, label: best[r], score: scores[r], runnerUp: runnerUp[r], assigner)
+                    changed += record(point: i, label: best[r], score: scores[r], runnerUp: runnerUp[r])
                 }
                 pointsScored += full.count
                 full.removeAll(keepingCapacity: true)
@@ -120,7 +120,7 @@ extension KMeans {
                     // The nearest mover other than the point's own centroid.
                     let own = moverIDs[Int(best[r])] == Int(labels[i])
                     let score = own ? runnerUp[r] : scores[r]
-                    let nearestMover = score == -.infinity ? Float.infinity : euclidean(score: score, point: i, moverAssigner)
+                    let nearestMover = score == -.infinity ? Float.infinity : euclidean(score: score, point: i)
                     if upper[i] <= nearestMover {
                         lower[i] = Swift.min(lower[i] - restMove, nearestMover)
                     } else {
@@ -151,10 +151,10 @@ extension KMeans {
 
         /// Takes point `i`'s new nearest centroid: bounds from the scores,
         /// sums moved when the label changes. Returns 1 for a change.
-        private mutating func record(point i: Int, label: Int32, score: Float, runnerUp second: Float, _ assigner: CentroidAssigner) -> Int {
+        private mutating func record(point i: Int, label: Int32, score: Float, runnerUp second: Float) -> Int {
             if bounded {
-                upper[i] = euclidean(score: score, point: i, assigner)
-                lower[i] = second == -.infinity ? .infinity : euclidean(score: second, point: i, assigner)
+                upper[i] = euclidean(score: score, point: i)
+                lower[i] = second == -.infinity ? .infinity : euclidean(score: second, point: i)
             }
             let old = labels[i]
             guard label != old else { return 0 }
@@ -173,8 +173,9 @@ extension KMeans {
 
         /// The Euclidean distance behind a score: squared L2 directly, cosine as `‖x − c‖² = 2 − 2·x·c` on unit vectors.
         @inline(__always)
-        private func euclidean(score: Float, point i: Int, _ assigner: CentroidAssigner) -> Float {
-            let squared = metric == .cosine ? 2 - 2 * score : assigner.distance(score: score, squaredNorm: squaredNorms[i])
+        private func euclidean(score: Float, point i: Int) -> Float {
+            // Squared L2 scores x·c − ‖c‖²/2, so ‖x − c‖² = ‖x‖² − 2·score; unit vectors score x·c.
+            let squared = metric == .cosine ? 2 - 2 * score : squaredNorms[i] - 2 * score
             return Swift.max(0, squared).squareRoot()
         }
 
