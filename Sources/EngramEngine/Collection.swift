@@ -27,6 +27,8 @@ import Glibc
 /// `indexing`, which snapshots take to see no block in flight.
 final class Collection: @unchecked Sendable {
     let configuration: CollectionConfiguration
+    /// What every vector of the collection must be (the validation gate).
+    let format: VectorFormat
     /// The HNSW graph or the IVF index (``CollectionConfiguration/ivf``).
     let index: CollectionIndex
     let staging: StagingBuffer
@@ -69,9 +71,6 @@ final class Collection: @unchecked Sendable {
             throw .invalidArgument("collection '\(configuration.name)': \(error)")
         }
     }
-
-    let format: VectorFormat
-
 
     /// Checks a batch without applying anything; returns its vectors
     /// prepared (validated, normalised under cosine), row after row.

@@ -37,7 +37,9 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
     }
 
     var dimension: Int { format.dimension }
-    var isTrained: Bool { lock.withReadLock { ivf != nil } }
+    /// The trained index, once there is one (read under the lock: the indexer sets it).
+    var trained: IVFIndex? { lock.withReadLock { ivf } }
+    var isTrained: Bool { trained != nil }
     var count: Int { lock.withReadLock { pendingLabels.count + (ivf?.count ?? 0) } }
     func contains(_ label: VectorID) -> Bool { lock.withReadLock { pendingRow[label] != nil || ivf?.contains(label) == true } }
 
@@ -148,7 +150,7 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
     /// Retrains the lists when the data has drifted (the store's
     /// maintenance calls it); returns whether it did.
     func retrainIfDrifted(threads: Int) throws(IndexError) -> Bool {
-        guard let ivf = lock.withReadLock({ ivf }), ivf.count >= ivf.nlist, ivf.needsRetraining() else { return false }
+        guard let ivf = trained, ivf.count >= ivf.nlist, ivf.needsRetraining() else { return false }
         try ivf.retrain(threads: threads)
         retrainings.wrappingAdd(1, ordering: .relaxed)
         return true

@@ -174,7 +174,7 @@ public final class Store: Sendable {
         guard let ivf = index as? IVFCollectionIndex else {
             return CollectionIndexInfo(kind: "hnsw", trained: true, lists: nil, drift: nil, retrainings: 0)
         }
-        let trained = ivf.ivf
+        let trained = ivf.trained
         return CollectionIndexInfo(kind: "ivf", trained: trained != nil, lists: trained?.nlist, drift: trained?.drift,
                                    retrainings: ivf.retrainings.load(ordering: .relaxed))
     }
