@@ -294,8 +294,17 @@ final class Collection: @unchecked Sendable {
             var out = Checkpoint.Changes(configuration: configuration)
             let d = configuration.dimension
             out.liveCount = labelOfID.count
+            // In label order (the live labels are exactly those with an id):
+            // the graph's rows are then read front to back.
             var changedLabels = [VectorID]()
-            for (id, label) in labelOfID where labels.lsn(label) > since {
+            let expected = since == 0 ? labelOfID.count : 0
+            changedLabels.reserveCapacity(expected)
+            out.ids.reserveCapacity(expected)
+            out.lsns.reserveCapacity(expected)
+            out.metadata.reserveCapacity(expected)
+            for (i, id) in idOfLabel.enumerated() {
+                guard let id, labels.lsn(VectorID(i)) > since else { continue }
+                let label = VectorID(i)
                 changedLabels.append(label)
                 out.ids.append(id)
                 out.lsns.append(labels.lsn(label))

@@ -97,7 +97,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         let quoted = try PostgresConnection.quoteIdentifier(registered.table)
         try db.execute("""
             CREATE TABLE IF NOT EXISTS \(quoted) (
-                id text PRIMARY KEY,
+                id text COLLATE "C" PRIMARY KEY,
                 embedding \(registered.vectorType.rawValue)(\(configuration.dimension)) NOT NULL,
                 metadata jsonb NOT NULL,
                 lsn bigint NOT NULL,
@@ -194,7 +194,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             try Self.storeGraphSnapshot(graph, of: changes.configuration.name, lsn: lsn, db)
         }
         if !changes.deleted.isEmpty {
-            try db.execute("CREATE TEMP TABLE engram_deleted (id text NOT NULL, lsn bigint NOT NULL) ON COMMIT DROP")
+            try db.execute("CREATE TEMP TABLE engram_deleted (id text COLLATE \"C\" NOT NULL, lsn bigint NOT NULL) ON COMMIT DROP")
             try db.copyIn("COPY engram_deleted (id, lsn) FROM STDIN (FORMAT binary)") { send in
                 var writer = BinaryCopyWriter()
                 for (id, lsn) in changes.deleted {
@@ -223,7 +223,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             }
         } else {
             try db.execute("""
-                CREATE TEMP TABLE engram_stage (id text NOT NULL, embedding \(type.rawValue)(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
+                CREATE TEMP TABLE engram_stage (id text COLLATE "C" NOT NULL, embedding \(type.rawValue)(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
                 ON COMMIT DROP
                 """)
         }

@@ -5,20 +5,21 @@ extension PostgresConnection {
     /// (for `FORMAT binary`, bytes built by ``BinaryCopyWriter``). The copy
     /// ends when `body` returns, or is aborted (nothing stored) when it throws.
     /// Returns the number of rows the server stored.
+    ///
+    /// `send` queues each chunk for a sending thread (``CopySender``), so
+    /// `body` builds the next chunk while the server takes the last one;
+    /// `body` must not use the connection itself.
     @discardableResult
     public func copyIn(_ sql: String, _ body: (_ send: ([UInt8]) throws(PostgresError) -> Void) throws -> Void) throws(PostgresError) -> Int {
         try startCopy(sql, expecting: PGRES_COPY_IN)
         var failure: Error?
+        let sender = CopySender(handle: handle)
         do {
-            try body { (bytes) throws(PostgresError) in
-                let sent = bytes.withUnsafeBytes { raw in
-                    PQputCopyData(handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(raw.count))
-                }
-                guard sent == 1 else { throw connectionError() }
-            }
+            try body { (bytes) throws(PostgresError) in try sender.queue(bytes) }
         } catch {
             failure = error
         }
+        do throws(PostgresError) { try sender.finish() } catch { failure = failure ?? error }
         let ended = PQputCopyEnd(handle, failure == nil ? nil : "aborted by the client")
         guard ended == 1 else { throw connectionError() }
         let rows = try finishCommand()

@@ -78,6 +78,22 @@ public enum PostgresSchema {
                 ADD COLUMN ivf_training_size integer NOT NULL DEFAULT 0
             """,
         ]),
+        // Ids are opaque: byte order sorts them several times faster than a
+        // locale's rules (the primary key's build and checks) and cannot
+        // change under an operating-system upgrade, as glibc 2.28's did.
+        Migration(version: 6, name: "collection ids compared bytewise (COLLATE \"C\")", statements: [
+            """
+            DO $$
+            DECLARE t text;
+            BEGIN
+                FOR t IN SELECT table_name FROM engram_collections LOOP
+                    IF to_regclass(quote_ident(t)) IS NOT NULL THEN
+                        EXECUTE format('ALTER TABLE %I ALTER COLUMN id TYPE text COLLATE "C"', t);
+                    END IF;
+                END LOOP;
+            END $$
+            """,
+        ]),
     ]
 
     /// The newest migration version.

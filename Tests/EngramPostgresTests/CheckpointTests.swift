@@ -65,6 +65,45 @@ struct CheckpointTests {
         #expect(versions.text(row: 0, column: 0) == String(PostgresSchema.latestVersion))
     }
 
+    @Test("migration 6 gives an older table bytewise ids, and later checkpoints merge into it")
+    func bytewiseIDsMigration() throws {
+        let db = try IsolatedDatabase("collate")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-collate")
+        defer { dir.remove() }
+        let vs = vectors("checkpoint.collate", seed: 311, n: 40, d: 8)
+        let target = try PostgresCheckpointTarget(pool: db.pool)
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        defer { try? store.close() }
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 8, metric: .squaredL2))
+        try store.upsert("c", (0..<30).map { Record(id: "Z\($0)", vector: vs[$0]) } + [Record(id: "a", vector: vs[30]), Record(id: "é", vector: vs[31])])
+        try store.checkpoint(to: target)
+        let table = PostgresSchema.tableName(forCollection: "c")
+        func collation() throws -> String? {
+            try db.pool.withConnection {
+                try $0.execute("SELECT collation_name FROM information_schema.columns WHERE table_name = $1 AND column_name = 'id'",
+                               [.text(table)]).text(row: 0, column: 0)
+            }
+        }
+        #expect(try collation() == "C")
+        // A database from before migration 6: ids under the database's collation.
+        try db.pool.withConnection { conn in
+            try conn.execute("ALTER TABLE \(try PostgresConnection.quoteIdentifier(table)) ALTER COLUMN id TYPE text COLLATE \"default\"")
+            try conn.execute("DELETE FROM engram_migrations WHERE version = 6")
+        }
+        #expect(try collation() == nil)
+        #expect(try db.pool.withConnection { try PostgresSchema.migrate($0) } == 1)
+        #expect(try collation() == "C")
+        // The staging tables' ids match the table's: updates and deletes merge.
+        try store.upsert("c", [Record(id: "Z1", vector: vs[35]), Record(id: "new", vector: vs[36])])
+        try store.delete("c", ids: ["a", "é"])
+        let report = try store.checkpoint(to: target)
+        #expect(report.upserts == 2 && report.deletes == 2)
+        let rows = try db.rows("c")
+        #expect(rows.count == 31 && rows["a"] == nil && rows["é"] == nil)
+        #expect(rows["Z1"]?.0 == vs[35] && rows["new"]?.0 == vs[36])
+    }
+
     @Test("write → checkpoint → lose the data directory → restore: the same records and the same search results")
     func checkpointThenRestore() throws {
         let db = try IsolatedDatabase("restore")
