@@ -184,6 +184,21 @@ final class Collection: @unchecked Sendable {
     /// A label for a staged row that no record owns.
     private func deadLabel() -> VectorID { labels.allocate(.deadStaged, lsn: 0) }
 
+    /// Keeps only the metadata values, not their posting lists, until
+    /// ``indexMetadataPostings(atMost:)`` catches up (recovery: see
+    /// ``MetadataIndex``).
+    func deferMetadataPostings() {
+        lock.withWriteLock { metadata.deferPostings() }
+    }
+
+    /// Builds the posting lists of up to `limit` more labels, under the
+    /// write lock for that slice only; false when there was nothing to do.
+    func indexMetadataPostings(atMost limit: Int) -> Bool {
+        guard !lock.withReadLock({ metadata.hasAllPostings }) else { return false }
+        lock.withWriteLock { _ = metadata.indexPostings(atMost: limit) }
+        return true
+    }
+
     /// Records restored into a collection whose graph holds their vectors
     /// under labels 0..<ids.count (``Store/restoreCollection``).
     func installRestored(ids: [String], lsns: [UInt64], metadata values: [MetadataValue]) {

@@ -10,9 +10,17 @@ import EngramIndex
 /// index's ``CandidateFilter``; `and`, `or` and `not` combine bitsets word
 /// by word.
 ///
-/// Invariant: `postings[field][value]` contains `label` exactly when
-/// `metadata[label]` has `value` at `field` (checked by the tests against
-/// ``MetadataFilter/matches(_:)``), and no posting list is empty.
+/// Invariant: for every label below `indexedBound`, `postings[field][value]`
+/// contains `label` exactly when `metadata[label]` has `value` at `field`
+/// (checked by the tests against ``MetadataFilter/matches(_:)``); no label
+/// at or above it is in any posting list, and no posting list is empty.
+///
+/// Deferred postings: recovery keeps only the values
+/// (``deferPostings()``), so that replaying a log or loading a snapshot
+/// does not pay for hashing every field; ``indexPostings(atMost:)`` then
+/// catches up a slice of labels at a time, in the background. Until it is
+/// done, ``evaluate(_:)`` answers by testing every record's values: the same
+/// answer, at the cost of a scan.
 ///
 /// Complexity: equality and `in` cost the size of their postings; a range
 /// visits the field's distinct values (fine for modest cardinality; a
@@ -26,8 +34,38 @@ public struct MetadataIndex: Sendable {
     private var postings: [String: [MetadataValue: PostingList]] = [:]
     /// Labels with metadata.
     public private(set) var count = 0
+    /// Labels below this one are in `postings` (`Int.max`: every label).
+    private var indexedBound = Int.max
 
     public init() {}
+
+    /// Every label is in the posting lists (else filters scan the values).
+    public var hasAllPostings: Bool { indexedBound >= values.count }
+
+    /// Drops the posting lists and keeps only the values: later writes and
+    /// removals update the values alone until ``indexPostings(atMost:)``
+    /// catches up.
+    public mutating func deferPostings() {
+        postings = [:]
+        indexedBound = 0
+    }
+
+    /// Adds the postings of the next `atMost` labels not yet indexed;
+    /// returns whether every label is indexed now.
+    @discardableResult
+    public mutating func indexPostings(atMost limit: Int) -> Bool {
+        guard !hasAllPostings else { return true }
+        let end = Swift.min(values.count, indexedBound + Swift.max(1, limit))
+        let bound = values.count
+        for i in indexedBound..<end {
+            guard let value = values[i] else { continue }
+            Self.forEachScalar(value) { field, scalar in
+                postings[field, default: [:]][scalar, default: PostingList()].insert(VectorID(i), bound: bound)
+            }
+        }
+        indexedBound = end == values.count ? Int.max : end
+        return hasAllPostings
+    }
 
     public func metadata(of label: VectorID) -> MetadataValue? {
         Int(label) < values.count ? values[Int(label)] : nil
@@ -40,6 +78,7 @@ public struct MetadataIndex: Sendable {
         if i >= values.count { values.append(contentsOf: repeatElement(nil, count: i + 1 - values.count)) }
         values[i] = value
         count += 1
+        guard i < indexedBound else { return }
         let bound = values.count
         Self.forEachScalar(value) { field, scalar in
             postings[field, default: [:]][scalar, default: PostingList()].insert(label, bound: bound)
@@ -51,6 +90,7 @@ public struct MetadataIndex: Sendable {
         guard i < values.count, let old = values[i] else { return }
         values[i] = nil
         count -= 1
+        guard i < indexedBound else { return }
         Self.forEachScalar(old) { field, scalar in
             guard postings[field]?[scalar]?.remove(label) == true else { return }
             postings[field]![scalar] = nil
@@ -73,6 +113,13 @@ public struct MetadataIndex: Sendable {
 
     /// The labels that satisfy `filter`, as a bitset over labels.
     public func evaluate(_ filter: MetadataFilter) -> Bitset {
+        guard hasAllPostings else {
+            var out = empty
+            for (i, value) in values.enumerated() {
+                if let value, filter.matches(value) { out.insert(VectorID(i)) }
+            }
+            return out
+        }
         switch filter {
         case .equals(let field, let value):
             return union(postings[field]?[value].map { [$0] } ?? [])

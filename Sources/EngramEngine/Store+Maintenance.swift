@@ -23,7 +23,8 @@ extension Store {
         if start { maintenanceQueue.async { [weak self] in Store.maintain(self) } }
     }
 
-    /// The background pass, on the maintenance queue: moves staged blocks
+    /// The background pass, on the maintenance queue: builds the metadata
+    /// posting lists recovery deferred, moves staged blocks
     /// into the graphs (a block at a time, round robin over collections),
     /// compacts graphs with many deleted nodes, retrains IVF collections whose
     /// data has drifted, and writes a snapshot once
@@ -41,6 +42,8 @@ extension Store {
             var worked = false
             for c in store.catalog.withLock({ Array($0.values) }) {
                 if store.closed.load(ordering: .acquiring) { break }
+                // After recovery: the metadata posting lists, a slice at a time (filters scan until then).
+                if c.indexMetadataPostings(atMost: 50_000) { worked = true }
                 do {
                     if store.options.backgroundIndexing, try store.indexBlock(of: c) != nil { worked = true }
                     store.compactIfNeeded(c)

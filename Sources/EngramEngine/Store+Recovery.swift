@@ -51,7 +51,10 @@ extension Store {
             ])
         }
         var catalog = [String: Collection]()
-        for c in base.collections { catalog[c.configuration.name] = c }
+        for c in base.collections {
+            c.deferMetadataPostings()  // replay keeps values only; the maintenance builds the postings after
+            catalog[c.configuration.name] = c
+        }
 
         // …then every log record above it, applied as it is read.
         var replayed = 0
@@ -178,7 +181,11 @@ extension Store {
         }
         switch payload {
         case .create(let configuration):
-            if catalog[configuration.name] == nil { catalog[configuration.name] = try Collection(configuration) }
+            if catalog[configuration.name] == nil {
+                let c = try Collection(configuration)
+                c.deferMetadataPostings()
+                catalog[configuration.name] = c
+            }
         case .upsert(let name, let ids, let metadata, let dimension, let rows):
             let c = try collection(name)
             let placed: [(block: StagingBuffer.Block, rows: Int)]

@@ -171,6 +171,7 @@ enum StoreSnapshot {
         }
         let c = try Collection(configuration, index: graph)
         c.labels = LabelTable(bound: bound, placed: records.map { ($0.label, $0.placement, $0.lsn) })
+        c.metadata.deferPostings()  // built in the background (Store.maintain)
         for r in records {
             c.labelOfID[r.id] = r.label
             c.setID(r.id, of: r.label)

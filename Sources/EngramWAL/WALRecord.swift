@@ -90,9 +90,17 @@ enum WALFormat {
         return out
     }
 
-    /// Encodes a record, LZ4-compressing the payload when that makes it smaller.
+    /// A payload is stored compressed only when LZ4 saves at least this
+    /// fraction of it: a payload of float vectors saves about 3%, which does
+    /// not pay for decompressing every byte of it on replay.
+    static let minimumSaving = 1.0 / 8
+
+    /// Encodes a record, LZ4-compressing the payload when that saves at
+    /// least ``minimumSaving`` of it.
     static func encode(_ record: WALRecord) -> [UInt8] {
-        let compressed = record.payload.withUnsafeBytes { LZ4Block.compress($0) }
+        let compressed = record.payload.withUnsafeBytes { LZ4Block.compress($0) }.flatMap {
+            Double($0.count) <= Double(record.payload.count) * (1 - minimumSaving) ? $0 : nil
+        }
         let stored = compressed ?? record.payload
         var out = [UInt8]()
         out.reserveCapacity(recordHeaderSize + stored.count)

@@ -124,12 +124,13 @@ public final class WriteAheadLog {
         var report = RecoveryReport(segments: found.count, records: 0, truncatedTail: nil)
         var expected: UInt64? = nil
         var headerless: String? = nil
-        // One buffer for the segment being read, one for decompressed payloads: reused throughout.
-        let segmentBuffer = ReadBuffer(capacity: options.segmentBytes)
+        // Each segment mapped while it is read; one buffer for decompressed payloads, reused throughout.
         let scratch = ReadBuffer()
         for (index, (firstLSN, path)) in found.enumerated() {
             let isLast = index == found.count - 1
-            let bytes = try readAll(path, into: segmentBuffer)
+            let segment = try MappedSegment(path)
+            defer { withExtendedLifetime(segment) {} }
+            let bytes = segment.bytes
             let recordsBefore = report.records
             let end: Int
             do {
@@ -276,31 +277,6 @@ public final class WriteAheadLog {
             done += n
         }
         guard fsync(fd) == 0 else { throw ioError(target, "fsync failed") }
-    }
-
-    /// Reads a whole segment into `buffer`; the bytes are valid until its next use.
-    private static func readAll(_ path: String, into buffer: ReadBuffer) throws -> UnsafeRawBufferPointer {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ioError(path, "cannot open for reading") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ioError(path, "cannot stat") }
-        var size = 0
-        buffer.reserve(Int(st.st_size) + 1)
-        while true {
-            if size == buffer.capacity {  // the file grew since fstat
-                let kept = [UInt8](UnsafeRawBufferPointer(start: buffer.base, count: size))
-                buffer.reserve(size * 2)
-                kept.withUnsafeBytes { buffer.base.copyMemory(from: $0.baseAddress!, byteCount: size) }
-            }
-            let n = read(fd, buffer.base + size, buffer.capacity - size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ioError(path, "read failed")
-            }
-            if n == 0 { return UnsafeRawBufferPointer(start: buffer.base, count: size) }
-            size += n
-        }
     }
 
     static func ioError(_ path: String, _ what: String) -> WALError {

@@ -1,4 +1,4 @@
-import EngramChecksum
+@testable import EngramChecksum
 import Testing
 
 @Suite("CRC-32C")
@@ -33,6 +33,20 @@ struct CRC32CTests {
                 crc.update(Array(bytes[split...]))
                 #expect(crc.value == reference(bytes))
             }
+        }
+    }
+
+    @Test("the table path matches the definition too (builds with the crc32 instruction use it only here)")
+    func tablePath() {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D  // fixed seed: xorshift bytes
+        for length in [0, 1, 7, 8, 9, 63, 6143, 6144, 6145, 20_000] {
+            let bytes = (0..<length).map { _ -> UInt8 in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return UInt8(truncatingIfNeeded: state)
+            }
+            let table = bytes.withUnsafeBytes { CRC32C.tableChecksum($0) }
+            #expect(table == reference(bytes), "length \(length)")
+            #expect(table == CRC32C.checksum(bytes), "length \(length)")
         }
     }
 

@@ -70,6 +70,61 @@ struct MetadataIndexTests {
         #expect(index.count == records.count)
     }
 
+    @Test("deferred postings: filters give the same answers before, during and after the catch-up, through churn")
+    func deferredPostings() {
+        var rng = SeededGenerator.forTest("metadata.deferred", defaultSeed: 131)
+        var index = MetadataIndex()
+        var records = [VectorID: MetadataValue]()
+        func check(_ stage: String) {
+            for _ in 0..<40 {
+                let filter = randomFilter(&rng)
+                var got = Set<VectorID>()
+                index.evaluate(filter).forEach { got.insert($0) }
+                #expect(got == Set(records.filter { filter.matches($0.value) }.keys), "\(stage): \(filter)")
+            }
+        }
+        func churn() {
+            for label in records.keys.sorted().shuffled(using: &rng).prefix(40) {
+                if Bool.random(using: &rng) {
+                    index.remove(label)
+                    records[label] = nil
+                } else {
+                    let r = randomRecord(&rng)
+                    index.set(r, for: label)
+                    records[label] = r
+                }
+            }
+            for label in 300..<(300 + Int.random(in: 0...10, using: &rng)) where records[VectorID(label)] == nil {
+                let r = randomRecord(&rng)
+                index.set(r, for: VectorID(label))
+                records[VectorID(label)] = r
+            }
+        }
+        index.deferPostings()
+        #expect(index.hasAllPostings)  // nothing to index yet
+        for label in 0..<300 {
+            let r = randomRecord(&rng)
+            records[VectorID(label)] = r
+            index.set(r, for: VectorID(label))
+        }
+        #expect(!index.hasAllPostings)
+        check("deferred")
+        churn()
+        check("deferred, after churn")
+        var slices = 0
+        while !index.indexPostings(atMost: 70) {
+            slices += 1
+            check("after \(slices) slices")
+            churn()
+            check("after \(slices) slices and churn")
+        }
+        #expect(index.hasAllPostings && slices >= 4)
+        check("caught up")
+        churn()
+        check("caught up, after churn")
+        #expect(index.count == records.count)
+    }
+
     @Test("posting lists of every density (one label, a few, a hash set, a bitmap) stay exact through churn")
     func postingDensities() {
         var rng = SeededGenerator.forTest("metadata.postings", defaultSeed: 517)

@@ -1,4 +1,4 @@
-import EngramEngine
+@testable import EngramEngine
 import EngramIndex
 import EngramTestSupport
 import Testing
@@ -41,6 +41,14 @@ struct StoreTests {
         let m8 = try #require(try store.get("memories", id: "m8"))
         #expect(m8.metadata == ["agent": "updated"])
         #expect(try store.search("memories", vector: vectors[100], k: 2).map(\.id).sorted() == ["m100", "m8"])
+        // Replay deferred the metadata posting lists: filters scan until the maintenance has built them,
+        // with the same answers.
+        let critic = try store.search("memories", vector: vectors[8], k: 10, efSearch: 1000, filter: .equals("agent", "critic"))
+        #expect(critic.count == 10 && critic.allSatisfy { $0.metadata["agent"] == "critic" })
+        let c = try store.collection("memories")
+        for _ in 0..<1000 where !c.lock.withReadLock({ c.metadata.hasAllPostings }) { usleep(10_000) }
+        #expect(c.lock.withReadLock { c.metadata.hasAllPostings })
+        #expect(try store.search("memories", vector: vectors[8], k: 10, efSearch: 1000, filter: .equals("agent", "critic")).map(\.id) == critic.map(\.id))
     }
 
     @Test("a snapshot bounds replay: later writes replay on top, old log segments go, damage is a typed error")
