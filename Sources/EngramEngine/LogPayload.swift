@@ -72,8 +72,46 @@ enum LogPayload: Equatable {
     enum Decoded {
         case create(CollectionConfiguration)
         /// `rows[i]`: record i's `dimension` little-endian float32s, unaligned, in the payload.
-        case upsert(collection: String, ids: [String], metadata: [MetadataValue], dimension: Int, rows: [UnsafeRawBufferPointer])
+        case upsert(collection: String, ids: [String], metadata: EncodedMetadata, dimension: Int, rows: [UnsafeRawBufferPointer])
         case delete(collection: String, ids: [String])
+    }
+
+    /// The metadata of a logged batch, still encoded (``MetadataCodec``):
+    /// replay copies the bytes out of the payload and decodes them on its
+    /// applying thread, so the reading thread does not build them.
+    struct EncodedMetadata: Sendable {
+        /// The values back to back; value i ends at `ends[i]`.
+        var bytes: [UInt8] = []
+        var ends: [Int] = []
+
+        var count: Int { ends.count }
+
+        /// The values, decoded and checked like a live write's.
+        func decoded() throws(EngineError) -> [MetadataValue] {
+            var out = [MetadataValue]()
+            out.reserveCapacity(ends.count)
+            var failure: EngineError?
+            bytes.withUnsafeBytes { raw in
+                var start = 0
+                for (i, end) in ends.enumerated() {
+                    let value: MetadataValue
+                    do throws(MetadataError) {
+                        value = try MetadataCodec.decode(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+                    } catch {
+                        failure = .corrupt("the metadata of record \(i): \(error)")
+                        return
+                    }
+                    guard value.isValid else {
+                        failure = .corrupt("record \(i) holds invalid metadata")
+                        return
+                    }
+                    out.append(value)
+                    start = end
+                }
+            }
+            if let failure { throw failure }
+            return out
+        }
     }
 
     /// Decodes a payload of `type`; never reads out of `bytes`. Checks the
@@ -130,9 +168,9 @@ enum LogPayload: Equatable {
             let collection = try string()
             let count = try u32()
             guard count <= bytes.count else { throw fail("count \(count) exceeds the payload") }
-            var ids = [String](), metadata = [MetadataValue]()
+            var ids = [String](), metadata = EncodedMetadata()
             ids.reserveCapacity(count)
-            metadata.reserveCapacity(count)
+            metadata.ends.reserveCapacity(count)
             var dimension = 0
             var rows = [UnsafeRawBufferPointer]()
             rows.reserveCapacity(count)
@@ -143,9 +181,11 @@ enum LogPayload: Equatable {
                 guard d == dimension, d <= (bytes.count - at) / 4 else { throw fail("dimension \(d) in a batch of dimension \(dimension)") }
                 rows.append(UnsafeRawBufferPointer(rebasing: bytes[at..<(at + 4 * d)]))
                 at += 4 * d
-                // Metadata runs to the next record: read it in place.
+                // Metadata runs to the next record: find its end, copy it out to decode later.
                 var reader = MetadataCodec.Reader(bytes: bytes, offset: at)
-                do throws(MetadataError) { metadata.append(try reader.value(depth: 1)) } catch { throw fail("metadata: \(error)") }
+                do throws(MetadataError) { try reader.skipValue(depth: 1) } catch { throw fail("metadata: \(error)") }
+                metadata.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[at..<reader.offset]))
+                metadata.ends.append(metadata.bytes.count)
                 at = reader.offset
             }
             guard at == bytes.count else { throw fail("trailing bytes") }

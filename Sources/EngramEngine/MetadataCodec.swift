@@ -103,6 +103,31 @@ public enum MetadataCodec {
             return s
         }
 
+        /// Steps over one value, checking its tags, lengths and depth but
+        /// building nothing (``value(depth:)`` checks the rest: UTF-8,
+        /// finite numbers, duplicate keys).
+        mutating func skipValue(depth: Int) throws(MetadataError) {
+            guard depth <= MetadataValue.maxDepth else {
+                throw MetadataError(offset: offset, reason: "nested deeper than \(MetadataValue.maxDepth)")
+            }
+            let at = offset
+            let tag = try take(1).first!
+            switch tag {
+            case 0, 1, 2: return
+            case 3, 5: _ = try take(8)
+            case 4: _ = try take(try u32())
+            case 6, 7:
+                let n = try u32()
+                guard n <= bytes.count - offset else { throw MetadataError(offset: at, reason: "count \(n) exceeds the bytes left") }
+                for _ in 0..<n {
+                    if tag == 7 { _ = try take(try u32()) }
+                    try skipValue(depth: depth + 1)
+                }
+            default:
+                throw MetadataError(offset: at, reason: "unknown tag \(tag)")
+            }
+        }
+
         mutating func value(depth: Int) throws(MetadataError) -> MetadataValue {
             guard depth <= MetadataValue.maxDepth else {
                 throw MetadataError(offset: offset, reason: "nested deeper than \(MetadataValue.maxDepth)")

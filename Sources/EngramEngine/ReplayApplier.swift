@@ -18,10 +18,23 @@ import Glibc
 ///
 /// The vectors do not travel: the opening thread prepares them straight
 /// into the staging blocks they end in (``ReplayBlockWriter``), and an item
-/// says which blocks hold its rows.
+/// says which blocks hold its rows. The metadata travels encoded and is
+/// decoded here while this thread keeps up, or is decoded by the opening
+/// thread while this one is behind (``isBehind``): the two threads' work
+/// evens out whichever is slower on a given log.
+///
+/// A record whose metadata does not decode is corruption: it and every
+/// later item are not applied, and ``failure`` says so after ``finish()``
+/// (the open then fails, and its half-built state is dropped).
 final class ReplayApplier: @unchecked Sendable {
+    /// An upsert's metadata: still encoded, or decoded (and checked) already.
+    enum Metadata: Sendable {
+        case encoded(LogPayload.EncodedMetadata)
+        case decoded([MetadataValue])
+    }
+
     enum Item: Sendable {
-        case upsert(Collection, ids: [String], metadata: [MetadataValue], placed: [(block: StagingBuffer.Block, rows: Int)], lsn: UInt64)
+        case upsert(Collection, ids: [String], metadata: Metadata, placed: [(block: StagingBuffer.Block, rows: Int)], lsn: UInt64)
         case delete(Collection, ids: [String], lsn: UInt64)
     }
 
@@ -33,6 +46,8 @@ final class ReplayApplier: @unchecked Sendable {
     private var finishing = false
     /// Time the applying thread spent applying (read after ``finish()``).
     private(set) var applyNanoseconds: Int64 = 0
+    /// The first logged record that failed to decode (read after ``finish()``).
+    private(set) var failure: EngineError?
     private let stopped = DispatchSemaphore(value: 0)
 
     init(depth: Int = 8) {
@@ -49,6 +64,13 @@ final class ReplayApplier: @unchecked Sendable {
         pthread_mutex_destroy(mutex)
         changed.deallocate()
         mutex.deallocate()
+    }
+
+    /// At least half the queue is waiting: the applying thread is the slower one.
+    var isBehind: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return (waiting.count - head) * 2 >= depth
     }
 
     /// Queues `item` behind every item submitted before it.
@@ -88,10 +110,21 @@ final class ReplayApplier: @unchecked Sendable {
             pthread_cond_broadcast(changed)
             pthread_mutex_unlock(mutex)
 
+            guard failure == nil else { continue }
             let start = engineNanoseconds()
             switch item {
             case .upsert(let collection, let ids, let metadata, let placed, let lsn):
-                collection.apply(ids: ids, metadata: metadata, placed: placed, lsn: lsn)
+                do throws(EngineError) {
+                    let values: [MetadataValue]
+                    switch metadata {
+                    case .decoded(let decoded): values = decoded
+                    case .encoded(let encoded): values = try encoded.decoded()
+                    }
+                    collection.apply(ids: ids, metadata: values, placed: placed, lsn: lsn)
+                } catch {
+                    guard case .corrupt(let why) = error else { failure = error; break }
+                    failure = .corrupt("log record \(lsn): \(why)")
+                }
             case .delete(let collection, let ids, let lsn):
                 collection.apply(delete: ids, lsn: lsn)
             }

@@ -91,6 +91,7 @@ extension Store {
         }
         applier.finish()
         applierFinished = true
+        if let failure = applier.failure { throw failure }
         if source != nil {
             if firstLogged == nil && wal.nextLSN == 1 && base.lsn > 0 {
                 // An empty log: carry on the checkpoint's LSNs.
@@ -194,10 +195,15 @@ extension Store {
             } catch {
                 throw .corrupt("log record \(lsn): \(error)")
             }
-            for (i, value) in metadata.enumerated() where !value.isValid {
-                throw .corrupt("log record \(lsn): record \(i) holds invalid metadata")
+            // Decoded here only while the applying thread is the slower one.
+            var carried = ReplayApplier.Metadata.encoded(metadata)
+            if applier.isBehind {
+                do throws(EngineError) { carried = .decoded(try metadata.decoded()) } catch {
+                    guard case .corrupt(let why) = error else { throw error }
+                    throw .corrupt("log record \(lsn): \(why)")
+                }
             }
-            applier.submit(.upsert(c, ids: ids, metadata: metadata, placed: placed, lsn: lsn))
+            applier.submit(.upsert(c, ids: ids, metadata: carried, placed: placed, lsn: lsn))
         case .delete(let name, let ids):
             applier.submit(.delete(try collection(name), ids: ids, lsn: lsn))
         }

@@ -1,5 +1,6 @@
 @testable import EngramEngine
 import EngramIndex
+import EngramWAL
 import EngramTestSupport
 import Testing
 
@@ -136,6 +137,34 @@ struct WritePathTests {
         #expect(try store.count("c") == 1198 && store.unindexedCount("c") == 76 + 100 + 1)
         #expect(try store.search("c", vector: vs[0], k: 1, efSearch: 2000).first?.id == "r0")
         try store.close()
+    }
+
+    @Test("logged metadata that decodes structurally but not as a value (NaN, bad UTF-8) stops the open as corruption")
+    func invalidLoggedMetadata() throws {
+        // Replay finds a batch's metadata extents on the reading thread and decodes the values on either
+        // thread (whichever is less busy): both must refuse a value a live write could never have logged.
+        for (label, bad) in [("NaN", MetadataValue.object(["x": .number(.nan)])), ("UTF-8", .string("é"))] {
+            let dir = TemporaryDirectory("engram-bad-metadata")
+            defer { dir.remove() }
+            let configuration = CollectionConfiguration(name: "c", dimension: 4, metric: .squaredL2)
+            var payload = LogPayload.upsert(collection: "c", records: (0..<300).map {
+                Record(id: "r\($0)", vector: [1, 2, 3, Float($0)], metadata: $0 == 250 ? bad : ["i": .number(Double($0))])
+            }).encode()
+            if label == "UTF-8" {  // "é" is C3 A9; A9 alone is not UTF-8
+                let at = try #require(payload.indices.dropLast().first { payload[$0] == 0xC3 && payload[$0 + 1] == 0xA9 })
+                payload[at] = 0xA9
+            }
+            do {
+                let (wal, _) = try WriteAheadLog.open(directory: dir.path + "/wal")
+                for _ in 0..<3 { _ = try wal.append(type: LogPayload.create(configuration).type, payload: LogPayload.create(configuration).encode()) }
+                for _ in 0..<12 { _ = try wal.append(type: 2, payload: LogPayload.upsert(collection: "c", records: [Record(id: "ok", vector: [0, 0, 0, 1])]).encode()) }
+                _ = try wal.append(type: 2, payload: payload)
+                try wal.sync()
+            }
+            var why = "opened"
+            do { _ = try Store.open(directory: dir.path) } catch { why = "\(error)" }
+            #expect(why.hasPrefix("corrupt data: log record 16") && why.contains("record 250"), "\(label): \(why)")
+        }
     }
 
     @Test("concurrent writers share fsyncs and every acknowledged write is searchable and survives")
