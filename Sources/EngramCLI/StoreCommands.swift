@@ -32,16 +32,20 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "Records per logged batch.") var batch: Int = 1000
     @Option(help: "fsync, group-commit[:µs] or os-buffered (Docs/ENGINE.md).") var durability: GroupCommitLog.Mode = .fsync
     @Flag(name: .customLong("wait-indexed"), help: "Before closing, wait until the graph holds every record (else the rest is indexed when the store next opens).") var waitIndexed = false
+    @Option(name: .customLong("snapshot-every-mib"), help: "Write a local snapshot each time the log grows by this many MiB (0: only on close).") var snapshotEveryMiB: Int = StoreOptions().snapshotEveryLogBytes >> 20
     @Flag var json = false
 
     func validate() throws {
         guard batch >= 1 && batch <= 100_000 else { throw ValidationError("--batch must be between 1 and 100000") }
+        guard snapshotEveryMiB >= 0 && snapshotEveryMiB <= 1 << 30 else { throw ValidationError("--snapshot-every-mib must be between 0 and 2^30") }
         guard index == "hnsw" || index == "ivf" else { throw ValidationError("--index must be hnsw or ivf, got '\(index)'") }
         if index != "ivf" && nlist != nil { throw ValidationError("--nlist applies to --index ivf") }
     }
 
     func run() throws {
-        let store = try Store.open(directory: dataDir, options: StoreOptions(durability: durability))
+        var options = StoreOptions(durability: durability)
+        options.snapshotEveryLogBytes = snapshotEveryMiB << 20
+        let store = try Store.open(directory: dataDir, options: options)
         if let dimension {
             try store.createCollection(CollectionConfiguration(
                 name: collection, dimension: dimension, metric: metric,

@@ -16,7 +16,7 @@ public struct Checkpoint: Sendable {
         public var ids: [String] = []
         public var lsns: [UInt64] = []
         public var metadata: [MetadataValue] = []
-        public var vectors: [Float] = []
+        public var vectors = CapturedRows(capacity: 0, dimension: 1)
         /// Ids deleted since `since`, with the LSN of the delete.
         public var deleted: [(id: String, lsn: UInt64)] = []
         /// Every live record of the collection at `lsn` (not only the changed ones).

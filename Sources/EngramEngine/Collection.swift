@@ -302,9 +302,20 @@ final class Collection: @unchecked Sendable {
         }
     }
 
+    /// How many live records changed above `since`: the room to map for a
+    /// checkpoint's rows before writers are paused (``CapturedRows``).
+    func changedCount(since: UInt64) -> Int {
+        lock.withReadLock {
+            var n = 0
+            for (i, id) in idOfLabel.enumerated() where id != nil && labels.lsn(VectorID(i)) > since { n += 1 }
+            return n
+        }
+    }
+
     /// The changes above `since` (read lock held by the caller's pause:
-    /// memory stands still), for a checkpoint.
-    func changes(since: UInt64) throws(EngineError) -> Checkpoint.Changes {
+    /// memory stands still), for a checkpoint. The rows go to `room` when
+    /// it is large enough (mapped ahead by the caller), else to new memory.
+    func changes(since: UInt64, into room: CapturedRows? = nil) throws(EngineError) -> Checkpoint.Changes {
         try lock.withReadLock { () throws(EngineError) -> Checkpoint.Changes in
             var out = Checkpoint.Changes(configuration: configuration)
             let d = configuration.dimension
@@ -329,8 +340,12 @@ final class Collection: @unchecked Sendable {
             for block in staging.blocks {
                 for (row, label) in block.labels.enumerated() where labels.placement(label).isLive { stagedRows[label] = block.row(row) }
             }
-            var failure: EngineError?
-            out.vectors = [Float](unsafeUninitializedCapacity: out.ids.count * d) { rows, initialized in
+            if let room, room.capacity >= out.ids.count, room.dimension == d {
+                out.vectors = room
+            } else {
+                out.vectors = CapturedRows(capacity: out.ids.count, dimension: d)
+            }
+            try out.vectors.fill(out.ids.count) { (rows) throws(EngineError) in
                 // Staged rows from the blocks; graph rows in one pass under the index's lock, straight into place.
                 var inGraph = [VectorID](), graphRow = [Int]()
                 for (i, label) in changedLabels.enumerated() {
@@ -338,20 +353,17 @@ final class Collection: @unchecked Sendable {
                         inGraph.append(label)
                         graphRow.append(i)
                     } else if let row = stagedRows[label] {
-                        (rows.baseAddress! + i * d).initialize(from: row, count: d)
+                        (rows + i * d).update(from: row, count: d)
                     } else {
-                        failure = .corrupt("collection '\(configuration.name)': record '\(out.ids[i])' has no vector")
-                        break
+                        throw .corrupt("collection '\(configuration.name)': record '\(out.ids[i])' has no vector")
                     }
                 }
-                if failure == nil, !inGraph.isEmpty {
-                    do throws(IndexError) { try index.copyVectors(inGraph, toRows: graphRow, of: rows.baseAddress!) } catch {
-                        failure = .corrupt("collection '\(configuration.name)': a record is missing from its graph: \(error)")
+                if !inGraph.isEmpty {
+                    do throws(IndexError) { try index.copyVectors(inGraph, toRows: graphRow, of: rows) } catch {
+                        throw .corrupt("collection '\(configuration.name)': a record is missing from its graph: \(error)")
                     }
                 }
-                initialized = failure == nil ? out.ids.count * d : 0
             }
-            if let failure { throw failure }
             out.deleted = tombstones.filter { $0.value > since }.map { (id: $0.key, lsn: $0.value) }
             return out
         }
