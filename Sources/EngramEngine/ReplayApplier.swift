@@ -66,11 +66,11 @@ final class ReplayApplier: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// At least half the queue is waiting: the applying thread is the slower one.
+    /// Two items or more are waiting: the applying thread is the slower one.
     var isBehind: Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return (waiting.count - head) * 2 >= depth
+        return waiting.count - head >= 2
     }
 
     /// Queues `item` behind every item submitted before it.
