@@ -42,8 +42,18 @@ extension Store {
             var worked = false
             for c in store.catalog.withLock({ Array($0.values) }) {
                 if store.closed.load(ordering: .acquiring) { break }
-                // After recovery: the metadata posting lists, a slice at a time (filters scan until then).
-                if c.indexMetadataPostings(atMost: 50_000) { worked = true }
+                // After recovery: the metadata posting lists first (filters scan until then), a slice at a
+                // time so writers and searches get the lock between slices.
+                let postingsStart = engineNanoseconds()
+                var slices = 0
+                while !store.closed.load(ordering: .acquiring), c.indexMetadataPostings(atMost: 50_000) { slices += 1 }
+                if slices > 0 {
+                    worked = true
+                    store.telemetry.logger.info("built the metadata posting lists recovery deferred", metadata: [
+                        "collection": "\(c.configuration.name)", "slices": "\(slices)",
+                        "ms": "\((engineNanoseconds() - postingsStart) / 1_000_000)",
+                    ])
+                }
                 do {
                     if store.options.backgroundIndexing, try store.indexBlock(of: c) != nil { worked = true }
                     store.compactIfNeeded(c)
