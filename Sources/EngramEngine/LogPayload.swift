@@ -86,8 +86,9 @@ enum LogPayload: Equatable {
 
         var count: Int { ends.count }
 
-        /// The values, decoded and checked like a live write's.
-        func decoded() throws(EngineError) -> [MetadataValue] {
+        /// The values, decoded and checked like a live write's; a value
+        /// that fails is corruption of the log record written at `lsn`.
+        func decoded(loggedAt lsn: UInt64) throws(EngineError) -> [MetadataValue] {
             var out = [MetadataValue]()
             out.reserveCapacity(ends.count)
             var failure: EngineError?
@@ -98,11 +99,11 @@ enum LogPayload: Equatable {
                     do throws(MetadataError) {
                         value = try MetadataCodec.decode(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
                     } catch {
-                        failure = .corrupt("the metadata of record \(i): \(error)")
+                        failure = .corrupt("log record \(lsn): the metadata of record \(i): \(error)")
                         return
                     }
                     guard value.isValid else {
-                        failure = .corrupt("record \(i) holds invalid metadata")
+                        failure = .corrupt("log record \(lsn): record \(i) holds invalid metadata")
                         return
                     }
                     out.append(value)

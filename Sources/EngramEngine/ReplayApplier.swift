@@ -118,12 +118,11 @@ final class ReplayApplier: @unchecked Sendable {
                     let values: [MetadataValue]
                     switch metadata {
                     case .decoded(let decoded): values = decoded
-                    case .encoded(let encoded): values = try encoded.decoded()
+                    case .encoded(let encoded): values = try encoded.decoded(loggedAt: lsn)
                     }
                     collection.apply(ids: ids, metadata: values, placed: placed, lsn: lsn)
                 } catch {
-                    guard case .corrupt(let why) = error else { failure = error; break }
-                    failure = .corrupt("log record \(lsn): \(why)")
+                    failure = error
                 }
             case .delete(let collection, let ids, let lsn):
                 collection.apply(delete: ids, lsn: lsn)

@@ -197,12 +197,7 @@ extension Store {
             }
             // Decoded here only while the applying thread is the slower one.
             var carried = ReplayApplier.Metadata.encoded(metadata)
-            if applier.isBehind {
-                do throws(EngineError) { carried = .decoded(try metadata.decoded()) } catch {
-                    guard case .corrupt(let why) = error else { throw error }
-                    throw .corrupt("log record \(lsn): \(why)")
-                }
-            }
+            if applier.isBehind { carried = .decoded(try metadata.decoded(loggedAt: lsn)) }
             applier.submit(.upsert(c, ids: ids, metadata: carried, placed: placed, lsn: lsn))
         case .delete(let name, let ids):
             applier.submit(.delete(try collection(name), ids: ids, lsn: lsn))
