@@ -81,8 +81,11 @@ struct CheckpointTests {
         let table = PostgresSchema.tableName(forCollection: "c")
         func collation() throws -> String? {
             try db.pool.withConnection {
-                try $0.execute("SELECT collation_name FROM information_schema.columns WHERE table_name = $1 AND column_name = 'id'",
-                               [.text(table)]).text(row: 0, column: 0)
+                // This test's schema only: other tests' schemas hold tables of the same name at once.
+                try $0.execute("""
+                    SELECT collation_name FROM information_schema.columns
+                    WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'id'
+                    """, [.text(table)]).text(row: 0, column: 0)
             }
         }
         #expect(try collation() == "C")
