@@ -56,12 +56,8 @@ public struct MetadataIndex: Sendable {
     public mutating func indexPostings(atMost limit: Int) -> Bool {
         guard !hasAllPostings else { return true }
         let end = Swift.min(values.count, indexedBound + Swift.max(1, limit))
-        let bound = values.count
         for i in indexedBound..<end {
-            guard let value = values[i] else { continue }
-            Self.forEachScalar(value) { field, scalar in
-                postings[field, default: [:]][scalar, default: PostingList()].insert(VectorID(i), bound: bound)
-            }
+            if let value = values[i] { addPostings(of: value, for: VectorID(i)) }
         }
         indexedBound = end == values.count ? Int.max : end
         return hasAllPostings
@@ -79,6 +75,11 @@ public struct MetadataIndex: Sendable {
         values[i] = value
         count += 1
         guard i < indexedBound else { return }
+        addPostings(of: value, for: label)
+    }
+
+    /// Puts `label` in the posting list of every (field, scalar) of `value`.
+    private mutating func addPostings(of value: MetadataValue, for label: VectorID) {
         let bound = values.count
         Self.forEachScalar(value) { field, scalar in
             postings[field, default: [:]][scalar, default: PostingList()].insert(label, bound: bound)

@@ -34,6 +34,32 @@ private func randomFilter(_ rng: inout SeededGenerator, depth: Int = 0) -> Metad
     }
 }
 
+/// Expects `index` to select, for `count` random filters, exactly the records whose values match.
+private func expectAgrees(
+    _ index: MetadataIndex, _ records: [VectorID: MetadataValue], filters count: Int, _ rng: inout SeededGenerator, _ stage: String
+) {
+    for _ in 0..<count {
+        let filter = randomFilter(&rng)
+        var got = Set<VectorID>()
+        index.evaluate(filter).forEach { got.insert($0) }
+        #expect(got == Set(records.filter { filter.matches($0.value) }.keys), "\(stage): \(filter)")
+    }
+}
+
+/// Replaces or removes `count` random records, in the index and in `records` alike.
+private func churn(_ index: inout MetadataIndex, _ records: inout [VectorID: MetadataValue], count: Int, _ rng: inout SeededGenerator) {
+    for label in records.keys.sorted().shuffled(using: &rng).prefix(count) {
+        if Bool.random(using: &rng) {
+            index.remove(label)
+            records[label] = nil
+        } else {
+            let r = randomRecord(&rng)
+            index.set(r, for: label)
+            records[label] = r
+        }
+    }
+}
+
 @Suite("Metadata filters and the inverted index")
 struct MetadataIndexTests {
     @Test("the index selects exactly the records the filter's definition matches, through updates and removals")
@@ -47,25 +73,8 @@ struct MetadataIndexTests {
             index.set(r, for: VectorID(label))
         }
         for round in 0..<4 {
-            for _ in 0..<60 {
-                let filter = randomFilter(&rng)
-                let bits = index.evaluate(filter)
-                let expected = Set(records.filter { filter.matches($0.value) }.keys)
-                var got = Set<VectorID>()
-                bits.forEach { got.insert($0) }
-                #expect(got == expected, "round \(round): \(filter)")
-            }
-            // Churn: replace some, remove some.
-            for label in records.keys.sorted().shuffled(using: &rng).prefix(50) {
-                if Bool.random(using: &rng) {
-                    index.remove(label)
-                    records[label] = nil
-                } else {
-                    let r = randomRecord(&rng)
-                    index.set(r, for: label)
-                    records[label] = r
-                }
-            }
+            expectAgrees(index, records, filters: 60, &rng, "round \(round)")
+            churn(&index, &records, count: 50, &rng)  // replace some, remove some
         }
         #expect(index.count == records.count)
     }
@@ -75,25 +84,9 @@ struct MetadataIndexTests {
         var rng = SeededGenerator.forTest("metadata.deferred", defaultSeed: 131)
         var index = MetadataIndex()
         var records = [VectorID: MetadataValue]()
-        func check(_ stage: String) {
-            for _ in 0..<40 {
-                let filter = randomFilter(&rng)
-                var got = Set<VectorID>()
-                index.evaluate(filter).forEach { got.insert($0) }
-                #expect(got == Set(records.filter { filter.matches($0.value) }.keys), "\(stage): \(filter)")
-            }
-        }
+        func check(_ stage: String) { expectAgrees(index, records, filters: 40, &rng, stage) }
         func churn() {
-            for label in records.keys.sorted().shuffled(using: &rng).prefix(40) {
-                if Bool.random(using: &rng) {
-                    index.remove(label)
-                    records[label] = nil
-                } else {
-                    let r = randomRecord(&rng)
-                    index.set(r, for: label)
-                    records[label] = r
-                }
-            }
+            EngramEngineTests.churn(&index, &records, count: 40, &rng)
             for label in 300..<(300 + Int.random(in: 0...10, using: &rng)) where records[VectorID(label)] == nil {
                 let r = randomRecord(&rng)
                 index.set(r, for: VectorID(label))
