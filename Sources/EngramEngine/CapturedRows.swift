@@ -21,7 +21,9 @@ public final class CapturedRows: @unchecked Sendable {
         self.capacity = Swift.max(0, capacity)
         self.dimension = dimension
         let bytes = Swift.max(1, self.capacity * dimension) * MemoryLayout<Float>.stride
-        if let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+        // Small captures (and the empty default of Checkpoint.Changes) come from the allocator.
+        if bytes >= 1 << 16,
+           let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
            mapped != MAP_FAILED {
             mappedBytes = bytes
             base = mapped.bindMemory(to: Float.self, capacity: bytes / 4)

@@ -323,7 +323,7 @@ final class Collection: @unchecked Sendable {
             // In label order (the live labels are exactly those with an id):
             // the graph's rows are then read front to back.
             var changedLabels = [VectorID]()
-            let expected = since == 0 ? labelOfID.count : 0
+            let expected = Swift.min(labelOfID.count, room?.capacity ?? (since == 0 ? labelOfID.count : 0))
             changedLabels.reserveCapacity(expected)
             out.ids.reserveCapacity(expected)
             out.lsns.reserveCapacity(expected)
