@@ -5,8 +5,8 @@ import EngramIndex
 /// at ``lsn`` (Docs/ENGINE.md, "Checkpoints").
 ///
 /// Invariants: for each collection, `ids`, `lsns` and `metadata` have one
-/// entry per changed record and `vectors` holds their rows back to back
-/// (`ids.count × dimension` floats, prepared: normalised under cosine);
+/// entry per changed record and `vectors` reads their rows in that order
+/// (prepared: normalised under cosine) while the target's commit runs;
 /// every change has an LSN in `(since, lsn]`; an id is in `ids` only if
 /// live at `lsn`; `deleted` may name an id also in `ids` (deleted, then
 /// written again): the target applies deletions first.
@@ -16,7 +16,7 @@ public struct Checkpoint: Sendable {
         public var ids: [String] = []
         public var lsns: [UInt64] = []
         public var metadata: [MetadataValue] = []
-        public var vectors = CapturedRows(capacity: 0, dimension: 1)
+        public internal(set) var vectors: CheckpointRows
         /// Ids deleted since `since`, with the LSN of the delete.
         public var deleted: [(id: String, lsn: UInt64)] = []
         /// Every live record of the collection at `lsn` (not only the changed ones).
@@ -26,7 +26,10 @@ public struct Checkpoint: Sendable {
         /// restore can load it instead of rebuilding the graph.
         public var graphSnapshot: [UInt8]?
 
-        public init(configuration: CollectionConfiguration) { self.configuration = configuration }
+        public init(configuration: CollectionConfiguration) {
+            self.configuration = configuration
+            vectors = CheckpointRows(dimension: configuration.dimension)
+        }
     }
 
     /// The LSN the target had (changes are above it).

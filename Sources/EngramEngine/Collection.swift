@@ -40,6 +40,9 @@ final class Collection: @unchecked Sendable {
     /// Deleted ids not yet known to be checkpointed, with the delete's LSN
     /// (``Store/checkpoint(to:)`` prunes them).
     var tombstones: [String: UInt64] = [:]
+    /// The rows of the checkpoint in progress, which sets a vector aside
+    /// before its label's version ends (``CheckpointRows``).
+    private var checkpointRows: CheckpointRows?
     let lock = ReadWriteLock()
     /// Held while a staged block is in flight; counts the blocks moved into the graph.
     let indexing = Locked<Int>(0)
@@ -248,6 +251,7 @@ final class Collection: @unchecked Sendable {
     /// Ends a live label's version (write lock held): out of the maps and
     /// the metadata index, out of the graph now or when its block is done.
     private func retire(_ label: VectorID) {
+        checkpointRows?.setAside(label, from: index)  // before the label can be reused
         metadata.remove(label)
         setID(nil, of: label)
         if labels.kill(label) {
@@ -302,28 +306,17 @@ final class Collection: @unchecked Sendable {
         }
     }
 
-    /// How many live records changed above `since`: the room to map for a
-    /// checkpoint's rows before writers are paused (``CapturedRows``).
-    func changedCount(since: UInt64) -> Int {
-        lock.withReadLock {
-            var n = 0
-            for (i, id) in idOfLabel.enumerated() where id != nil && labels.lsn(VectorID(i)) > since { n += 1 }
-            return n
-        }
-    }
-
-    /// The changes above `since` (read lock held by the caller's pause:
-    /// memory stands still), for a checkpoint. The rows go to `room` when
-    /// it is large enough (mapped ahead by the caller), else to new memory.
-    func changes(since: UInt64, into room: CapturedRows? = nil) throws(EngineError) -> Checkpoint.Changes {
-        try lock.withReadLock { () throws(EngineError) -> Checkpoint.Changes in
-            var out = Checkpoint.Changes(configuration: configuration)
-            let d = configuration.dimension
+    /// The changes above `since`, for a checkpoint; the caller has paused
+    /// writers. The vectors are not copied: the rows stay pinned, read while
+    /// the target streams them, until ``CheckpointRows/release()``.
+    func changes(since: UInt64) -> Checkpoint.Changes {
+        var out = Checkpoint.Changes(configuration: configuration)
+        let rows = lock.withReadLock { () -> CheckpointRows in
             out.liveCount = labelOfID.count
             // In label order (the live labels are exactly those with an id):
             // the graph's rows are then read front to back.
             var changedLabels = [VectorID]()
-            let expected = Swift.min(labelOfID.count, room?.capacity ?? (since == 0 ? labelOfID.count : 0))
+            let expected = since == 0 ? labelOfID.count : 0
             changedLabels.reserveCapacity(expected)
             out.ids.reserveCapacity(expected)
             out.lsns.reserveCapacity(expected)
@@ -340,32 +333,23 @@ final class Collection: @unchecked Sendable {
             for block in staging.blocks {
                 for (row, label) in block.labels.enumerated() where labels.placement(label).isLive { stagedRows[label] = block.row(row) }
             }
-            if let room, room.capacity >= out.ids.count, room.dimension == d {
-                out.vectors = room
-            } else {
-                out.vectors = CapturedRows(capacity: out.ids.count, dimension: d)
-            }
-            try out.vectors.fill(out.ids.count) { (rows) throws(EngineError) in
-                // Staged rows from the blocks; graph rows in one pass under the index's lock, straight into place.
-                var inGraph = [VectorID](), graphRow = [Int]()
-                for (i, label) in changedLabels.enumerated() {
-                    if labels.placement(label) == .indexed {
-                        inGraph.append(label)
-                        graphRow.append(i)
-                    } else if let row = stagedRows[label] {
-                        (rows + i * d).update(from: row, count: d)
-                    } else {
-                        throw .corrupt("collection '\(configuration.name)': record '\(out.ids[i])' has no vector")
-                    }
-                }
-                if !inGraph.isEmpty {
-                    do throws(IndexError) { try index.copyVectors(inGraph, toRows: graphRow, of: rows) } catch {
-                        throw .corrupt("collection '\(configuration.name)': a record is missing from its graph: \(error)")
-                    }
-                }
-            }
             out.deleted = tombstones.filter { $0.value > since }.map { (id: $0.key, lsn: $0.value) }
-            return out
+            return CheckpointRows(self, labels: changedLabels, stagedRows: stagedRows, blocks: staging.blocks, labelBound: labels.bound)
+        }
+        // Writers are paused, so no version ended since the walk: pinned from here on.
+        lock.withWriteLock {
+            checkpointRows?.markReleased()
+            checkpointRows = rows
+        }
+        out.vectors = rows
+        return out
+    }
+
+    /// Ends the pin of `rows` (``CheckpointRows/release()``).
+    func unpin(_ rows: CheckpointRows) {
+        lock.withWriteLock {
+            rows.markReleased()
+            if checkpointRows === rows { checkpointRows = nil }
         }
     }
 

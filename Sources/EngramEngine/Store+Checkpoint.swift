@@ -33,11 +33,6 @@ extension Store {
             let since: UInt64
             do { since = try target.checkpointLSN() } catch { throw .checkpoint("\(error)") }
             let start = engineNanoseconds()
-            // The rows' memory is mapped before writers pause (a little spare room for writes meanwhile).
-            let room = Dictionary(uniqueKeysWithValues: catalog.withLock { Array($0.values) }.map { c in
-                let n = c.changedCount(since: since)
-                return (c.configuration.name, CapturedRows(capacity: n + n / 64 + 256, dimension: c.configuration.dimension))
-            })
             var pausedNanoseconds: Int64 = 0
             let captured: Checkpoint = try sequencer.paused { (lsn) throws(EngineError) -> Checkpoint in
                 let pauseStart = engineNanoseconds()
@@ -48,12 +43,14 @@ extension Store {
                 let collections = catalog.withLock { Array($0.values) }.sorted { $0.configuration.name < $1.configuration.name }
                 var changes = [Checkpoint.Changes]()
                 for c in collections {
-                    var change = try c.changes(since: since, into: room[c.configuration.name])
+                    var change = c.changes(since: since)
                     if withGraphs { change.graphSnapshot = StoreSnapshot.encode(lsn: lsn, checkpointLSN: lsn, collections: [c]) }
                     changes.append(change)
                 }
                 return Checkpoint(since: since, lsn: lsn, storeID: identity.withLock { $0 }, collections: changes)
             }
+            // The rows stay pinned (read while the target streams them) until the commit is over.
+            defer { for c in captured.collections { c.vectors.release() } }
             let captureSeconds = Double(engineNanoseconds() - start) / 1e9
             if withGraphs { scheduleMaintenance() }  // the indexer stepped aside for the graph snapshots
             var report = CheckpointReport(since: since, lsn: captured.lsn, upserts: captured.upserts, deletes: captured.deletes,

@@ -23,8 +23,10 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     /// The column type of collections this target registers (a registered
     /// collection keeps the type it was registered with).
     public let vectorType: PostgresVectorType
-    /// Rows per COPY message.
+    /// Bytes per COPY message.
     static let copyChunkBytes = 1 << 20
+    /// Rows read from the collection at a time.
+    static let rowsPerRead = 1024
 
     public init(pool: PostgresPool, createSQLIndex: Bool = false, vectorType: PostgresVectorType = .vector) throws {
         self.pool = pool
@@ -229,15 +231,24 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         }
         try db.copyIn("COPY \(empty ? table : "engram_stage") (id, embedding, metadata, lsn) FROM STDIN (FORMAT binary)") { send in
             var writer = BinaryCopyWriter()
-            try changes.vectors.withUnsafeBufferPointer { rows in
-                for i in changes.ids.indices {
-                    writer.row(fields: 4)
-                    writer.text(changes.ids[i])
-                    let row = UnsafeBufferPointer(rebasing: rows[(i * d)..<((i + 1) * d)])
-                    if type == .halfvec { writer.halfvec(row) } else { writer.vector(row) }
-                    writer.jsonb(MetadataJSON.format(changes.metadata[i]))
-                    writer.int64(Int64(changes.lsns[i]))
-                    if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }
+            // The rows are read from the collection a slice at a time (``CheckpointRows``).
+            let n = changes.ids.count
+            var slice = [Float](repeating: 0, count: Swift.min(n, Self.rowsPerRead) * d)
+            try slice.withUnsafeMutableBufferPointer { rows in
+                var start = 0
+                while start < n {
+                    let end = Swift.min(n, start + Self.rowsPerRead)
+                    try changes.vectors.read(start..<end, into: rows.baseAddress!)
+                    for i in start..<end {
+                        writer.row(fields: 4)
+                        writer.text(changes.ids[i])
+                        let row = UnsafeBufferPointer(rebasing: rows[((i - start) * d)..<((i - start + 1) * d)])
+                        if type == .halfvec { writer.halfvec(row) } else { writer.vector(row) }
+                        writer.jsonb(MetadataJSON.format(changes.metadata[i]))
+                        writer.int64(Int64(changes.lsns[i]))
+                        if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }
+                    }
+                    start = end
                 }
             }
             writer.finish()
