@@ -1,7 +1,12 @@
 @testable import EngramEngine
 import EngramIndex
 import EngramTestSupport
+import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A checkpoint's rows are read while the target streams them, not copied
 /// while writers wait (``CheckpointRows``): writes that end the pinned
@@ -94,6 +99,54 @@ struct CheckpointRowsTests {
         #expect(second.upserts == 1300 && second.deletes == 300)
         #expect(calm.rows.count == after.count)
         #expect(calm.rows.filter { after[$0.key] != $0.value }.isEmpty)
+        try store.close()
+    }
+
+    @Test("a writer thread churning during checkpoints never shows another record's vector")
+    func concurrentChurn() throws {
+        let dir = TemporaryDirectory("engram-checkpoint-rows-churn")
+        defer { dir.remove() }
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        let d = 8, ids = 600
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: d, metric: .squaredL2))
+        // Every version of every id, each vector distinct: a reused label showing through would name another's.
+        let written = Locked<[String: [[Float]]]>([:])
+        var seedRNG = SeededGenerator.forTest("checkpoint.rows.churn", defaultSeed: 607)
+        let writerSeed = seedRNG.next()
+        let stop = Atomic<Bool>(false)
+        let target = InterleavingTarget { usleep(200_000) }  // the writer churns between the two halves
+        let failures = Locked<[String]>([])
+        runOnThreads(2) { t in
+            if t == 1 {  // the checkpointer
+                for round in 1...5 {
+                    // Each checkpoint after more writes than the last.
+                    while !stop.load(ordering: .acquiring) && written.withLock({ $0.values.reduce(0) { $0 + $1.count } }) < 400 * round { usleep(1000) }
+                    do { _ = try store.checkpoint(to: target) } catch { failures.withLock { $0.append("\(error)") } }
+                }
+                stop.store(true, ordering: .releasing)
+                return
+            }
+            var rng = SplitMix64(seed: writerSeed)
+            while !stop.load(ordering: .acquiring) {
+                var batch = [String: Record]()
+                for _ in 0..<50 {
+                    let id = "r\(rng.next() % UInt64(ids))"
+                    batch[id] = Record(id: id, vector: (0..<d).map { _ in Float(Int64(rng.next() % 2001) - 1000) / 100 })
+                }
+                written.withLock { w in for r in batch.values { w[r.id, default: []].append(r.vector) } }
+                do {
+                    try store.upsert("c", Array(batch.values))
+                    _ = try store.delete("c", ids: ["r\(rng.next() % UInt64(ids))"])
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let versions = written.withLock { $0 }
+        let foreign = target.rows.filter { id, row in !(versions[id] ?? []).contains(row) }.map(\.key)
+        #expect(foreign.isEmpty, "rows that were never a version of their id: \(foreign.prefix(5))")
+        #expect(!target.rows.isEmpty)
         try store.close()
     }
 }
