@@ -22,7 +22,9 @@ import Glibc
 ///
 /// Concurrency: searches take `lock` shared. Writes take it exclusively
 /// only to update the maps and copy vectors into `staging` (short: the
-/// batch was validated and prepared before). The graph insert of a staged
+/// batch was validated and prepared before). A waiting writer holds off new
+/// searches, so searches back to back never starve writes, the indexer or
+/// the maintenance; nothing takes `lock` to read while holding it. The graph insert of a staged
 /// block runs outside `lock` (``indexOldestBlock(threads:)``), under
 /// `indexing`, which snapshots take to see no block in flight.
 final class Collection: @unchecked Sendable {
@@ -43,7 +45,8 @@ final class Collection: @unchecked Sendable {
     /// The rows of the checkpoint in progress, which sets a vector aside
     /// before its label's version ends (``CheckpointRows``).
     private var checkpointRows: CheckpointRows?
-    let lock = ReadWriteLock()
+    /// Writers preferred (see the type's concurrency note).
+    let lock = ReadWriteLock(preferringWriters: true)
     /// Held while a staged block is in flight; counts the blocks moved into the graph.
     let indexing = Locked<Int>(0)
     /// Snapshots waiting for `indexing`: the background indexer steps aside
