@@ -24,9 +24,10 @@ import Glibc
 /// only to update the maps and copy vectors into `staging` (short: the
 /// batch was validated and prepared before). A waiting writer holds off new
 /// searches, so searches back to back never starve writes, the indexer or
-/// the maintenance; nothing takes `lock` to read while holding it. The graph insert of a staged
-/// block runs outside `lock` (``indexOldestBlock(threads:)``), under
-/// `indexing`, which snapshots take to see no block in flight.
+/// the maintenance; nothing takes `lock` to read while holding it. The
+/// graph insert of a staged block runs outside `lock`
+/// (``indexOldestBlock(threads:)``), under `indexing`, which snapshots take
+/// to see no block in flight.
 final class Collection: @unchecked Sendable {
     let configuration: CollectionConfiguration
     /// What every vector of the collection must be (the validation gate).
