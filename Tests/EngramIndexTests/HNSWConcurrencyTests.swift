@@ -76,4 +76,56 @@ struct HNSWConcurrencyTests {
         index.compact()
         try index.checkInvariants()
     }
+
+    /// A node reached on a layer by a concurrent insert before its own lists
+    /// below were written led that insert into an empty list: it linked to
+    /// that node alone, which then wrote its lists over the link back, and
+    /// the insert was stranded (found by the crash test as a record no
+    /// search could return). Data on a line with repeated points makes the
+    /// graph sparse enough that one lost link strands a node.
+    @Test("concurrent inserts in small batches strand no node")
+    func concurrentInsertsStrandNothing() throws {
+        var rng = SeededGenerator.forTest("hnsw.strand", defaultSeed: 73)
+        let d = 8
+        // 97 points on a closed line through the unit cube, each repeated every 97 labels.
+        @Sendable func point(_ i: Int) -> [Float] { (0..<d).map { Float((i * 31 + $0 * 7) % 97) / 97 + 0.01 } }
+        var stranded = [String]()
+        for build in 0..<100 {
+            let n = Int.random(in: 100...400, using: &rng)
+            let index = try HNSWIndex(dimension: d, metric: .squaredL2, configuration: HNSWConfiguration())
+            let batches = Int.random(in: 0..<1000, using: &rng)
+            let failure = Locked<String?>(nil)
+            // Two threads insert each batch while a third searches: three
+            // threads on two cores, so inserts are preempted half-linked.
+            runOnThreads(2) { worker in
+                if worker == 0 {
+                    var batchRNG = SeededGenerator(seed: UInt64(batches))
+                    var next = 0
+                    while next < n {
+                        let count = Swift.min(n - next, Int.random(in: 4...32, using: &batchRNG))
+                        let floats = (next..<(next + count)).flatMap(point)
+                        do {
+                            try index.insert(contentsOf: floats, labels: (next..<(next + count)).map { VectorID($0) }, threads: 2)
+                        } catch {
+                            failure.withLock { $0 = "\(error)" }
+                        }
+                        next += count
+                    }
+                } else {
+                    var i = 0
+                    while index.count < n {
+                        _ = try? index.search(point(i), k: 5, efSearch: 64)
+                        i += 1
+                    }
+                }
+            }
+            if let error = failure.withLock({ $0 }) { Issue.record("insert: \(error)") }
+            for i in 0..<n {
+                // ef above n: the search sees every node it can reach, so only a stranded one is missed.
+                let hits = try index.search(point(i), k: 5, efSearch: 2 * n)
+                if !hits.contains(where: { $0.distance == 0 }) { stranded.append("build \(build), n \(n): \(i)") }
+            }
+        }
+        #expect(stranded.isEmpty, "\(stranded.count) unreachable, first: \(stranded.prefix(5))")
+    }
 }

@@ -175,14 +175,24 @@ extension HNSWIndex {
         }
     }
 
-    /// Connects a filled slot into the graph, layer by layer from the lower
-    /// of its level and the top level down to 0; `scorer` measures from its vector.
+    /// Connects a filled slot into the graph; `scorer` measures from its vector.
+    ///
+    /// Its neighbours are chosen layer by layer from the lower of its level
+    /// and the top level down to 0 (each layer's search starts from the
+    /// nearest found on the layer above), but written from layer 0 up. A
+    /// concurrent insert can only reach the slot through a layer it is
+    /// already linked on, and every layer below that is then linked too: it
+    /// never descends into an empty list (which would leave it linked to
+    /// this slot alone), and no list it adds to here is written over later.
     func link<K: DistanceKernel, S: SlotScorer>(
         _ kernel: K.Type, scoring scorer: S, _ slot: UInt32, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
     ) {
         var (current, currentDistance) = descend(scoring: scorer, from: entry, top: top, to: level, scratch: scratch)
         let restricted = registry.withLock { $0.tombstoneCount } > 0
-        var l = Swift.min(level, top)
+        let highest = Swift.min(level, top)
+        guard highest >= 0 else { return }
+        var chosen = [[UInt32]](repeating: [], count: highest + 1)
+        var l = highest
         while l >= 0 {
             searchLayer(scoring: scorer, entry: current, entryDistance: currentDistance, ef: configuration.efConstruction,
                         level: l, scratch: scratch, filter: nil, restricted: restricted, slots: capacity)
@@ -197,12 +207,14 @@ extension HNSWIndex {
                 current = nearest.slot
                 currentDistance = nearest.distance
             }
-            let selected = selectNeighbours(kernel, found, max: maxM)
-            lockNode(slot)
-            selected.withUnsafeBufferPointer { writeLinks(slot, l, $0) }
-            unlockNode(slot)
-            for neighbour in selected { connect(kernel, neighbour, to: slot, level: l) }
+            chosen[l] = selectNeighbours(kernel, found, max: maxM)
             l -= 1
+        }
+        for l in 0...highest {
+            lockNode(slot)
+            chosen[l].withUnsafeBufferPointer { writeLinks(slot, l, $0) }
+            unlockNode(slot)
+            for neighbour in chosen[l] { connect(kernel, neighbour, to: slot, level: l) }
         }
     }
 
