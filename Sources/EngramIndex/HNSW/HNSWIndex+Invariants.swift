@@ -10,10 +10,10 @@ extension HNSWIndex {
     /// violations. Takes the exclusive lock; O(n · M) plus, with
     /// `reachability`, a traversal of layer 0. Tests call it after mutations.
     ///
-    /// Reachability is checked on request: it holds after ``compact()``, and
-    /// also after plain inserts on the data sets tested here, but the
-    /// heuristic's pruning may in principle strand a node, which
-    /// ``compact()`` then relinks.
+    /// Reachability is checked on request: it holds after ``compact()`` and
+    /// after a batch insert of at least an eighth of the index, which both
+    /// relink stranded nodes. Between them, the heuristic's pruning may strand
+    /// a node that smaller inserts left with no list pointing to it.
     public func checkInvariants(reachability: Bool = true) throws(HNSWInvariantViolation) {
         let problems = lock.withWriteLock { invariantProblems(reachability: reachability) }
         if !problems.isEmpty { throw HNSWInvariantViolation(problems: problems) }
