@@ -89,6 +89,41 @@ struct WritePathTests {
         try reopened.close()
     }
 
+    /// Blocks of 16 into a growing graph: each too small for the index's own
+    /// check after a batch, so the collection checks as the graph grows by
+    /// an eighth. Clustered 4-d points at M 4 make the heuristic strand nodes.
+    @Test("a collection indexed block by block leaves no record that a search for it cannot reach")
+    func blockByBlockRelinksStranded() throws {
+        var stranded = [String]()
+        // Seeds whose graph strands nodes without the check (2: r429; 6: r94, r418, r472).
+        for seed: UInt64 in [2, 6] {
+            let dir = TemporaryDirectory("engram-strand")
+            defer { dir.remove() }
+            var options = StoreOptions(durability: .osBuffered)
+            options.backgroundIndexing = false  // one block per batch, in order, on one thread: the same graph every run
+            options.indexThreads = 1
+            let store = try Store.open(directory: dir.path, options: options)
+            try store.createCollection(CollectionConfiguration(
+                name: "c", dimension: 4, metric: .squaredL2, hnsw: HNSWConfiguration(m: 4, efConstruction: 32)))
+            var rng = SeededGenerator(seed: seed)
+            let n = 3000
+            let base = rng.clusteredVectors(count: n, dimension: 4, clusters: 30)
+            func vector(_ i: Int) -> [Float] { Array(base[(i * 4)..<((i + 1) * 4)]) }
+            for start in stride(from: 0, to: n, by: 16) {
+                try store.upsert("c", (start..<Swift.min(n, start + 16)).map { Record(id: "r\($0)", vector: vector($0)) })
+                _ = try store.indexBlock(of: store.collection("c"))
+            }
+            #expect(try store.unindexedCount("c") == 0)
+            for i in 0..<n {
+                // efSearch above n: the search reaches every node a path leads to.
+                let hit = try store.search("c", vector: vector(i), k: 1, efSearch: 2 * n).first
+                if hit?.distance != 0 { stranded.append("seed \(seed): r\(i)") }
+            }
+            try store.close(writingSnapshot: false)
+        }
+        #expect(stranded.isEmpty, "\(stranded.count) unreachable: \(stranded.prefix(5))")
+    }
+
     @Test("a snapshot taken with staged rows restores them; replay above it is idempotent per record LSN")
     func snapshotWithStagedRows() throws {
         let dir = TemporaryDirectory("engram-write-path")

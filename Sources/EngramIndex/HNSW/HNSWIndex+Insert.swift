@@ -70,10 +70,13 @@ extension HNSWIndex {
     }
 
     /// Links in every live node that no layer-0 path from the entry point
-    /// reaches (``relinkUnreachable(_:)``), under the exclusive lock; returns how many.
+    /// reaches; returns how many. The search for them reads every list under
+    /// the shared lock; only if it finds one does the relinking
+    /// (``relinkUnreachable(_:)``, which looks again) take the exclusive lock.
     @discardableResult
-    func relinkStranded() -> Int {
-        lock.withWriteLock {
+    public func relinkStranded() -> Int {
+        guard !lock.withReadLock({ unreachableFromEntry() }).isEmpty else { return 0 }
+        return lock.withWriteLock {
             switch metric {
             case .squaredL2: return relinkUnreachable(SquaredL2Kernel.self)
             case .innerProduct: return relinkUnreachable(InnerProductKernel.self)
