@@ -50,8 +50,6 @@ final class Collection: @unchecked Sendable {
     let lock = ReadWriteLock(preferringWriters: true)
     /// Held while a staged block is in flight; counts the blocks moved into the graph.
     let indexing = Locked<Int>(0)
-    /// Vectors moved into the graph since the last check for stranded ones (under `indexing`).
-    private var indexedSinceReachabilityCheck = 0
     /// Snapshots waiting for `indexing`: the background indexer steps aside
     /// for them (a mutex is not fair: an indexer taking block after block
     /// could keep a snapshot, and the writers it pauses, waiting for long).
@@ -308,13 +306,6 @@ final class Collection: @unchecked Sendable {
             }
             if let failure { throw failure }
             blocksIndexed += 1
-            // The neighbour heuristic can strand a node (Docs/HNSW.md, "Invariants"): look for such nodes
-            // each time the graph has grown by an eighth, which bounds the cost per vector.
-            indexedSinceReachabilityCheck += taken.labels.count
-            if indexedSinceReachabilityCheck * 8 >= index.count {
-                indexedSinceReachabilityCheck = 0
-                _ = index.relinkStranded()
-            }
             return taken.labels.count
         }
     }

@@ -20,9 +20,6 @@ protocol CollectionIndex: AnyObject, Sendable {
     func search(_ query: UnsafeBufferPointer<Float>, k: Int, searchEffort: Int?, filter: CandidateFilter?) throws(IndexError) -> [SearchResult]
     /// The index in its own snapshot format (Docs/FORMATS.md).
     func snapshot() -> [UInt8]
-    /// Links in records no search could reach (HNSW: nodes the neighbour
-    /// heuristic stranded); returns how many. Reads the whole index.
-    func relinkStranded() -> Int
 }
 
 extension HNSWIndex: CollectionIndex {

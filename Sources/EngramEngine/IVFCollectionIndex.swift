@@ -160,9 +160,6 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
 
     static let magic: [UInt8] = Array("ENGRIVFC".utf8)
 
-    /// Nothing to do: a search probes lists, and every vector is in one.
-    func relinkStranded() -> Int { 0 }
-
     func snapshot() -> [UInt8] {
         lock.withReadLock {
             var out = Self.magic

@@ -89,9 +89,9 @@ struct WritePathTests {
         try reopened.close()
     }
 
-    /// Blocks of 16 into a growing graph: each too small for the index's own
-    /// check after a batch, so the collection checks as the graph grows by
-    /// an eighth. Clustered 4-d points at M 4 make the heuristic strand nodes.
+    /// Blocks of 16 into a growing graph: the index looks for stranded nodes
+    /// as the blocks add up to an eighth of it. Clustered 4-d points at M 4
+    /// make the heuristic strand nodes.
     @Test("a collection indexed block by block leaves no record that a search for it cannot reach")
     func blockByBlockRelinksStranded() throws {
         var stranded = [String]()

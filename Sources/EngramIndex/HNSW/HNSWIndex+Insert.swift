@@ -62,11 +62,17 @@ extension HNSWIndex {
             }
         }
         // The heuristic's pruning can leave a node that no list points to
-        // (1 of glove-50's 390,000, in a serial build too). After a batch
-        // that is a large part of the index (a build, a restore), find such
-        // nodes and link them in. The check reads every list, so it runs
-        // only then: at most about 8·M reads per inserted vector.
-        if n * 8 >= registry.withLock({ $0.liveCount }) { relinkStranded() }
+        // (1 of glove-50's 390,000, in a serial build too). Each time the
+        // index has grown by an eighth (a build or a restore in one batch;
+        // a collection's blocks over time), find such nodes and link them in.
+        // The look reads every list: at most about 8·M reads per inserted vector.
+        let due = registry.withLock { r in
+            r.insertedSinceReachabilityCheck += n
+            guard r.insertedSinceReachabilityCheck * 8 >= r.liveCount else { return false }
+            r.insertedSinceReachabilityCheck = 0
+            return true
+        }
+        if due { relinkStranded() }
     }
 
     /// Links in every live node that no layer-0 path from the entry point
@@ -211,11 +217,8 @@ extension HNSWIndex {
     ) {
         var (current, currentDistance) = descend(scoring: scorer, from: entry, top: top, to: level, scratch: scratch)
         let restricted = registry.withLock { $0.tombstoneCount } > 0
-        let highest = Swift.min(level, top)
-        guard highest >= 0 else { return }
-        var chosen = [[UInt32]](repeating: [], count: highest + 1)
-        var l = highest
-        while l >= 0 {
+        var chosen = [[UInt32]](repeating: [], count: Swift.min(level, top) + 1)
+        for l in chosen.indices.reversed() {
             searchLayer(scoring: scorer, entry: current, entryDistance: currentDistance, ef: configuration.efConstruction,
                         level: l, scratch: scratch, filter: nil, restricted: restricted, slots: capacity)
             var found = [Candidate]()
@@ -230,9 +233,8 @@ extension HNSWIndex {
                 currentDistance = nearest.distance
             }
             chosen[l] = selectNeighbours(kernel, found, max: maxM)
-            l -= 1
         }
-        for l in 0...highest {
+        for l in chosen.indices {
             lockNode(slot)
             chosen[l].withUnsafeBufferPointer { writeLinks(slot, l, $0) }
             unlockNode(slot)

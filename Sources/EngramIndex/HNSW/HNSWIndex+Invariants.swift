@@ -11,9 +11,9 @@ extension HNSWIndex {
     /// `reachability`, a traversal of layer 0. Tests call it after mutations.
     ///
     /// Reachability is checked on request: it holds after ``compact()`` and
-    /// after a batch insert of at least an eighth of the index, which both
-    /// relink stranded nodes. Between them, the heuristic's pruning may strand
-    /// a node that smaller inserts left with no list pointing to it.
+    /// after an insert that brings the growth since the last look to an
+    /// eighth of the index, which both relink stranded nodes. Between them,
+    /// the heuristic's pruning may leave a node no list points to.
     public func checkInvariants(reachability: Bool = true) throws(HNSWInvariantViolation) {
         let problems = lock.withWriteLock { invariantProblems(reachability: reachability) }
         if !problems.isEmpty { throw HNSWInvariantViolation(problems: problems) }

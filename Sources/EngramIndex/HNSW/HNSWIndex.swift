@@ -95,6 +95,8 @@ public final class HNSWIndex: @unchecked Sendable {
         var liveCount = 0
         var tombstoneCount = 0
         var insertions: UInt64 = 0
+        /// Vectors inserted since the last look for stranded nodes (``HNSWIndex/relinkStranded()``).
+        var insertedSinceReachabilityCheck = 0
     }
 
     public init(
