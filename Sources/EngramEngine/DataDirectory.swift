@@ -8,7 +8,7 @@ import Glibc
 ///
 /// | path | what |
 /// |---|---|
-/// | `LOCK` | held with `flock` while a store has the directory open |
+/// | `LOCK` | locked while a store has the directory open (``DirectoryLock``) |
 /// | `wal/wal-<first LSN>.seg` | the write-ahead log's segments |
 /// | `snapshot-<LSN>.engram` | local snapshots; only the newest is kept |
 enum DataDirectory {
@@ -37,9 +37,8 @@ enum DataDirectory {
         try writeDurably(Array((id + "\n").utf8), to: directory + "/STORE")
     }
 
-    /// Creates the directory (and missing parents) if needed and takes its
-    /// lock; returns the lock's descriptor.
-    static func lock(_ directory: String) throws(EngineError) -> Int32 {
+    /// Creates the directory and its missing parents.
+    static func create(_ directory: String) throws(EngineError) {
         var path = ""
         for part in directory.split(separator: "/", omittingEmptySubsequences: false) {
             path += path.isEmpty && part.isEmpty ? "/" : (path.isEmpty || path == "/" ? "" : "/") + part
@@ -48,15 +47,6 @@ enum DataDirectory {
                 throw .log(WALError(kind: .io, segment: path, reason: "cannot create the data directory", errno: errno))
             }
         }
-        let fd = Glibc.open(directory + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw .log(WALError(kind: .io, segment: directory + "/LOCK", reason: "cannot open the lock file", errno: errno))
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw .invalidArgument("the data directory \(directory) is in use by another open store")
-        }
-        return fd
     }
 
     /// The snapshots in `directory`, oldest first.

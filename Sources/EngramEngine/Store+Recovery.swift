@@ -25,9 +25,9 @@ extension Store {
     ) throws(EngineError) -> Store {
         let telemetry = StoreTelemetry(logger: logger, factory: metricsFactory)
         let recoveryStart = engineNanoseconds()
-        let lockFD = try DataDirectory.lock(directory)
+        let directoryLock = try DirectoryLock.acquire(directory)
         var handedOver = false
-        defer { if !handedOver { Glibc.close(lockFD) } }
+        defer { if !handedOver { directoryLock.release() } }  // also keeps the lock alive until here
         let storeID = try DataDirectory.storeID(directory)
 
         // The newest local snapshot…
@@ -121,7 +121,7 @@ extension Store {
         store.snapshotting.withLock { $0 = base.lsn }
         store.checkpointed.withLock { $0 = base.checkpointLSN }
         store.maintenance.withLock { $0.logBytesSinceSnapshot = DataDirectory.size(of: wal.segmentPaths) }
-        store.lockFD.store(lockFD, ordering: .relaxed)
+        store.directoryLock.withLock { $0 = directoryLock }
         handedOver = true
         let elapsed = engineNanoseconds() - recoveryStart
         telemetry.recoveryDuration.recordNanoseconds(elapsed)

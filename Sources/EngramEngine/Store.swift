@@ -65,8 +65,8 @@ public final class Store: Sendable {
     let maintenance = Locked<MaintenanceState>(MaintenanceState())
     let maintenanceQueue = DispatchQueue(label: "engram.store.maintenance")
     let closed = Atomic<Bool>(false)
-    /// The data directory's `LOCK` file, held (flock) while the store is open.
-    let lockFD = Atomic<Int32>(-1)
+    /// The hold on the data directory, from open until close.
+    let directoryLock = Locked<DirectoryLock?>(nil)
 
     init(directory: String, options: StoreOptions, log: GroupCommitLog, appliedLSN: UInt64, telemetry: StoreTelemetry) {
         self.directory = directory
@@ -78,10 +78,9 @@ public final class Store: Sendable {
 
     deinit { releaseDirectory() }
 
-    /// Closes the data directory's lock file (once).
+    /// Gives the data directory up (once).
     private func releaseDirectory() {
-        let fd = lockFD.exchange(-1, ordering: .relaxed)
-        if fd >= 0 { Glibc.close(fd) }
+        directoryLock.withLock { $0.take() }?.release()
     }
 
     /// Creates a collection; creating one that exists with the same

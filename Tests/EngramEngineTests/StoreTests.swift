@@ -118,6 +118,53 @@ struct StoreTests {
         #expect(throws: EngineError.self) { try store.createCollection(CollectionConfiguration(name: "", dimension: 3)) }
     }
 
+    @Test("a data directory has one open store at a time: in this process, in another, and not in a forked child")
+    func directoryLock() throws {
+        let dir = TemporaryDirectory("engram-lock")
+        defer { dir.remove() }
+        func expectInUse(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            let error = #expect(throws: EngineError.self, sourceLocation: sourceLocation) { try Store.open(directory: path) }
+            guard case .invalidArgument(let text)? = error else { return }
+            #expect(text.contains("in use by another open store"), sourceLocation: sourceLocation)
+        }
+        // In this process, under two spellings of the path.
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        expectInUse(dir.path)
+        expectInUse(dir.path + "/./")
+
+        // A child that fork copied the descriptors to and that has not exec'd yet (what posix_spawn's child
+        // is, briefly, while another thread closes and reopens a store) must not keep the directory held.
+        let child = fork()
+        if child == 0 {
+            usleep(3_000_000)
+            _exit(0)
+        }
+        #expect(child > 0)
+        defer {
+            if child > 0 {
+                _ = kill(child, SIGKILL)
+                var status: Int32 = 0
+                _ = waitpid(child, &status, 0)
+            }
+        }
+        try store.close()
+        try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered)).close()
+
+        // Another process: held while it runs, free once it is killed.
+        let engram = ChildProcess.sibling("engram")
+        let writer = try #require(ChildProcess(engram, ["crash-writer", "--data-dir", dir.path, "--start", "0", "--index", "hnsw"]))
+        var acknowledged = false
+        for _ in 0..<100 where !acknowledged {
+            acknowledged = writer.readLines(for: 100).contains { $0.hasPrefix("ack ") }
+        }
+        #expect(acknowledged, "the writer acknowledged nothing")
+        expectInUse(dir.path)
+        writer.kill()
+        let afterKill = try Store.open(directory: dir.path)
+        #expect(try afterKill.count("crash") > 0)
+        try afterKill.close(writingSnapshot: false)
+    }
+
     @Test("SIGKILL at random moments loses no acknowledged write and half-applies nothing")
     func killedWriter() throws {
         try killTrials(index: "hnsw", defaultTrials: 50, seed: 102)

@@ -12,6 +12,8 @@ public final class ChildProcess {
     public init?(_ path: String, _ arguments: [String]) {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return nil }
+        // Close-on-exec: a child spawned later must not inherit this pipe and keep it open (dup2 clears the flag on fd 1).
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
