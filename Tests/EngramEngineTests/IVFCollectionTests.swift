@@ -101,11 +101,9 @@ struct IVFCollectionTests {
         let after = Self.vectors("ivf.drift.store.after", seed: 523, n: 6000, d: d, shift: 8)
         try store.upsert("c", after.enumerated().map { Record(id: "b\($0.offset)", vector: $0.element) })
         try store.waitUntilIndexed()
-        var info = try store.indexInfo("c")
-        for _ in 0..<200 where info.retrainings == 0 {  // maintenance runs in the background: give it time
-            usleep(50_000)
-            info = try store.indexInfo("c")
-        }
+        // Maintenance runs in the background: give it time.
+        _ = try eventually(pollMilliseconds: 50) { try store.indexInfo("c").retrainings > 0 }
+        let info = try store.indexInfo("c")
         let drift = try #require(info.drift)
         print("IVF collection drift: \(settled) after training, \(drift) after the moved data and maintenance (seed 523)")
         #expect(settled < 1.5)

@@ -46,8 +46,7 @@ struct StoreTests {
         let critic = try store.search("memories", vector: vectors[8], k: 10, efSearch: 1000, filter: .equals("agent", "critic"))
         #expect(critic.count == 10 && critic.allSatisfy { $0.metadata["agent"] == "critic" })
         let c = try store.collection("memories")
-        for _ in 0..<1000 where !c.lock.withReadLock({ c.metadata.hasAllPostings }) { usleep(10_000) }
-        #expect(c.lock.withReadLock { c.metadata.hasAllPostings })
+        #expect(eventually { c.lock.withReadLock { c.metadata.hasAllPostings } })
         #expect(try store.search("memories", vector: vectors[8], k: 10, efSearch: 1000, filter: .equals("agent", "critic")).map(\.id) == critic.map(\.id))
     }
 

@@ -251,9 +251,7 @@ struct WritePathTests {
         }
         try store.waitUntilIndexed()
         // The background pass runs after writes; give it the time it needs (no timing is asserted).
-        var waited = 0
-        while store.snapshotLSN == 0 && waited < 3000 { usleep(10_000); waited += 10 }
-        #expect(store.snapshotLSN > 0)
+        #expect(eventually { store.snapshotLSN > 0 })
         #expect(store.logBytes < 2000 * 32 * 4)
         try store.close()
         #expect(throws: EngineError.self) { try store.upsert("c", [Record(id: "x", vector: vs[0])]) }

@@ -281,11 +281,7 @@ struct CheckpointTests {
         let checkpointer = try store.startCheckpointing(
             to: switchable, schedule: .init(intervalSeconds: 0.1, initialBackoffSeconds: 0.05, maxBackoffSeconds: 0.2))
         func waitFor(_ what: String, _ condition: () throws -> Bool) throws {
-            for _ in 0..<400 {
-                if try condition() { return }
-                usleep(50_000)
-            }
-            Issue.record("timed out waiting for \(what)")
+            if try !eventually(pollMilliseconds: 50, condition) { Issue.record("timed out waiting for \(what)") }
         }
         try waitFor("failures") { checkpointer.status.failures >= 3 }
         #expect(checkpointer.status.committed == 0 && store.checkpointLSN == 0)
