@@ -105,7 +105,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngramCLITests",
-            dependencies: ["EngramCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["EngramCLI", "EngramTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
     ]
 )

@@ -41,8 +41,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "The index to build: \(BenchConfiguration.IndexKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var index: BenchConfiguration.IndexKind = .flat
 
-    @Option(help: "The metric: cosine, ip or l2.")
-    var metric: Metric = .cosine
+    @Option(help: "The metric: cosine, ip or l2 (default: the one the --dataset folder's meta.json names, else cosine).")
+    var metric: Metric?
 
     @Option(help: "How many neighbours each query asks for; recall is measured at k.")
     var k: Int = 10
@@ -154,7 +154,7 @@ struct BenchCommand: ParsableCommand {
         }
         if let name { c.datasetName = name }
         c.index = index
-        c.metric = metric
+        c.metric = try metric ?? datasetMetric()?.metric ?? .cosine
         c.k = k
         c.buildThreads = buildThreads
         c.m = m
@@ -175,6 +175,12 @@ struct BenchCommand: ParsableCommand {
         if let nprobe { c.nprobe = try Self.wholeNumbers(nprobe, option: "--nprobe") }
         if let efSearch { c.efSearch = try Self.wholeNumbers(efSearch, option: "--ef-search") }
         return c
+    }
+
+    /// The metric the --dataset folder's meta.json names, when --metric is not given.
+    func datasetMetric() throws -> (metric: Metric, name: String)? {
+        guard metric == nil, let dataset else { return nil }
+        return try DatasetMetric.named(inDirectory: dataset)
     }
 
     /// `text` as comma-separated whole numbers.
@@ -199,6 +205,9 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if ingest { return try runIngest() }
         let configuration = try makeConfiguration()
+        if let named = try datasetMetric() {
+            printToStandardError("engram bench: metric \(named.metric), as the dataset's meta.json names it (\"\(named.name)\")")
+        }
         let runner = BenchRunner(configuration: configuration) { line in
             printToStandardError("engram bench: \(line)")
         }

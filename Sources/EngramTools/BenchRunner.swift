@@ -31,6 +31,14 @@ public struct BenchRunner {
     public func run() throws(BenchError) -> [BenchResult] {
         try configuration.validate()
         let data = try load()
+        let c = configuration
+        let check = GroundTruthCheck(base: data.base, queries: data.queries, truth: data.groundTruth, metric: c.metric, k: c.k)
+        progress("ground truth check: an exact \(c.metric) scan agrees with it on \(format(check.agreement, 3)) "
+            + "of the top-\(c.k) of the first \(check.queries) queries")
+        if check.suspect {
+            progress("warning: the ground truth does not look like exact \(c.metric) search, so recall will be wrong: "
+                + "is --metric right, and is \(c.groundTruthPath) made for these base and query files?")
+        }
         switch configuration.index {
         case .flat:
             return try runFlat(data)

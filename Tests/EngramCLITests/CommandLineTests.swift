@@ -1,4 +1,6 @@
 import ArgumentParser
+import EngramKernels
+import EngramTestSupport
 import Testing
 @testable import EngramCLI
 
@@ -47,5 +49,23 @@ struct CommandLineTests {
         #expect(c.metric == .squaredL2)
         #expect(c.datasetName == "set")
         #expect(c.index == .flat)
+    }
+
+    @Test("--dataset takes the metric its meta.json names unless --metric is given; cosine without either")
+    func metricFromMeta() throws {
+        let dir = TemporaryDirectory("engram-cli-meta")
+        defer { dir.remove() }
+        func metric(_ arguments: [String]) throws -> Metric {
+            let command = try #require(try EngramCommand.parseAsRoot(["bench", "--dataset", dir.path] + arguments) as? BenchCommand)
+            return try command.makeConfiguration().metric
+        }
+        #expect(try metric([]) == .cosine)
+        dir.write(Array(#"{"metric": "euclidean"}"#.utf8), to: "meta.json")
+        #expect(try metric([]) == .squaredL2)
+        #expect(try metric(["--metric", "ip"]) == .innerProduct)
+        dir.write(Array(#"{"metric": "jaccard"}"#.utf8), to: "meta.json")
+        let unknown = #expect(throws: (any Error).self) { try EngramCommand.parseAsRoot(["bench", "--dataset", dir.path]) }
+        #expect(unknown.map { EngramCommand.message(for: $0) }?.contains(#"the metric "jaccard""#) == true)
+        #expect(try metric(["--metric", "l2"]) == .squaredL2)
     }
 }

@@ -1,7 +1,8 @@
 import EngramDatasets
 import EngramIndex
 import EngramTestSupport
-import EngramTools
+import EngramKernels
+@testable import EngramTools
 import Testing
 
 @Suite("engram bench")
@@ -99,6 +100,68 @@ struct BenchRunnerTests {
         try DatasetWriter.write(FloatMatrix(rows: 2, columns: 2, values: [1, 0, 0, 0])!, to: dir.file("base.fvecs"))
         try DatasetWriter.write(Int32Matrix(rows: 1, columns: 1, values: [0])!, to: dir.file("groundtruth.ivecs"))
         #expect(throws: BenchError.self) { try BenchRunner(configuration: mismatched).run() }
+    }
+
+    @Test("bench checks the ground truth against an exact scan with its metric, and takes the metric meta.json names")
+    func groundTruthMetric() throws {
+        let dir = TemporaryDirectory("engram-bench-metric")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("bench.metric", defaultSeed: 71)
+        let n = 400, d = 8, nq = 12, k = 10
+        // Rows of lengths 0.2 to 5: inner product and L2 rank them differently.
+        var base = [Float]()
+        for _ in 0..<n {
+            let length = Float.random(in: 0.2...5, using: &rng)
+            base += (0..<d).map { _ in rng.gaussian() * length }
+        }
+        let queries = rng.gaussianVectors(count: nq, dimension: d)
+        // The L2 ground truth, by a brute force of its own.
+        var truth = [Int32]()
+        for q in 0..<nq {
+            let distances = (0..<n).map { r in (0..<d).reduce(Float(0)) { $0 + (queries[q * d + $1] - base[r * d + $1]) * (queries[q * d + $1] - base[r * d + $1]) } }
+            truth += (0..<n).sorted { (distances[$0], $0) < (distances[$1], $1) }.prefix(k).map { Int32($0) }
+        }
+        let baseMatrix = FloatMatrix(rows: n, columns: d, values: base)!
+        let queryMatrix = FloatMatrix(rows: nq, columns: d, values: queries)!
+        let truthMatrix = Int32Matrix(rows: nq, columns: k, values: truth)!
+        let right = GroundTruthCheck(base: baseMatrix, queries: queryMatrix, truth: truthMatrix, metric: .squaredL2, k: k)
+        #expect(right.agreement == 1 && right.queries == 10 && !right.suspect)
+        for wrong: Metric in [.innerProduct, .cosine] {
+            let check = GroundTruthCheck(base: baseMatrix, queries: queryMatrix, truth: truthMatrix, metric: wrong, k: k)
+            #expect(check.suspect, "\(wrong): agreement \(check.agreement)")
+        }
+
+        // A bench run says which: a warning under the wrong metric, none under the right one.
+        try DatasetWriter.write(baseMatrix, to: dir.file("base.fvecs"))
+        try DatasetWriter.write(queryMatrix, to: dir.file("query.fvecs"))
+        try DatasetWriter.write(truthMatrix, to: dir.file("groundtruth.ivecs"))
+        var config = BenchConfiguration(datasetDirectory: dir.path)
+        config.warmupQueries = 0
+        for metric: Metric in [.innerProduct, .squaredL2] {
+            config.metric = metric
+            var lines = [String]()
+            let results = try BenchRunner(configuration: config) { lines.append($0) }.run()
+            let warned = lines.contains { $0.hasPrefix("warning: the ground truth does not look like exact \(metric) search") }
+            #expect(warned == (metric != .squaredL2), "\(metric): \(lines)")
+            if metric == .squaredL2 { #expect(results.first?.recall == 1) }
+        }
+
+        // meta.json's metric: harness names and others; unknown names and bad JSON are clear errors.
+        #expect(try DatasetMetric.named(inDirectory: dir.path) == nil)
+        #expect(try DatasetMetric.named(inDirectory: RepositoryPaths.fixture)?.metric == .cosine)
+        for (name, metric) in [("euclidean", Metric.squaredL2), ("angular", .cosine), ("IP", .innerProduct)] {
+            dir.write(Array("{\"n\": 400, \"metric\": \"\(name)\", \"files\": {}}".utf8), to: "meta.json")
+            let named = try DatasetMetric.named(inDirectory: dir.path)
+            #expect(named?.metric == metric && named?.name == name)
+        }
+        dir.write(Array("{\"n\": 400}".utf8), to: "meta.json")
+        #expect(try DatasetMetric.named(inDirectory: dir.path) == nil)
+        dir.write(Array("{\"metric\": \"hamming\"}".utf8), to: "meta.json")
+        let unknown = #expect(throws: BenchError.self) { try DatasetMetric.named(inDirectory: dir.path) }
+        #expect(unknown?.description.contains("\"hamming\"") == true && unknown?.description.contains("--metric") == true)
+        dir.write(Array("{\"metric\": ".utf8), to: "meta.json")
+        let broken = #expect(throws: BenchError.self) { try DatasetMetric.named(inDirectory: dir.path) }
+        #expect(broken?.description.contains("not valid JSON") == true)
     }
 }
 
