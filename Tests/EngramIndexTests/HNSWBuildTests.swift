@@ -85,6 +85,31 @@ struct HNSWBuildTests {
         #expect(stranded.isEmpty, "\(stranded)")
     }
 
+    /// The visited set is a 16-bit generation per slot, cleared when the
+    /// generation wraps (its values cycle through 1...65,535). A search in
+    /// one cluster marks the slots it visits with its generation; 65,534
+    /// searches in the other cluster later, the same search runs with the
+    /// same generation value and must not take those stale marks for visits
+    /// of its own (it would skip every node it reached the first time).
+    @Test("a search gives the same answer after the visited set's generation wraps around")
+    func visitedGenerationWraps() throws {
+        var rng = SeededGenerator.forTest("hnsw.generation", defaultSeed: 43)
+        let d = 4, perCluster = 200
+        // Two clusters far apart: a search in one never walks the other's interior.
+        var base = [Float]()
+        for cluster in 0..<2 {
+            for _ in 0..<perCluster { base += (0..<d).map { j in rng.gaussian() + (j == 0 ? Float(cluster) * 100 : 0) } }
+        }
+        let index = try HNSWIndex(dimension: d, metric: .squaredL2, configuration: .init(m: 8, efConstruction: 64))
+        try index.insert(contentsOf: base, labels: (0..<(2 * perCluster)).map { VectorID($0) })
+        func query(_ row: Int) -> [Float] { Array(base[(row * d)..<((row + 1) * d)]).map { $0 + 0.01 } }
+        // One thread, so one pooled scratch, whose generation advances by one per search.
+        let first = try index.search(query(7), k: 5, efSearch: 16).map(\.id)
+        for i in 0..<(Int(UInt16.max) - 1) { _ = try index.search(query(perCluster + i % 50), k: 5, efSearch: 16) }
+        let again = try index.search(query(7), k: 5, efSearch: 16).map(\.id)
+        #expect(first.count == 5 && again == first, "\(first) then \(again)")
+    }
+
     @Test("k beyond the size, an empty index, a single node, growth past the capacity")
     func edges() throws {
         let index = try HNSWIndex(dimension: 3, metric: .squaredL2, capacity: 2)

@@ -3,13 +3,15 @@
 ///
 /// The visited set is a generation counter per slot: a slot is visited in
 /// this search when `tags[slot] == generation`. Starting a search bumps the
-/// generation instead of clearing the array (cleared only on wrap-around).
+/// generation instead of clearing the array (cleared only on wrap-around,
+/// once every 65,535 searches). Two bytes per slot, as hnswlib's: the
+/// search reads the tags at random, so the smaller array stays in cache.
 ///
 /// Used by one thread at a time (taken from and returned to the index's pool).
 final class SearchScratch: @unchecked Sendable {
-    private(set) var tags: UnsafeMutablePointer<UInt32>
+    private(set) var tags: UnsafeMutablePointer<UInt16>
     private(set) var tagCapacity: Int
-    private(set) var generation: UInt32 = 0
+    private(set) var generation: UInt16 = 0
     var candidates = CandidateHeap(capacity: 256)
     var results = CandidateHeap(capacity: 256)
     /// Neighbour ids read from one list, then the unvisited ones among them.
@@ -45,7 +47,7 @@ final class SearchScratch: @unchecked Sendable {
             tags.initialize(repeating: 0, count: tagCapacity)
             generation = 0
         }
-        if generation == UInt32.max {
+        if generation == UInt16.max {
             tags.update(repeating: 0, count: tagCapacity)
             generation = 0
         }
