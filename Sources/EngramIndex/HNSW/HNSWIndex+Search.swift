@@ -241,14 +241,22 @@ extension HNSWIndex {
             while changed {
                 changed = false
                 let n = g.readLinks(current, l, into: buffer)
-                for i in 0..<n {
-                    let candidate = buffer[i]
-                    let d = scorer.distance(candidate)
-                    if d < currentDistance {
-                        currentDistance = d
-                        current = candidate
+                // Four rows at a time, as on layer 0; then the list in order, as one at a time would.
+                var i = 0
+                while i < n {
+                    let batch = Swift.min(4, n &- i)
+                    var d = SIMD4<Float>(repeating: .infinity)
+                    if batch == 4 {
+                        d = scorer.distances4(buffer[i], buffer[i &+ 1], buffer[i &+ 2], buffer[i &+ 3])
+                    } else {
+                        for j in 0..<batch { d[j] = scorer.distance(buffer[i &+ j]) }
+                    }
+                    for j in 0..<batch where d[j] < currentDistance {
+                        currentDistance = d[j]
+                        current = buffer[i &+ j]
                         changed = true
                     }
+                    i &+= batch
                 }
             }
             l -= 1
