@@ -39,8 +39,7 @@ struct GroundTruthCheck {
                 query.withUnsafeMutableBufferPointer { query in
                     let p = query.baseAddress!
                     if metric == .cosine { _ = normalize(p, count: d) }
-                    var best = [(distance: Float, id: Int)]()  // ascending, at most k
-                    best.reserveCapacity(k + 1)
+                    var best = TopKHeap(capacity: k)
                     for r in 0..<n {
                         let row = rows + r * d
                         let distance: Float
@@ -49,12 +48,9 @@ struct GroundTruthCheck {
                         case .innerProduct: distance = -innerProduct(p, row, count: d)
                         case .cosine: distance = inverseNorms[r] == 0 ? .infinity : -innerProduct(p, row, count: d) * inverseNorms[r]
                         }
-                        if best.count == k, distance >= best[k - 1].distance { continue }
-                        let at = best.firstIndex { distance < $0.distance } ?? best.count
-                        best.insert((distance, r), at: at)
-                        if best.count > k { best.removeLast() }
+                        best.consider(distance: distance, id: VectorID(r))
                     }
-                    found.append(best.map { VectorID($0.id) })
+                    found.append(best.sortedResults().map(\.id))
                 }
             }
         }
