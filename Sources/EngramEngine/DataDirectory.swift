@@ -43,7 +43,11 @@ enum DataDirectory {
         for part in directory.split(separator: "/", omittingEmptySubsequences: false) {
             path += path.isEmpty && part.isEmpty ? "/" : (path.isEmpty || path == "/" ? "" : "/") + part
             guard !part.isEmpty else { continue }
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            if mkdir(path, WriteAheadLog.directoryMode) == 0 {
+                // The new name must survive a power loss: fsync the folder that holds it.
+                let parent = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+                do { try WriteAheadLog.syncDirectory(parent) } catch { throw .log(error as? WALError ?? WALError(kind: .io, reason: "\(error)")) }
+            } else if errno != EEXIST {
                 throw .log(WALError(kind: .io, segment: path, reason: "cannot create the data directory", errno: errno))
             }
         }
@@ -94,7 +98,7 @@ enum DataDirectory {
         func fail(_ what: String) -> EngineError {
             .log(WALError(kind: .io, segment: temporary, reason: "\(what): \(String(cString: strerror(errno)))", errno: errno))
         }
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, WriteAheadLog.fileMode)
         guard fd >= 0 else { throw fail("cannot create") }
         var done = 0
         while done < bytes.count {
@@ -124,9 +128,10 @@ enum DataDirectory {
         guard rename(temporary, path) == 0 else {
             throw .log(WALError(kind: .io, segment: path, reason: "rename failed: \(String(cString: strerror(errno)))", errno: errno))
         }
-        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-        let dirfd = Glibc.open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
-        if dirfd >= 0 { fsync(dirfd); close(dirfd) }
+        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        do { try WriteAheadLog.syncDirectory(dir.isEmpty ? "." : dir) } catch {
+            throw .log(error as? WALError ?? WALError(kind: .io, segment: path, reason: "\(error)"))
+        }
     }
 
     /// Bytes held by the files at `paths`.

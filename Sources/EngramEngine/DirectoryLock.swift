@@ -53,7 +53,7 @@ final class DirectoryLock: Sendable {
         let inUse = EngineError.invalidArgument("the data directory \(directory) is in use by another open store")
         guard held.withLock({ $0.insert(key).inserted }) else { throw inUse }
         let path = directory + "/LOCK"
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, WriteAheadLog.fileMode)
         guard fd >= 0 else {
             let error = errno
             _ = held.withLock { $0.remove(key) }

@@ -123,24 +123,69 @@ enum WALFormat {
         /// A valid record; `payload` points into the decoded bytes or, for an
         /// LZ4 record, into the scratch buffer (valid until its next use).
         case record(WALRecordView, size: Int)
-        /// Fewer bytes than the record needs: the file ends inside it.
+        /// The header is plausible but the file ends before the record does:
+        /// a torn write, or a damaged length (the reader tells them apart by
+        /// whether a valid record follows).
         case incomplete
-        /// The bytes are there but wrong (checksum, flags, lengths, LZ4).
+        /// The bytes are there but wrong (checksum, flags, lengths, LSN, LZ4).
         case invalid(String)
     }
 
+    /// The LSNs a record at some offset may carry: exactly `expected`, or
+    /// (looking for a valid record past damage) anything in `range`.
+    enum LSNCheck {
+        case expected(UInt64)
+        case range(ClosedRange<UInt64>)
+        case any
+
+        func admits(_ lsn: UInt64) -> Bool {
+            switch self {
+            case .expected(let e): return lsn == e
+            case .range(let r): return r.contains(lsn)
+            case .any: return true
+            }
+        }
+    }
+
+    /// Checks a record header's fields that do not need the payload: the
+    /// lengths (within ``maxPayload``; equal when stored raw; an LZ4 block
+    /// no longer than its bound), the flags and reserved bytes, and the LSN.
+    /// A length is trusted only once this passes. Nil when plausible.
+    static func checkHeader(_ bytes: UnsafeRawBufferPointer, at offset: Int, lsn check: LSNCheck) -> String? {
+        let storedLength = Int(u32(bytes, offset))
+        let rawLength = Int(u32(bytes, offset + 4))
+        let lsn = u64(bytes, offset + 8)
+        let flags = bytes[offset + 17]
+        guard rawLength <= maxPayload, storedLength <= maxPayload else {
+            return "record lengths \(storedLength)/\(rawLength) exceed \(maxPayload)"
+        }
+        guard flags & ~flagLZ4 == 0, bytes[offset + 18] == 0, bytes[offset + 19] == 0 else { return "unknown flags \(flags)" }
+        if flags & flagLZ4 != 0 {
+            // LZ4_compressBound: an LZ4 block is never longer than this.
+            guard rawLength > 0, storedLength > 0, storedLength <= rawLength + rawLength / 255 + 16 else {
+                return "LZ4 record of \(storedLength) stored bytes cannot hold \(rawLength)"
+            }
+        } else {
+            guard storedLength == rawLength else { return "raw payload of \(storedLength) bytes claims \(rawLength)" }
+        }
+        guard check.admits(lsn) else {
+            if case .expected(let e) = check { return "LSN \(lsn), expected \(e)" }
+            return "LSN \(lsn) out of place"
+        }
+        return nil
+    }
+
     /// Decodes the record starting at `offset` of `bytes`, decompressing an
-    /// LZ4 payload into `scratch`. Never reads out of bounds.
-    static func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, scratch: ReadBuffer) -> Decoded {
+    /// LZ4 payload into `scratch`. The header is checked (``checkHeader``)
+    /// before its length is used. Never reads out of bounds.
+    static func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int, lsn check: LSNCheck = .any, scratch: ReadBuffer) -> Decoded {
         guard bytes.count - offset >= recordHeaderSize else { return .incomplete }
+        if let why = checkHeader(bytes, at: offset, lsn: check) { return .invalid(why) }
         let storedLength = Int(u32(bytes, offset))
         let rawLength = Int(u32(bytes, offset + 4))
         let lsn = u64(bytes, offset + 8)
         let type = bytes[offset + 16]
         let flags = bytes[offset + 17]
-        guard rawLength <= maxPayload, storedLength <= maxPayload else {
-            return .invalid("record lengths \(storedLength)/\(rawLength) exceed \(maxPayload)")
-        }
         guard bytes.count - offset - recordHeaderSize >= storedLength else { return .incomplete }
         var crc = CRC32C()
         crc.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + 20)]))
@@ -148,9 +193,6 @@ enum WALFormat {
         let stored = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<(payloadStart + storedLength)])
         crc.update(stored)
         guard crc.value == u32(bytes, offset + 20) else { return .invalid("checksum mismatch") }
-        guard flags & ~flagLZ4 == 0, bytes[offset + 18] == 0, bytes[offset + 19] == 0 else {
-            return .invalid("unknown flags \(flags)")
-        }
         let payload: UnsafeRawBufferPointer
         if flags & flagLZ4 != 0 {
             scratch.reserve(rawLength)
@@ -160,7 +202,6 @@ enum WALFormat {
             }
             payload = UnsafeRawBufferPointer(target)
         } else {
-            guard storedLength == rawLength else { return .invalid("raw payload of \(storedLength) bytes claims \(rawLength)") }
             payload = stored
         }
         return .record(WALRecordView(lsn: lsn, type: type, payload: payload), size: recordHeaderSize + storedLength)

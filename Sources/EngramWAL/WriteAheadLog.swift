@@ -107,7 +107,11 @@ public final class WriteAheadLog {
         guard options.segmentBytes >= 4096 else {
             throw WALError(kind: .invalidArgument, reason: "segmentBytes must be at least 4096")
         }
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+        if mkdir(directory, directoryMode) == 0 {
+            // The new directory's name must survive a power loss too.
+            let parent = directory.lastIndex(of: "/").map { $0 == directory.startIndex ? "/" : String(directory[..<$0]) } ?? "."
+            try syncDirectory(parent)
+        } else if errno != EEXIST {
             throw ioError(directory, "cannot create the log directory")
         }
         var found = [(UInt64, String)]()
@@ -224,24 +228,24 @@ public final class WriteAheadLog {
         var lsn = firstLSN
         var offset = header
         while offset < b.count {
-            switch WALFormat.decode(b, at: offset, scratch: scratch) {
+            switch WALFormat.decode(b, at: offset, lsn: .expected(lsn), scratch: scratch) {
             case .record(let record, let size):
-                guard record.lsn == lsn else {
-                    throw WALError(kind: .corrupt, segment: path, offset: offset, reason: "LSN \(record.lsn), expected \(lsn)")
-                }
                 try replay(record)
                 report.records += 1
                 lsn += 1
                 offset += size
-            case .incomplete:
-                guard isLast else {
-                    throw WALError(kind: .corrupt, segment: path, offset: offset, reason: "segment ends inside a record")
+            case .incomplete where !isLast:
+                throw WALError(kind: .corrupt, segment: path, offset: offset, reason: "segment ends inside a record")
+            case .incomplete, .invalid:
+                // A torn tail (a crash mid-write) only if no valid record follows it: a damaged
+                // length that points past the end is damage like any other, not a tail to cut.
+                let why: String
+                if case .invalid(let reason) = WALFormat.decode(b, at: offset, lsn: .expected(lsn), scratch: scratch) {
+                    why = reason
+                } else {
+                    why = "record runs past the end of the segment"
                 }
-                expected = lsn
-                return offset
-            case .invalid(let why):
-                // A torn tail only if nothing valid follows it.
-                guard isLast, !validRecordFollows(b, after: offset, scratch: scratch) else {
+                guard isLast, !validRecordFollows(b, from: offset, lsn: lsn, scratch: scratch) else {
                     throw WALError(kind: .corrupt, segment: path, offset: offset, reason: why)
                 }
                 expected = lsn
@@ -252,12 +256,20 @@ public final class WriteAheadLog {
         return b.count
     }
 
-    /// Whether a valid record starts anywhere after `offset` (a damaged
-    /// record in the middle, rather than a torn one at the end).
-    private static func validRecordFollows(_ b: UnsafeRawBufferPointer, after offset: Int, scratch: ReadBuffer) -> Bool {
-        var at = offset + 1
+    /// Whether a valid record starts at `offset` or anywhere after it (a
+    /// damaged record in the middle, rather than a torn one at the end). A
+    /// candidate must carry an LSN that could follow `lsn` there, checked
+    /// before its checksum, so a garbage tail costs one header look per
+    /// byte, not a CRC of up to ``WALFormat/maxPayload`` bytes.
+    static func validRecordFollows(_ b: UnsafeRawBufferPointer, from offset: Int, lsn: UInt64, scratch: ReadBuffer) -> Bool {
+        var at = offset
+        let (highest, overflow) = lsn.addingReportingOverflow(UInt64(Swift.max(0, b.count - offset) / WALFormat.recordHeaderSize + 1))
+        let plausible = WALFormat.LSNCheck.range(lsn...(overflow ? UInt64.max : highest))
         while at + WALFormat.recordHeaderSize <= b.count {
-            if case .record = WALFormat.decode(b, at: at, scratch: scratch) { return true }
+            if WALFormat.checkHeader(b, at: at, lsn: plausible) == nil,
+               case .record = WALFormat.decode(b, at: at, lsn: plausible, scratch: scratch) {
+                return true
+            }
             at += 1
         }
         return false
@@ -266,7 +278,7 @@ public final class WriteAheadLog {
     /// Copies a damaged segment to `<path>.damaged`, durably, before it is cut.
     private static func copyAside(_ path: String, bytes: UnsafeRawBufferPointer) throws {
         let target = path + ".damaged"
-        let fd = Glibc.open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let fd = Glibc.open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw ioError(target, "cannot create") }
         defer { close(fd) }
         var done = 0
@@ -307,25 +319,42 @@ public final class WriteAheadLog {
         try startSegment()
     }
 
-    /// Starts a new segment at `nextLSN` and makes its name durable.
+    /// Starts a new segment at `nextLSN` and makes its name durable. Any
+    /// failure poisons the log: the descriptor may already point at the new,
+    /// headerless file, and no record may land there.
     private func startSegment() throws {
-        if fd >= 0 { close(fd) }
+        do {
+            try createSegment()
+        } catch {
+            poisoned = true
+            if fd >= 0 { close(fd); fd = -1 }
+            throw error
+        }
+    }
+
+    private func createSegment() throws {
+        if fd >= 0 { close(fd); fd = -1 }
         let path = "\(directory)/\(Self.segmentName(nextLSN))"
-        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, Self.fileMode)
         guard fd >= 0 else { throw Self.ioError(path, "cannot create segment") }
         size = 0
         try writeAll(WALFormat.segmentHeader(firstLSN: nextLSN), path: path)
         try syncFile(path: path)
-        let dirfd = Glibc.open(directory, O_RDONLY | O_CLOEXEC)
-        if dirfd >= 0 {
-            defer { close(dirfd) }
-            if fsync(dirfd) != 0 {
-                poisoned = true
-                throw Self.ioError(directory, "fsync of the log directory failed")
-            }
-        }
+        try Self.syncDirectory(directory)
         segments.removeAll { $0.firstLSN == nextLSN }
         segments.append((nextLSN, path))
+    }
+
+    /// Data files are readable by their owner only (vectors are user data).
+    package static let fileMode: mode_t = 0o600
+    package static let directoryMode: mode_t = 0o700
+
+    /// Makes the names in `directory` durable (a new or removed file).
+    package static func syncDirectory(_ directory: String) throws {
+        let dirfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirfd >= 0 else { throw ioError(directory, "cannot open the directory to fsync it") }
+        defer { close(dirfd) }
+        guard fsync(dirfd) == 0 else { throw ioError(directory, "fsync of the directory failed") }
     }
 
     private func writeAll(_ bytes: [UInt8], path: String) throws {
@@ -360,10 +389,13 @@ public final class WriteAheadLog {
         }
         let bytes = WALFormat.encode(WALRecord(lsn: nextLSN, type: type, payload: payload))
         if size > WALFormat.segmentHeaderSize && size + bytes.count > options.segmentBytes {
-            try syncFile(path: segments.last!.path)
+            try syncFile(path: segments.last?.path ?? directory)
             try startSegment()
         }
-        let path = segments.last!.path
+        guard fd >= 0, let path = segments.last?.path else {
+            poisoned = true
+            throw WALError(kind: .poisoned, reason: "the log has no open segment")
+        }
         try writeAll(bytes, path: path)
         if options.durability == .fsync { try syncFile(path: path) }
         nextLSN += 1
@@ -373,7 +405,7 @@ public final class WriteAheadLog {
     /// Makes every appended record durable.
     public func sync() throws {
         try checkUsable()
-        try syncFile(path: segments.last!.path)
+        try syncFile(path: segments.last?.path ?? directory)
     }
 
     /// Removes the segments whose records all have LSNs below `lsn` (for

@@ -92,6 +92,43 @@ struct WALFaultInjectionTests {
         #expect(records.prefix(acknowledged).map { String(decoding: $0.payload, as: UTF8.self) } == (0..<10).map { "record \($0)" })
     }
 
+    @Test("a failed write of a new segment's header poisons the log: no record lands in a headerless file")
+    func failedSegmentHeader() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        // Write 1 is the first segment's header; records are writes 2, 3, …; a 4096-byte segment takes
+        // a few records of 1,000 bytes, so some write after the first few is the second segment's header.
+        var rng = SeededGenerator.forTest("wal.segmentHeader", defaultSeed: 89)
+        let record = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &rng) }  // incompressible
+        let probe = TemporaryDirectory("engram-wal")
+        defer { probe.remove() }
+        let counting = Faults()
+        do {
+            let (log, _) = try WriteAheadLog.open(directory: probe.path, options: .init(segmentBytes: 4096, durability: .osBuffered, io: counting.io))
+            for _ in 0..<4 { try log.append(type: 1, payload: record) }
+            #expect(log.segmentPaths.count == 2)
+        }
+        let headerWrite = counting.writes.load(ordering: .relaxed)  // the last write was record 4, after the second header
+        let faults = Faults(failWrite: headerWrite - 1)
+        let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(segmentBytes: 4096, durability: .osBuffered, io: faults.io))
+        var acknowledged = 0
+        for _ in 0..<6 {
+            do {
+                try log.append(type: 1, payload: record)
+                acknowledged += 1
+            } catch let error as WALError {
+                #expect(error.kind == .io || error.kind == .poisoned)
+            }
+        }
+        #expect(acknowledged == 3)
+        #expect((try? log.sync()) == nil)
+        // Reopened: the three acknowledged records, and the log goes on after them.
+        var lsns = [UInt64]()
+        let (again, _) = try WriteAheadLog.open(directory: dir.path) { lsns.append($0.lsn) }
+        #expect(lsns == [1, 2, 3])
+        #expect(try again.append(type: 1, payload: [1]) == 4)
+    }
+
     @Test("a full disk (ENOSPC) surfaces, takes back the partial record, and the log goes on")
     func diskFull() throws {
         let dir = TemporaryDirectory("engram-wal")

@@ -124,6 +124,114 @@ struct WriteAheadLogTests {
                 #expect(error.kind == .corrupt)
             }
         }
+        // Header-field mutations (stored length, raw length, LSN) of any record but the last: the
+        // log either refuses to open (corrupt) or replays every record; it never opens short.
+        let offsets = recordOffsets(original)
+        #expect(offsets.count == 40)
+        for trial in 0..<300 {
+            var bytes = original
+            let victim = Int.random(in: 0..<(offsets.count - 1), using: &rng)
+            let field = [0, 4, 8][trial % 3]
+            let value = trial % 2 == 0 ? UInt64.random(in: 0...UInt64(UInt32.max), using: &rng) : UInt64.random(in: 0...(1 << 24), using: &rng)
+            withUnsafeBytes(of: value.littleEndian) { for (j, b) in $0.prefix(field == 8 ? 8 : 4).enumerated() { bytes[offsets[victim] + field + j] = b } }
+            TemporaryDirectory.writeFile(path, bytes)
+            do {
+                var lsns = [UInt64]()
+                _ = try WriteAheadLog.open(directory: dir.path) { lsns.append($0.lsn) }
+                #expect(bytes == original || lsns.count == 40, "trial \(trial): record \(victim) field \(field) = \(value) replayed \(lsns.count) of 40")
+            } catch let error as WALError {
+                #expect(error.kind == .corrupt)
+            }
+        }
+    }
+
+    /// Offsets of the records of a segment's bytes, in order.
+    private func recordOffsets(_ bytes: [UInt8]) -> [Int] {
+        var offsets = [Int]()
+        var at = WALFormat.segmentHeaderSize
+        while at + WALFormat.recordHeaderSize <= bytes.count {
+            offsets.append(at)
+            let stored = bytes[at..<(at + 4)].withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+            at += WALFormat.recordHeaderSize + stored
+        }
+        return offsets
+    }
+
+    @Test("a damaged length or LSN field before the last record is corruption, never a torn tail to cut",
+          arguments: [(0, 0x00F0_0000 as UInt64), (0, 0xFFFF_FFFF), (0, 1_000_000), (4, 0x00F0_0000), (8, 7), (8, 0), (8, 1 << 40)])
+    func damagedHeaderField(field: Int, value: UInt64) throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("wal.headerField", defaultSeed: 87)
+        let path: String
+        do {
+            let (log, _) = try WriteAheadLog.open(directory: dir.path, options: .init(durability: .osBuffered))
+            for i in 0..<100 { try log.append(type: 1, payload: payload(i, &rng)) }
+            try log.sync()
+            path = log.segmentPaths.last!
+        }
+        let original = TemporaryDirectory.readFile(path)
+        let offsets = recordOffsets(original)
+        #expect(offsets.count == 100)
+        for victim in [0, 49, 98] {
+            var bytes = original
+            let at = offsets[victim] + field
+            if field == 8 {
+                withUnsafeBytes(of: value.littleEndian) { for (j, b) in $0.enumerated() { bytes[at + j] = b } }
+            } else {
+                withUnsafeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian) { for (j, b) in $0.enumerated() { bytes[at + j] = b } }
+            }
+            TemporaryDirectory.writeFile(path, bytes)
+            do {
+                var count = 0
+                _ = try WriteAheadLog.open(directory: dir.path) { _ in count += 1 }
+                Issue.record("record \(victim) with field \(field) = \(value): opened with \(count) of 100 records and no error")
+            } catch let error as WALError {
+                #expect(error.kind == .corrupt)
+                #expect(error.offset == offsets[victim], "record \(victim)")
+            }
+            // Nothing was cut: the file is as damaged as it was.
+            #expect(TemporaryDirectory.readFile(path).count == original.count)
+        }
+        TemporaryDirectory.writeFile(path, original)
+    }
+
+    @Test("the same damage to the last record is a torn tail: cut, everything before it kept")
+    func damagedLastHeader() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("wal.lastHeader", defaultSeed: 88)
+        let path: String
+        do {
+            let (log, _) = try WriteAheadLog.open(directory: dir.path)
+            for i in 0..<30 { try log.append(type: 1, payload: payload(i, &rng)) }
+            path = log.segmentPaths.last!
+        }
+        var bytes = TemporaryDirectory.readFile(path)
+        let last = recordOffsets(bytes).last!
+        withUnsafeBytes(of: UInt32(0x00F0_0000).littleEndian) { for (j, b) in $0.enumerated() { bytes[last + j] = b } }
+        TemporaryDirectory.writeFile(path, bytes)
+        var count = 0
+        let (log, report) = try WriteAheadLog.open(directory: dir.path) { _ in count += 1 }
+        #expect(count == 29)
+        #expect(report.truncatedTail?.offset == last)
+        #expect(log.nextLSN == 30)
+    }
+
+    @Test("a valid record carrying the wrong LSN at the end is corruption, not a tail")
+    func misplacedLastRecord() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        let path: String
+        do {
+            let (log, _) = try WriteAheadLog.open(directory: dir.path)
+            for i in 0..<5 { try log.append(type: 1, payload: Array("record \(i)".utf8)) }
+            path = log.segmentPaths.last!
+        }
+        // Record 7, well formed, where record 6 belongs.
+        TemporaryDirectory.writeFile(path, TemporaryDirectory.readFile(path) + WALFormat.encode(WALRecord(lsn: 7, type: 1, payload: [1, 2, 3])))
+        let error = #expect(throws: WALError.self) { _ = try WriteAheadLog.open(directory: dir.path) }
+        #expect(error?.kind == .corrupt)
     }
 
     @Test("truncation below an LSN removes whole old segments only")
