@@ -36,13 +36,14 @@ final class Collection: @unchecked Sendable {
     let index: CollectionIndex
     let staging: StagingBuffer
     var metadata = MetadataIndex()
-    var labelOfID: [String: VectorID] = [:]
+    /// Keyed by the id's bytes (``RecordKey``).
+    var labelOfID: [RecordKey: VectorID] = [:]
     /// Indexed by label (labels are dense: freed ones are reused).
     private(set) var idOfLabel: [String?] = []
     var labels = LabelTable()
     /// Deleted ids not yet known to be checkpointed, with the delete's LSN
     /// (``Store/checkpoint(to:)`` prunes them).
-    var tombstones: [String: UInt64] = [:]
+    var tombstones: [RecordKey: UInt64] = [:]
     /// The rows of the checkpoint in progress, which sets a vector aside
     /// before its label's version ends (``CheckpointRows``).
     private var checkpointRows: CheckpointRows?
@@ -83,7 +84,7 @@ final class Collection: @unchecked Sendable {
     /// prepared (validated, normalised under cosine), row after row.
     @discardableResult
     func validate(_ records: [Record]) throws(EngineError) -> [Float] {
-        var seen = Set<String>(minimumCapacity: records.count)
+        var seen = Set<RecordKey>(minimumCapacity: records.count)
         let d = configuration.dimension
         var prepared = [Float](repeating: 0, count: records.count * d)
         try prepared.withUnsafeMutableBufferPointer { (out) throws(EngineError) in
@@ -91,10 +92,9 @@ final class Collection: @unchecked Sendable {
                 guard !r.id.isEmpty, r.id.utf8.count <= Record.maxIDBytes else {
                     throw .invalidArgument("record \(i): an id must be 1 to \(Record.maxIDBytes) UTF-8 bytes")
                 }
-                guard seen.insert(r.id).inserted else { throw .invalidArgument("record \(i): id '\(r.id)' appears twice in the batch") }
-                guard r.metadata.isValid else {
-                    throw .invalidArgument("record \(i): metadata holds a NaN or infinite number or nests deeper than \(MetadataValue.maxDepth)")
-                }
+                if let why = TextRules.problem(r.id, "an id") { throw .invalidArgument("record \(i): \(why)") }
+                guard seen.insert(RecordKey(r.id)).inserted else { throw .invalidArgument("record \(i): id '\(r.id)' appears twice in the batch") }
+                if let why = r.metadata.problem { throw .invalidArgument("record \(i): its metadata \(why)") }
                 do throws(IndexError) {
                     try r.vector.withUnsafeBufferPointer { (v) throws(IndexError) in
                         try format.prepare(v, into: out.baseAddress! + i * d, row: i)
@@ -175,9 +175,10 @@ final class Collection: @unchecked Sendable {
     /// already applied.
     private func place(id: String, metadata value: MetadataValue, lsn: UInt64) -> VectorID? {
         let label = labels.allocate(.staged, lsn: lsn)
-        if let old = labelOfID.updateValue(label, forKey: id) {  // one hash for the common case
+        let key = RecordKey(id)
+        if let old = labelOfID.updateValue(label, forKey: key) {  // one hash for the common case
             guard labels.lsn(old) < lsn else {
-                labelOfID[id] = old
+                labelOfID[key] = old
                 labels.set(label, .free)
                 return nil
             }
@@ -213,7 +214,7 @@ final class Collection: @unchecked Sendable {
             labels = LabelTable(bound: ids.count, placed: (0..<ids.count).map { (VectorID($0), .indexed, lsns[$0]) })
             labelOfID.reserveCapacity(ids.count)
             for (i, id) in ids.enumerated() {
-                labelOfID[id] = VectorID(i)
+                labelOfID[RecordKey(id)] = VectorID(i)
                 setID(id, of: VectorID(i))
                 metadata.set(values[i], for: VectorID(i))
             }
@@ -242,9 +243,10 @@ final class Collection: @unchecked Sendable {
         lock.withWriteLock {
             var removed = 0
             for id in ids {
-                guard let label = labelOfID[id], labels.lsn(label) < lsn else { continue }
-                labelOfID[id] = nil
-                tombstones[id] = lsn
+                let key = RecordKey(id)
+                guard let label = labelOfID[key], labels.lsn(label) < lsn else { continue }
+                labelOfID[key] = nil
+                tombstones[key] = lsn
                 retire(label)
                 removed += 1
             }
@@ -337,7 +339,7 @@ final class Collection: @unchecked Sendable {
             for block in staging.blocks {
                 for (row, label) in block.labels.enumerated() where labels.placement(label).isLive { stagedRows[label] = block.row(row) }
             }
-            out.deleted = tombstones.filter { $0.value > since }.map { (id: $0.key, lsn: $0.value) }
+            out.deleted = tombstones.filter { $0.value > since }.map { (id: $0.key.id, lsn: $0.value) }
             return CheckpointRows(self, labels: changedLabels, stagedRows: stagedRows, blocks: staging.blocks, labelBound: labels.bound)
         }
         // Writers are paused, so no version ended since the walk: pinned from here on.
@@ -372,7 +374,7 @@ final class Collection: @unchecked Sendable {
 
     func get(_ id: String) -> Record? {
         lock.withReadLock {
-            guard let label = labelOfID[id] else { return nil }
+            guard let label = labelOfID[RecordKey(id)] else { return nil }
             let vector: [Float]
             if labels.placement(label) == .indexed {
                 guard let v = try? index.vector(label) else { return nil }
@@ -396,7 +398,7 @@ final class Collection: @unchecked Sendable {
 
     var count: Int { lock.withReadLock { labelOfID.count } }
 
-    func contains(_ id: String) -> Bool { lock.withReadLock { labelOfID[id] != nil } }
+    func contains(_ id: String) -> Bool { lock.withReadLock { labelOfID[RecordKey(id)] != nil } }
 
     /// Records acknowledged but not yet in the graph.
     var unindexedCount: Int { lock.withReadLock { staging.count } }

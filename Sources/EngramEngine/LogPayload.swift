@@ -102,7 +102,7 @@ enum LogPayload: Equatable {
                         failure = .corrupt("log record \(lsn): the metadata of record \(i): \(error)")
                         return
                     }
-                    guard value.isValid else {
+                    guard value.isStructurallyValid else {
                         failure = .corrupt("log record \(lsn): record \(i) holds invalid metadata")
                         return
                     }

@@ -26,16 +26,33 @@ public enum MetadataValue: Sendable, Hashable {
         return nil
     }
 
-    /// Whether every number is finite and nesting stays within ``maxDepth``.
-    public var isValid: Bool { check(depth: 1) }
+    /// Whether the value may be stored: every number finite, no string or
+    /// key holding U+0000 (PostgreSQL's `jsonb` cannot hold it), nesting
+    /// within ``maxDepth``.
+    public var isValid: Bool { problem == nil }
 
-    private func check(depth: Int) -> Bool {
-        guard depth <= Self.maxDepth else { return false }
+    /// Why the value may not be stored, or nil.
+    public var problem: String? { problem(depth: 1, text: true) }
+
+    /// Numbers finite and nesting within bounds, text not looked at: what a
+    /// logged value must be to replay (a log written before U+0000 was
+    /// refused still opens).
+    var isStructurallyValid: Bool { problem(depth: 1, text: false) == nil }
+
+    private func problem(depth: Int, text checkText: Bool) -> String? {
+        guard depth <= Self.maxDepth else { return "nests deeper than \(Self.maxDepth)" }
         switch self {
-        case .number(let x): return x.isFinite
-        case .array(let items): return items.allSatisfy { $0.check(depth: depth + 1) }
-        case .object(let fields): return fields.values.allSatisfy { $0.check(depth: depth + 1) }
-        default: return true
+        case .number(let x): return x.isFinite ? nil : "holds a NaN or infinite number"
+        case .string(let text): return checkText ? TextRules.problem(text, "a string") : nil
+        case .array(let items):
+            for item in items { if let why = item.problem(depth: depth + 1, text: checkText) { return why } }
+            return nil
+        case .object(let fields):
+            for (key, value) in fields {
+                if let why = (checkText ? TextRules.problem(key, "a key") : nil) ?? value.problem(depth: depth + 1, text: checkText) { return why }
+            }
+            return nil
+        default: return nil
         }
     }
 }

@@ -45,6 +45,21 @@ public struct CollectionConfiguration: Sendable, Equatable {
         self.hnsw = hnsw
         self.ivf = ivf
     }
+
+    /// Checks every parameter (the name, the dimension, the HNSW parameters
+    /// even of an IVF collection, the IVF settings) before anything is
+    /// logged: each must fit its field in the log and in PostgreSQL.
+    func validate() throws(EngineError) {
+        guard !name.isEmpty, name.utf8.count <= 128 else {
+            throw .invalidArgument("a collection name must be 1 to 128 UTF-8 bytes")
+        }
+        if let why = TextRules.problem(name, "a collection name") { throw .invalidArgument(why) }
+        guard (1...VectorStorage.maxDimension).contains(dimension) else {
+            throw .invalidArgument("collection '\(name)': dimension \(dimension): expected 1...\(VectorStorage.maxDimension)")
+        }
+        do throws(IndexError) { try hnsw.validate() } catch { throw .invalidArgument("collection '\(name)': \(error)") }
+        try ivf?.validate()
+    }
 }
 
 /// How an IVF collection trains and searches (Docs/ENGINE.md, "Collections on IVF").
@@ -70,12 +85,18 @@ public struct IVFSettings: Sendable, Equatable {
     /// The vectors held before training.
     public var vectorsBeforeTraining: Int { trainingSize ?? Swift.max(nlist.map { 39 * $0 } ?? 25_000, 1) }
 
-    /// Checks the ranges: nlist 1…1,000,000, nprobe ≥ 1, a training size of at least nlist.
+    /// The largest nlist and nprobe accepted.
+    public static let maxLists = 1_000_000
+    /// The largest training size accepted (what the log's u32 field holds, and more than memory would).
+    public static let maxTrainingSize = 1 << 31
+
+    /// Checks the ranges: nlist 1…``maxLists``, nprobe 1…``maxLists``, a
+    /// training size from nlist to ``maxTrainingSize``.
     func validate() throws(EngineError) {
-        if let nlist, !(1...1_000_000).contains(nlist) { throw .invalidArgument("IVF nlist \(nlist): expected 1...1000000") }
-        guard nprobe >= 1 else { throw .invalidArgument("IVF nprobe \(nprobe): expected at least 1") }
-        if let trainingSize, trainingSize < (nlist ?? 1) {
-            throw .invalidArgument("IVF training size \(trainingSize): expected at least nlist (\(nlist ?? 1))")
+        if let nlist, !(1...Self.maxLists).contains(nlist) { throw .invalidArgument("IVF nlist \(nlist): expected 1...\(Self.maxLists)") }
+        guard (1...Self.maxLists).contains(nprobe) else { throw .invalidArgument("IVF nprobe \(nprobe): expected 1...\(Self.maxLists)") }
+        if let trainingSize, !((nlist ?? 1)...Self.maxTrainingSize).contains(trainingSize) {
+            throw .invalidArgument("IVF training size \(trainingSize): expected \(nlist ?? 1)...\(Self.maxTrainingSize) (at least nlist)")
         }
     }
 }

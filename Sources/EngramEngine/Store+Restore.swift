@@ -55,13 +55,13 @@ extension Store {
         let collection = try Collection(configuration)
         let d = configuration.dimension
         var ids = [String](), lsns = [UInt64](), values = [MetadataValue](), rows = [Float]()
-        var seen = Set<String>()
+        var seen = Set<RecordKey>()
         var failure: EngineError?
         do {
             try stream { record in
                 guard failure == nil else { return }
                 guard record.vector.count == d, !record.id.isEmpty, record.id.utf8.count <= Record.maxIDBytes,
-                      seen.insert(record.id).inserted, record.metadata.isValid else {
+                      seen.insert(RecordKey(record.id)).inserted, record.metadata.isValid else {
                     failure = .corrupt("restored record '\(record.id)' of collection '\(configuration.name)' is malformed or repeated")
                     return
                 }

@@ -87,9 +87,7 @@ public final class Store: Sendable {
     /// parameters does nothing, with other parameters is an error.
     public func createCollection(_ configuration: CollectionConfiguration) throws(EngineError) {
         try checkOpen()
-        guard !configuration.name.isEmpty, configuration.name.utf8.count <= 128 else {
-            throw .invalidArgument("a collection name must be 1 to 128 UTF-8 bytes")
-        }
+        try configuration.validate()
         try creating.withLock { (created) throws(EngineError) in
             if let existing = catalog.withLock({ $0[configuration.name] }) {
                 guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
@@ -133,8 +131,8 @@ public final class Store: Sendable {
     public func delete(_ collection: String, ids: [String]) throws(EngineError) -> Int {
         try checkOpen()
         let c = try self.collection(collection)
-        var seen = Set<String>()
-        let present = ids.filter { seen.insert($0).inserted && c.contains($0) }
+        var seen = Set<RecordKey>()
+        let present = ids.filter { seen.insert(RecordKey($0)).inserted && c.contains($0) }
         guard !present.isEmpty else { return 0 }
         let removed = try logged(.delete(collection: collection, ids: present)) { lsn throws(EngineError) in
             c.apply(delete: present, lsn: lsn)

@@ -54,8 +54,8 @@ enum StoreSnapshot {
                     blob(LogPayload.create(c.configuration).encode())
                     u32(c.labels.bound)
                     u32(c.labelOfID.count)
-                    for (id, label) in c.labelOfID {
-                        blob(Array(id.utf8))
+                    for (key, label) in c.labelOfID {
+                        blob(Array(key.id.utf8))
                         u32(Int(label))
                         out.append(c.labels.placement(label) == .indexed ? 0 : 1)
                         u64(c.labels.lsn(label))
@@ -78,8 +78,8 @@ enum StoreSnapshot {
                     u64(UInt64(graph.count))
                     out += graph
                     u32(c.tombstones.count)
-                    for (id, deleted) in c.tombstones {
-                        blob(Array(id.utf8))
+                    for (key, deleted) in c.tombstones {
+                        blob(Array(key.id.utf8))
                         u64(deleted)
                     }
                 }
@@ -173,7 +173,7 @@ enum StoreSnapshot {
         c.labels = LabelTable(bound: bound, placed: records.map { ($0.label, $0.placement, $0.lsn) })
         c.metadata.deferPostings()  // built in the background (Store.maintain)
         for r in records {
-            c.labelOfID[r.id] = r.label
+            c.labelOfID[RecordKey(r.id)] = r.label
             c.setID(r.id, of: r.label)
             c.metadata.set(r.metadata, for: r.label)
         }
@@ -198,7 +198,7 @@ enum StoreSnapshot {
         if version >= 3 {
             for _ in 0..<(try reader.u32()) {
                 guard let id = String(validUTF8: try reader.bytes(try reader.u32())) else { throw reader.fail("bad tombstone id") }
-                c.tombstones[id] = try reader.u64()
+                c.tombstones[RecordKey(id)] = try reader.u64()
             }
         }
         return c

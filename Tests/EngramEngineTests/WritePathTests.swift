@@ -153,7 +153,7 @@ struct WritePathTests {
         #expect(try store.search("c", vector: vs[7], k: 1, efSearch: 2000).first?.id == "r7")
         // Applying an already-applied record again changes nothing: each version remembers its LSN.
         let c = try store.collection("c")
-        let label = try #require(c.labelOfID["r7"])
+        let label = try #require(c.labelOfID[RecordKey("r7")])
         let lsn = c.labels.lsn(label)
         let prepared = try c.validate([Record(id: "r7", vector: vs[0])])
         c.apply(upsert: [Record(id: "r7", vector: vs[0])], prepared: prepared, lsn: lsn)
