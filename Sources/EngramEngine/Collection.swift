@@ -42,7 +42,8 @@ final class Collection: @unchecked Sendable {
     private(set) var idOfLabel: [String?] = []
     var labels = LabelTable()
     /// Deleted ids not yet known to be checkpointed, with the delete's LSN
-    /// (``Store/checkpoint(to:)`` prunes them).
+    /// (``Store/checkpoint(to:)`` prunes them; the store's
+    /// `tombstoneHorizon` says below which LSN they are forgotten).
     var tombstones: [RecordKey: UInt64] = [:]
     /// The rows of the checkpoint in progress, which sets a vector aside
     /// before its label's version ends (``CheckpointRows``).
@@ -315,10 +316,12 @@ final class Collection: @unchecked Sendable {
     /// The changes above `since`, for a checkpoint; the caller has paused
     /// writers. The vectors are not copied: the rows stay pinned, read while
     /// the target streams them, until ``CheckpointRows/release()``.
-    func changes(since: UInt64) -> Checkpoint.Changes {
+    /// With `liveIDs`, also every live id (a resynchronising checkpoint).
+    func changes(since: UInt64, liveIDs: Bool = false) -> Checkpoint.Changes {
         var out = Checkpoint.Changes(configuration: configuration)
         let rows = lock.withReadLock { () -> CheckpointRows in
             out.liveCount = labelOfID.count
+            if liveIDs { out.liveIDs = labelOfID.keys.map(\.id) }
             // In label order (the live labels are exactly those with an id):
             // the graph's rows are then read front to back.
             var changedLabels = [VectorID]()
@@ -397,6 +400,9 @@ final class Collection: @unchecked Sendable {
     }
 
     var count: Int { lock.withReadLock { labelOfID.count } }
+
+    /// Every live id, in no particular order.
+    var ids: [String] { lock.withReadLock { labelOfID.keys.map(\.id) } }
 
     func contains(_ id: String) -> Bool { lock.withReadLock { labelOfID[RecordKey(id)] != nil } }
 

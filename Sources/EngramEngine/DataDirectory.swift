@@ -1,3 +1,4 @@
+import EngramChecksum
 import EngramWAL
 
 #if canImport(Glibc)
@@ -35,6 +36,39 @@ enum DataDirectory {
     /// Records `id` as the directory's store id, durably.
     static func writeStoreID(_ id: String, in directory: String) throws(EngineError) {
         try writeDurably(Array((id + "\n").utf8), to: directory + "/STORE")
+    }
+
+    /// The `CHECKPOINT` file: the LSN of the last checkpoint the store
+    /// committed to its database, written durably after each commit, so a
+    /// crash before the next snapshot does not make the store forget it
+    /// (Docs/FORMATS.md). 24 bytes, little-endian: magic `ENGRCKPT`, u32
+    /// version 1, u64 LSN, u32 CRC-32C of the 20 bytes before it.
+    static let checkpointFile = "CHECKPOINT"
+    static let checkpointMagic: [UInt8] = Array("ENGRCKPT".utf8)
+
+    static func writeCheckpointLSN(_ lsn: UInt64, in directory: String) throws(EngineError) {
+        var out = checkpointMagic
+        withUnsafeBytes(of: UInt32(1).littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: lsn.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: CRC32C.checksum(out).littleEndian) { out.append(contentsOf: $0) }
+        try writeDurably(out, to: "\(directory)/\(checkpointFile)")
+    }
+
+    /// The recorded checkpoint LSN: 0 if there is no file, `.corrupt` if it
+    /// does not pass its checks.
+    static func readCheckpointLSN(in directory: String) throws(EngineError) -> UInt64 {
+        let path = "\(directory)/\(checkpointFile)"
+        guard let bytes = read(path) else {
+            if errno == ENOENT { return 0 }
+            throw .log(WALError(kind: .io, segment: path, reason: "cannot read the checkpoint file", errno: errno))
+        }
+        func field<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
+            bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: T.self)) }
+        }
+        guard bytes.count == 24, Array(bytes[0..<8]) == checkpointMagic, field(8, UInt32.self) == 1,
+              CRC32C.checksum(Array(bytes[0..<20])) == field(20, UInt32.self)
+        else { throw .corrupt("\(path) fails its checks (length, magic, version, checksum)") }
+        return field(12, UInt64.self)
     }
 
     /// Creates the directory and its missing parents.

@@ -9,12 +9,12 @@ import Glibc
 /// (Docs/ENGINE.md, "Ids").
 ///
 /// Invariant: two keys are equal exactly when their ids' UTF-8 bytes are.
-struct RecordKey: Hashable, Sendable {
-    let id: String
+package struct RecordKey: Hashable, Sendable {
+    package let id: String
 
-    init(_ id: String) { self.id = id }
+    package init(_ id: String) { self.id = id }
 
-    static func == (a: RecordKey, b: RecordKey) -> Bool {
+    package static func == (a: RecordKey, b: RecordKey) -> Bool {
         let equal = a.id.utf8.withContiguousStorageIfAvailable { x in
             b.id.utf8.withContiguousStorageIfAvailable { y in
                 x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
@@ -23,7 +23,7 @@ struct RecordKey: Hashable, Sendable {
         return (equal ?? nil) ?? a.id.utf8.elementsEqual(b.id.utf8)
     }
 
-    func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         let done: Void? = id.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         if done == nil { for byte in id.utf8 { hasher.combine(byte) } }
         hasher.combine(id.utf8.count)

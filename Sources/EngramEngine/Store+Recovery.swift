@@ -29,6 +29,12 @@ extension Store {
         var handedOver = false
         defer { if !handedOver { directoryLock.release() } }  // also keeps the lock alive until here
         let storeID = try DataDirectory.storeID(directory)
+        // Only a hint (it keeps the log and the tombstones above the database's checkpoint after a
+        // crash): a damaged file costs a resynchronising checkpoint, not the store.
+        var recordedCheckpoint: UInt64 = 0
+        do throws(EngineError) { recordedCheckpoint = try DataDirectory.readCheckpointLSN(in: directory) } catch {
+            logger.warning("ignoring the checkpoint file; the next checkpoint resynchronises", metadata: ["error": "\(error)"])
+        }
 
         // The newest local snapshot…
         var base = StoreSnapshot.Contents(lsn: 0, checkpointLSN: 0, collections: [])
@@ -119,7 +125,16 @@ extension Store {
         store.catalog.withLock { $0 = catalog }
         store.identity.withLock { $0 = storeID }
         store.snapshotting.withLock { $0 = base.lsn }
-        store.checkpointed.withLock { $0 = base.checkpointLSN }
+        // A snapshot keeps the tombstones above the checkpoint it knew of, or, if it knew of none,
+        // above its own LSN (it dropped the rest).
+        store.tombstoneHorizon.withLock { $0 = base.checkpointLSN > 0 ? base.checkpointLSN : base.lsn }
+        store.checkpointed.withLock { $0 = Swift.max(base.checkpointLSN, recordedCheckpoint) }
+        if recordedCheckpoint > wal.nextLSN - 1 {
+            store.lostCheckpointedWrites.withLock { $0 = (recordedCheckpoint, wal.nextLSN - 1) }
+            logger.error("the database holds a checkpoint beyond the end of this store's log: writes were lost here; checkpoints are refused", metadata: [
+                "checkpoint_lsn": "\(recordedCheckpoint)", "log_end_lsn": "\(wal.nextLSN - 1)",
+            ])
+        }
         store.maintenance.withLock { $0.logBytesSinceSnapshot = DataDirectory.size(of: wal.segmentPaths) }
         store.directoryLock.withLock { $0 = directoryLock }
         handedOver = true
@@ -135,6 +150,7 @@ extension Store {
         if source != nil {
             store.checkpointed.withLock { $0 = base.checkpointLSN }
             try store.writeSnapshot()  // the directory opens on its own again
+            try DataDirectory.writeCheckpointLSN(base.checkpointLSN, in: directory)
         }
         return store
     }

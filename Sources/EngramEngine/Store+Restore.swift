@@ -167,6 +167,8 @@ extension Store {
             }
             catalog.withLock { $0[configuration.name] = collection }
             checkpointed.withLock { $0 = Swift.max($0, checkpointLSN) }
+            tombstoneHorizon.withLock { $0 = Swift.max($0, checkpointLSN) }
+            try DataDirectory.writeCheckpointLSN(checkpointed.withLock { $0 }, in: directory)
         } else {
             try install(collection, checkpointLSN: checkpointLSN)
         }
@@ -214,6 +216,8 @@ extension Store {
             return 0
         }
         checkpointed.withLock { $0 = Swift.max($0, checkpointLSN) }
+        tombstoneHorizon.withLock { $0 = Swift.max($0, checkpointLSN) }
         try writeSnapshot()
+        try DataDirectory.writeCheckpointLSN(checkpointed.withLock { $0 }, in: directory)
     }
 }

@@ -27,7 +27,10 @@ extension Store {
             let (lsn, bytes) = sequencer.paused { lsn -> (UInt64, [UInt8]) in
                 let collections = catalog.withLock { Array($0.values) }
                 // A store never checkpointed keeps no tombstones past a snapshot (no database needs them).
-                if checkpointLSN == 0 { for c in collections { c.pruneTombstones(upTo: lsn) } }
+                if checkpointLSN == 0 {
+                    for c in collections { c.pruneTombstones(upTo: lsn) }
+                    tombstoneHorizon.withLock { $0 = Swift.max($0, lsn) }
+                }
                 return (lsn, StoreSnapshot.encode(lsn: lsn, checkpointLSN: checkpointLSN, collections: collections))
             }
             if lsn == last, !DataDirectory.snapshotFiles(directory).isEmpty { return lsn }

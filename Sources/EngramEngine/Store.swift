@@ -53,6 +53,15 @@ public final class Store: Sendable {
     let snapshotting = Locked<UInt64>(0)
     /// The LSN of the last checkpoint this store committed (0: never).
     let checkpointed = Locked<UInt64>(0)
+    /// Every delete above this LSN is still in its collection's tombstones;
+    /// those at or below it may be forgotten. A target checkpointed below it
+    /// may lack deletes: its next checkpoint resynchronises.
+    let tombstoneHorizon = Locked<UInt64>(0)
+    /// Set at open when the recorded checkpoint is beyond the log's end: the
+    /// database holds writes this store lost (a power loss under
+    /// `.osBuffered` durability), and the LSNs after the log's end would be
+    /// reused. Checkpoints are refused, naming both LSNs.
+    let lostCheckpointedWrites = Locked<(checkpoint: UInt64, logEnd: UInt64)?>(nil)
     /// Serialises checkpoints; counts those committed since open.
     let checkpointing = Locked<Int>(0)
     /// This store's identity (the data directory's `STORE` file); a restore
@@ -145,6 +154,12 @@ public final class Store: Sendable {
     public func get(_ collection: String, id: String) throws(EngineError) -> Record? {
         try checkOpen()
         return try self.collection(collection).get(id)
+    }
+
+    /// Every live id of `collection`, in no particular order.
+    public func ids(_ collection: String) throws(EngineError) -> [String] {
+        try checkOpen()
+        return try self.collection(collection).ids
     }
 
     public func count(_ collection: String) throws(EngineError) -> Int {

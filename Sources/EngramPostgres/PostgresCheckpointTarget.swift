@@ -35,8 +35,21 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         try pool.withConnection { db in _ = try PostgresSchema.migrate(db) }
     }
 
+    public func state() throws -> CheckpointTargetState {
+        try pool.withConnection { db in CheckpointTargetState(lsn: try Self.checkpointLSN(db), owner: try Self.owner(db)) }
+    }
+
+    /// The LSN of the last checkpoint committed here, 0 if none.
     public func checkpointLSN() throws -> UInt64 {
         try pool.withConnection { db in try Self.checkpointLSN(db) }
+    }
+
+    /// An LSN as PostgreSQL's `bigint` holds it (LSNs above `Int64.max` cannot be stored).
+    static func bigint(_ lsn: UInt64) throws -> Int64 {
+        guard let value = Int64(exactly: lsn) else {
+            throw PostgresError(kind: .decoding, message: "LSN \(lsn) does not fit PostgreSQL's bigint")
+        }
+        return value
     }
 
     /// The id of the store whose checkpoints the database takes, nil before the first.
@@ -47,12 +60,15 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
 
     static func checkpointLSN(_ db: PostgresConnection) throws -> UInt64 {
         let r = try db.execute("SELECT coalesce(max(lsn), 0) FROM engram_checkpoints")
-        return UInt64(r.text(row: 0, column: 0) ?? "0") ?? 0
+        guard let text = r.text(row: 0, column: 0), let lsn = UInt64(text) else {
+            throw PostgresError(kind: .decoding, message: "engram_checkpoints holds an LSN that is not a non-negative integer: \(r.text(row: 0, column: 0) ?? "null")")
+        }
+        return lsn
     }
 
-    public func commit(_ checkpoint: Checkpoint) throws {
+    public func commit(_ checkpoint: Checkpoint) throws -> CheckpointCommitResult {
         try pool.withConnection { db in
-            try db.transaction {
+            try db.transaction { () throws -> CheckpointCommitResult in
                 try db.execute("SELECT pg_advisory_xact_lock($1)", [.text(String(PostgresSchema.lockKey))])
                 switch try Self.owner(db) {
                 case nil:
@@ -66,12 +82,16 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                 guard current == checkpoint.since else {
                     throw PostgresError(kind: .server, message: "the database moved from checkpoint \(checkpoint.since) to \(current) meanwhile")
                 }
-                for changes in checkpoint.collections { try merge(changes, lsn: checkpoint.lsn, db) }
+                var result = CheckpointCommitResult()
+                for changes in checkpoint.collections {
+                    result.resynchronisedDeletes += try merge(changes, lsn: checkpoint.lsn, db)
+                }
                 try db.execute("""
                     INSERT INTO engram_checkpoints (lsn, since, upserts, deletes) VALUES ($1, $2, $3, $4)
                     ON CONFLICT (lsn) DO NOTHING
-                    """, [.text(String(checkpoint.lsn)), .text(String(checkpoint.since)),
-                          .text(String(checkpoint.upserts)), .text(String(checkpoint.deletes))])
+                    """, [.text(String(try Self.bigint(checkpoint.lsn))), .text(String(checkpoint.since)),
+                          .text(String(checkpoint.upserts)), .text(String(checkpoint.deletes + result.resynchronisedDeletes))])
+                return result
             }
         }
     }
@@ -190,7 +210,8 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         return out
     }
 
-    private func merge(_ changes: Checkpoint.Changes, lsn: UInt64, _ db: PostgresConnection) throws {
+    /// Merges one collection's changes; returns the rows a resynchronisation removed.
+    private func merge(_ changes: Checkpoint.Changes, lsn: UInt64, _ db: PostgresConnection) throws -> Int {
         let (table, type) = try Self.ensureTable(changes.configuration, db, sqlIndex: createSQLIndex, vectorType: vectorType)
         if let graph = changes.graphSnapshot {
             try Self.storeGraphSnapshot(graph, of: changes.configuration.name, lsn: lsn, db)
@@ -202,7 +223,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                 for (id, lsn) in changes.deleted {
                     writer.row(fields: 2)
                     writer.text(id)
-                    writer.int64(Int64(lsn))
+                    writer.int64(try Self.bigint(lsn))
                     if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }
                 }
                 writer.finish()
@@ -211,7 +232,29 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             try db.execute("DELETE FROM \(table) t USING engram_deleted d WHERE t.id = d.id AND t.lsn < d.lsn")
             try db.execute("DROP TABLE engram_deleted")
         }
-        guard !changes.ids.isEmpty else { return }
+        var resynchronised = 0
+        if let live = changes.liveIDs {
+            // The table may lack deletes the store has forgotten: every row whose id the engine no longer holds goes.
+            try db.execute("CREATE TEMP TABLE engram_live (id text COLLATE \"C\" NOT NULL) ON COMMIT DROP")
+            try db.copyIn("COPY engram_live (id) FROM STDIN (FORMAT binary)") { send in
+                var writer = BinaryCopyWriter()
+                for id in live {
+                    writer.row(fields: 1)
+                    writer.text(id)
+                    if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }
+                }
+                writer.finish()
+                try send(writer.take())
+            }
+            try db.execute("ANALYZE engram_live")
+            let removed = try db.execute("""
+                WITH gone AS (DELETE FROM \(table) t WHERE NOT EXISTS (SELECT 1 FROM engram_live l WHERE l.id = t.id) RETURNING 1)
+                SELECT count(*) FROM gone
+                """)
+            resynchronised = removed.text(row: 0, column: 0).flatMap { Int($0) } ?? 0
+            try db.execute("DROP TABLE engram_live")
+        }
+        guard !changes.ids.isEmpty else { return resynchronised }
         let d = changes.configuration.dimension
         // An empty table (the first checkpoint) takes the rows straight: ids in a checkpoint are unique.
         let empty = try db.execute("SELECT NOT EXISTS (SELECT 1 FROM \(table))").text(row: 0, column: 0) == "t"
@@ -245,7 +288,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                         let row = UnsafeBufferPointer(rebasing: rows[((i - start) * d)..<((i - start + 1) * d)])
                         if type == .halfvec { writer.halfvec(row) } else { writer.vector(row) }
                         writer.jsonb(MetadataJSON.format(changes.metadata[i]))
-                        writer.int64(Int64(changes.lsns[i]))
+                        writer.int64(try Self.bigint(changes.lsns[i]))
                         if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }
                     }
                     start = end
@@ -258,7 +301,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             try db.execute("SET LOCAL maintenance_work_mem = '512MB'")  // the key's sort in memory, for this transaction only
             try db.execute("ALTER TABLE \(table) ADD CONSTRAINT \(primaryKey) PRIMARY KEY (id)")
         }
-        guard !empty else { return }
+        guard !empty else { return resynchronised }
         try db.execute("""
             INSERT INTO \(table) AS t (id, embedding, metadata, lsn) SELECT id, embedding, metadata, lsn FROM engram_stage
             ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, lsn = EXCLUDED.lsn,
@@ -266,5 +309,6 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             WHERE t.lsn < EXCLUDED.lsn
             """)
         try db.execute("DROP TABLE engram_stage")
+        return resynchronised
     }
 }

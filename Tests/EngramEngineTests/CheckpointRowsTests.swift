@@ -24,9 +24,9 @@ struct CheckpointRowsTests {
 
         init(between: @escaping () throws -> Void) { self.between = between }
 
-        func checkpointLSN() throws -> UInt64 { lsn }
+        func state() throws -> CheckpointTargetState { CheckpointTargetState(lsn: lsn, owner: nil) }
 
-        func commit(_ checkpoint: Checkpoint) throws {
+        func commit(_ checkpoint: Checkpoint) throws -> CheckpointCommitResult {
             for c in checkpoint.collections {
                 let d = c.configuration.dimension, n = c.ids.count, half = n / 2
                 var buffer = [Float](repeating: .nan, count: n * d)
@@ -40,6 +40,7 @@ struct CheckpointRowsTests {
                 kept.append(c.vectors)
             }
             lsn = checkpoint.lsn
+            return CheckpointCommitResult()
         }
     }
 

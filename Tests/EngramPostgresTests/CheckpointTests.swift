@@ -9,45 +9,6 @@ import Testing
 import Glibc
 #endif
 
-/// A schema of its own for one test, so tests running at once do not share
-/// Engram's tables; dropped by `cleanup`.
-private struct IsolatedDatabase {
-    let schema: String
-    let configuration: PostgresConfiguration
-    let pool: PostgresPool
-
-    init(_ label: String) throws {
-        schema = "engram_test_\(label)_\(UInt32.random(in: 0...UInt32.max))"
-        let base = PostgresConfiguration.fromEnvironment().connectionString
-        let option = "options=-csearch_path%3D\(schema)%2Cpublic&application_name=\(schema)"
-        configuration = PostgresConfiguration(connectionString: base.isEmpty ? "postgresql:///postgres?\(option)" : base + (base.contains("?") ? "&" : "?") + option)
-        let admin = try PostgresConnection()
-        try admin.execute("CREATE SCHEMA \(try PostgresConnection.quoteIdentifier(schema))")
-        pool = try PostgresPool(configuration, options: .init(maxConnections: 2, acquireTimeoutSeconds: 20))
-    }
-
-    func cleanup() {
-        _ = try? PostgresConnection().execute("DROP SCHEMA \(try PostgresConnection.quoteIdentifier(schema)) CASCADE")
-    }
-
-    /// Every row of a collection's table: id → (vector, metadata JSON, LSN).
-    func rows(_ name: String) throws -> [String: ([Float], MetadataValue, UInt64)] {
-        try pool.withConnection { db in
-            let registered = try PostgresCollectionReader.configuration(name, db)
-            var out = [String: ([Float], MetadataValue, UInt64)]()
-            try PostgresCollectionReader.rows(of: registered, db) { id, v, json, lsn in
-                out[id] = (Array(v), try MetadataJSON.parse(json), lsn)
-            }
-            return out
-        }
-    }
-}
-
-private func vectors(_ label: String, seed: UInt64, n: Int, d: Int) -> [[Float]] {
-    var rng = SeededGenerator.forTest(label, defaultSeed: seed)
-    return (0..<n).map { _ in (0..<d).map { _ in Float.random(in: -1...1, using: &rng) } }
-}
-
 @Suite("Checkpoints to PostgreSQL and restore (real server)", .enabled(if: PostgresTestEnvironment.shouldRun))
 struct CheckpointTests {
     @Test("migrations are recorded and idempotent, also when two processes race")
@@ -474,8 +435,8 @@ struct CheckpointTests {
 /// fails inside the checkpoint call (as a running store sees it).
 private struct DeferredTarget: CheckpointTarget {
     let make: @Sendable () throws -> CheckpointTarget
-    func checkpointLSN() throws -> UInt64 { try make().checkpointLSN() }
-    func commit(_ checkpoint: Checkpoint) throws { try make().commit(checkpoint) }
+    func state() throws -> CheckpointTargetState { try make().state() }
+    func commit(_ checkpoint: Checkpoint) throws -> CheckpointCommitResult { try make().commit(checkpoint) }
 }
 
 /// A target a test can take down and bring back.
@@ -484,13 +445,13 @@ private final class SwitchableTarget: CheckpointTarget, @unchecked Sendable {
     let down = Locked<Bool>(false)
     init(_ real: CheckpointTarget) { self.real = real }
     struct Down: Error {}
-    func checkpointLSN() throws -> UInt64 {
+    func state() throws -> CheckpointTargetState {
         if down.withLock({ $0 }) { throw Down() }
-        return try real.checkpointLSN()
+        return try real.state()
     }
-    func commit(_ checkpoint: Checkpoint) throws {
+    func commit(_ checkpoint: Checkpoint) throws -> CheckpointCommitResult {
         if down.withLock({ $0 }) { throw Down() }
-        try real.commit(checkpoint)
+        return try real.commit(checkpoint)
     }
 }
 
