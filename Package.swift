@@ -105,7 +105,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EngramCLITests",
-            dependencies: ["EngramCLI", "EngramTestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "EngramCLI", "EngramEngine", "EngramPostgres", "EngramTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ]
 )

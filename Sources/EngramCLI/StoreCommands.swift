@@ -91,17 +91,26 @@ struct ImportCommand: ParsableCommand {
     }
 
     static func record(from text: String, line: Int, file: String) throws -> Record {
-        let value = try MetadataJSON.parse(text)
+        let value: MetadataValue
+        do { value = try MetadataJSON.parse(text) } catch {
+            throw ValidationError("\(file):\(line): not a JSON object: \(error)")
+        }
         let id: String
         switch value["id"] {
         case .string(let s)?: id = s
-        case .number(let x)? where x == x.rounded(): id = String(Int64(x))
+        case .number(let x)?:
+            // Integers are exact in a JSON number up to 2^53; beyond, two ids could read as one.
+            guard let n = Int64(exactly: x), abs(n) <= 1 << 53 else {
+                throw ValidationError("\(file):\(line): a numeric \"id\" must be an integer of at most 2^53 in magnitude, got \(x) (write larger ids as strings)")
+            }
+            id = String(n)
         default: throw ValidationError("\(file):\(line): needs an \"id\" (string or integer)")
         }
         guard case .array(let items)? = value["vector"] else { throw ValidationError("\(file):\(line): needs a \"vector\" array") }
         var vector = [Float]()
         for item in items {
             guard case .number(let x) = item else { throw ValidationError("\(file):\(line): the vector holds a non-number") }
+            guard Float(x).isFinite else { throw ValidationError("\(file):\(line): the vector holds \(x), beyond float32's range") }
             vector.append(Float(x))
         }
         return Record(id: id, vector: vector, metadata: value["metadata"] ?? .object([:]))
@@ -110,11 +119,13 @@ struct ImportCommand: ParsableCommand {
 
 /// `engram search`: nearest records to a vector, optionally filtered by metadata.
 struct SearchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "search", abstract: "Search a collection.")
+    static let configuration = CommandConfiguration(
+        commandName: "search", abstract: "Search a collection.",
+        discussion: "Opens the data directory read-only: nothing in it is created or changed.")
 
     @Option(name: .customLong("data-dir")) var dataDir: String
     @Option var collection: String
-    @Option(help: "The query vector, comma-separated.") var vector: String?
+    @Option(parsing: .unconditional, help: "The query vector, comma-separated (a leading minus is part of it: --vector -0.1,0.2).") var vector: String?
     @Option(name: .customLong("query-file"), help: "Queries in a .fvecs file (one search each).") var queryFile: String?
     @Option var k: Int = 10
     @Option(name: .customLong("ef-search"), help: "HNSW: efSearch; IVF collections: the lists probed (nprobe).") var efSearch: Int?
@@ -126,7 +137,7 @@ struct SearchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try Store.open(directory: dataDir)
+        let store = try Store.open(directory: dataDir, options: .readOnly)
         let parsedFilter = try filter.map { try MetadataFilter.parse(json: $0) }
         var queries = [[Float]]()
         if let vector {
@@ -156,15 +167,74 @@ struct SearchCommand: ParsableCommand {
     }
 }
 
+/// `engram delete`: delete records by id.
+struct DeleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: "Delete records of a collection by id.",
+        discussion: "Ids come from --id (repeatable) or --file (one id per line; blank lines are skipped). Ids not present are ignored. Prints how many records were deleted once the delete is durable.")
+
+    @Option(name: .customLong("data-dir")) var dataDir: String
+    @Option var collection: String
+    @Option(name: .customLong("id"), parsing: .unconditionalSingleValue, help: "An id to delete (repeatable).") var ids: [String] = []
+    @Option(help: "A file of ids, one per line.") var file: String?
+    @Option(help: "Ids per logged batch.") var batch: Int = 10_000
+    @Flag var json = false
+
+    func validate() throws {
+        guard ids.isEmpty != (file == nil) else { throw ValidationError("give --id (one or more) or --file, not both") }
+        guard (1...100_000).contains(batch) else { throw ValidationError("--batch must be between 1 and 100000") }
+    }
+
+    func run() throws {
+        var all = ids
+        if let file {
+            guard let bytes = readWholeFile(file) else { throw ValidationError("cannot read \(file): \(String(cString: strerror(errno)))") }
+            guard let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]), !bytes.contains(0) else {
+                throw ValidationError("\(file) is not UTF-8 text")
+            }
+            all = text.split(separator: "\n", omittingEmptySubsequences: true).map { String($0).trimmingNewline }.filter { !$0.isEmpty }
+        }
+        let store = try Store.open(directory: dataDir)
+        guard store.collectionNames.contains(collection) else {
+            try store.close()
+            throw ValidationError("no collection '\(collection)' in \(dataDir)")
+        }
+        var deleted = 0
+        var start = 0
+        while start < all.count {
+            let end = min(all.count, start + batch)
+            deleted += try store.delete(collection, ids: Array(all[start..<end]))
+            start = end
+        }
+        try store.close()
+        printAndFlush(json ? "{\"requested\":\(all.count),\"deleted\":\(deleted),\"lsn\":\(store.lastLSN)}" : "deleted \(deleted) of \(all.count) ids (durable, LSN \(store.lastLSN))")
+    }
+}
+
+/// The whole file, or nil (errno set).
+func readWholeFile(_ path: String) -> [UInt8]? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, f)
+        if n > 0 { out += chunk[0..<n] }
+        if n < chunk.count { return ferror(f) != 0 ? nil : out }
+    }
+}
+
 /// `engram stats`: what a data directory holds.
 struct StatsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Collections, counts, log size, LSNs.")
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Collections, counts, log size, LSNs.",
+        discussion: "Opens the data directory read-only: nothing in it is created or changed.")
 
     @Option(name: .customLong("data-dir")) var dataDir: String
     @Flag var json = false
 
     func run() throws {
-        let store = try Store.open(directory: dataDir)
+        let store = try Store.open(directory: dataDir, options: .readOnly)
         let names = store.collectionNames
         if json {
             let items = try names.map { name -> String in

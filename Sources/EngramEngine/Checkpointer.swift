@@ -130,7 +130,7 @@ extension Store {
     /// another stops the previous one.
     @discardableResult
     public func startCheckpointing(to target: CheckpointTarget, schedule: Checkpointer.Schedule = .init()) throws(EngineError) -> Checkpointer {
-        try checkOpen()
+        try checkWritable()
         let checkpointer = Checkpointer(store: self, target: target, schedule: schedule)
         let previous = background.withLock { slot -> Checkpointer? in
             defer { slot = checkpointer }

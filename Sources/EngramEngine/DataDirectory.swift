@@ -17,13 +17,14 @@ enum DataDirectory {
     /// random (and durably) the first time the directory is opened. A
     /// database that takes this store's checkpoints records it, and refuses
     /// another store's (Docs/POSTGRES.md).
-    static func storeID(_ directory: String) throws(EngineError) -> String {
+    static func storeID(_ directory: String, creating: Bool = true) throws(EngineError) -> String {
         let path = directory + "/STORE"
         if let bytes = read(path) {
             let text = String(decoding: bytes.filter { $0 != 0x0A && $0 != 0x0D && $0 != 0x20 }, as: UTF8.self)
             guard text.count == 32, text.allSatisfy(\.isHexDigit) else { throw .corrupt("\(path) does not hold a store id") }
             return text
         }
+        guard creating else { throw .invalidArgument("\(directory) is not an Engram data directory (no STORE file)") }
         var random = SystemRandomNumberGenerator()
         let id = (0..<4).map { _ in
             let word = String(random.next() as UInt32, radix: 16)

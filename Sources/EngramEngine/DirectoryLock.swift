@@ -42,25 +42,29 @@ final class DirectoryLock: Sendable {
 
     /// Creates `directory` (and missing parents) if needed and takes it.
     /// Throws `.invalidArgument` if a store, in this process or another,
-    /// has it open.
-    static func acquire(_ directory: String) throws(EngineError) -> DirectoryLock {
-        try DataDirectory.create(directory)
+    /// has it open. `shared` (a read-only store): the directory must exist
+    /// and nothing is created; other read-only processes may hold it too,
+    /// a writer may not.
+    static func acquire(_ directory: String, shared: Bool = false) throws(EngineError) -> DirectoryLock {
+        if !shared { try DataDirectory.create(directory) }
         var st = stat()
         guard stat(directory, &st) == 0 else {
+            if shared && errno == ENOENT { throw .invalidArgument("no data directory at \(directory)") }
             throw .log(WALError(kind: .io, segment: directory, reason: "cannot stat the data directory", errno: errno))
         }
         let key = Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
         let inUse = EngineError.invalidArgument("the data directory \(directory) is in use by another open store")
         guard held.withLock({ $0.insert(key).inserted }) else { throw inUse }
         let path = directory + "/LOCK"
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, WriteAheadLog.fileMode)
+        let fd = shared ? Glibc.open(path, O_RDONLY | O_CLOEXEC) : Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, WriteAheadLog.fileMode)
         guard fd >= 0 else {
             let error = errno
             _ = held.withLock { $0.remove(key) }
+            if shared && error == ENOENT { throw .invalidArgument("\(directory) is not an Engram data directory (no LOCK file)") }
             throw .log(WALError(kind: .io, segment: path, reason: "cannot open the lock file", errno: error))
         }
         var whole = flock()
-        whole.l_type = Int16(F_WRLCK)
+        whole.l_type = Int16(shared ? F_RDLCK : F_WRLCK)
         whole.l_whence = Int16(SEEK_SET)
         whole.l_start = 0
         whole.l_len = 0  // to the end of the file, however long

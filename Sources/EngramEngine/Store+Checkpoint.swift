@@ -39,7 +39,7 @@ extension Store {
     /// rebuilding the graph (costly: every byte of the collection, each time).
     @discardableResult
     public func checkpoint(to target: CheckpointTarget, withGraphs: Bool = false) throws(EngineError) -> CheckpointReport {
-        try checkOpen()
+        try checkWritable()
         return try checkpointing.withLock { (committed) throws(EngineError) -> CheckpointReport in
             let state: CheckpointTargetState
             do { state = try target.state() } catch { throw .checkpoint("\(error)") }

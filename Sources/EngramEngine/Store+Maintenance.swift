@@ -64,7 +64,7 @@ extension Store {
                     ])
                 }
             }
-            let dueForSnapshot = store.options.snapshotEveryLogBytes > 0
+            let dueForSnapshot = !store.options.readOnly && store.options.snapshotEveryLogBytes > 0
                 && store.maintenance.withLock { $0.logBytesSinceSnapshot } >= store.options.snapshotEveryLogBytes
             if dueForSnapshot && !store.closed.load(ordering: .acquiring) {
                 do { try store.writeSnapshot() } catch {

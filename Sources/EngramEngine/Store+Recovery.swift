@@ -25,10 +25,13 @@ extension Store {
     ) throws(EngineError) -> Store {
         let telemetry = StoreTelemetry(logger: logger, factory: metricsFactory)
         let recoveryStart = engineNanoseconds()
-        let directoryLock = try DirectoryLock.acquire(directory)
+        if options.readOnly && (source != nil || options.repair) {
+            throw .invalidArgument("a read-only store cannot be rebuilt or repaired")
+        }
+        let directoryLock = try DirectoryLock.acquire(directory, shared: options.readOnly)
         var handedOver = false
         defer { if !handedOver { directoryLock.release() } }  // also keeps the lock alive until here
-        let storeID = try DataDirectory.storeID(directory)
+        let storeID = try DataDirectory.storeID(directory, creating: !options.readOnly)
         // Only a hint (it keeps the log and the tombstones above the database's checkpoint after a
         // crash): a damaged file costs a resynchronising checkpoint, not the store.
         var recordedCheckpoint: UInt64 = 0
@@ -76,7 +79,7 @@ extension Store {
         do {
             (wal, report) = try WriteAheadLog.open(
                 directory: directory + "/wal",
-                options: .init(segmentBytes: options.segmentBytes, durability: .osBuffered, repair: options.repair)
+                options: .init(segmentBytes: options.segmentBytes, durability: .osBuffered, repair: options.repair, readOnly: options.readOnly)
             ) { record in
                 firstLogged = firstLogged ?? record.lsn
                 guard record.lsn > base.lsn else { return }
@@ -110,7 +113,7 @@ extension Store {
             throw .corrupt("the log ends at LSN \(wal.nextLSN - 1), before the snapshot's LSN \(base.lsn): log segments are missing")
         }
         if let torn = report.truncatedTail {
-            logger.warning("cut a torn tail off the write-ahead log",
+            logger.warning(options.readOnly ? "skipped a torn tail of the write-ahead log (read-only: left in place)" : "cut a torn tail off the write-ahead log",
                            metadata: ["segment": "\(torn.segment)", "offset": "\(torn.offset)", "bytes": "\(torn.bytes)"])
         }
         if let repaired = report.repaired {

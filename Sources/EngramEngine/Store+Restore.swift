@@ -37,7 +37,7 @@ extension Store {
         progress: @escaping (_ phase: String, _ done: Int) -> Void = { _, _ in },
         stream: ((RestoredRecord) throws -> Void) throws -> Void
     ) throws(EngineError) -> Int {
-        try checkOpen()
+        try checkWritable()
         try prepareRestore(configuration, checkpointLSN: checkpointLSN, owner: owner)
         let collection = try Self.buildCollection(configuration, checkpointLSN: checkpointLSN, threads: threads, progress: progress, stream: stream)
         try install(collection, checkpointLSN: checkpointLSN)
@@ -118,7 +118,7 @@ extension Store {
     public func restoreCollection(
         _ configuration: CollectionConfiguration, checkpointLSN: UInt64, owner: String? = nil, graphSnapshot: [UInt8]
     ) throws(EngineError) -> Int {
-        try checkOpen()
+        try checkWritable()
         let start = engineNanoseconds()
         // A fresh store at (or about to move to) the checkpoint's LSN takes the downloaded bytes as its
         // snapshot as they are: written on another core while they are decoded here.

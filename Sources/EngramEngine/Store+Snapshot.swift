@@ -12,7 +12,7 @@ extension Store {
     /// applied once the snapshot's state has been encoded; searches go on.
     @discardableResult
     public func snapshot() throws(EngineError) -> UInt64 {
-        try checkOpen()
+        try checkWritable()
         return try writeSnapshot()
     }
 

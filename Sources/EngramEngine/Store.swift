@@ -95,7 +95,7 @@ public final class Store: Sendable {
     /// Creates a collection; creating one that exists with the same
     /// parameters does nothing, with other parameters is an error.
     public func createCollection(_ configuration: CollectionConfiguration) throws(EngineError) {
-        try checkOpen()
+        try checkWritable()
         try configuration.validate()
         try creating.withLock { (created) throws(EngineError) in
             if let existing = catalog.withLock({ $0[configuration.name] }) {
@@ -114,7 +114,7 @@ public final class Store: Sendable {
     /// Inserts or replaces records (all or nothing); returns once durable
     /// (per the durability mode) and searchable.
     public func upsert(_ collection: String, _ records: [Record]) throws(EngineError) {
-        try checkOpen()
+        try checkWritable()
         let start = engineNanoseconds()
         let c = try self.collection(collection)
         guard !records.isEmpty else { return }
@@ -138,7 +138,7 @@ public final class Store: Sendable {
     /// returns how many were deleted.
     @discardableResult
     public func delete(_ collection: String, ids: [String]) throws(EngineError) -> Int {
-        try checkOpen()
+        try checkWritable()
         let c = try self.collection(collection)
         var seen = Set<RecordKey>()
         let present = ids.filter { seen.insert(RecordKey($0)).inserted && c.contains($0) }
@@ -237,11 +237,17 @@ public final class Store: Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         maintenanceQueue.sync {}
         defer { releaseDirectory() }
-        if writingSnapshot && sequencer.appliedLSN > snapshotLSN { try writeSnapshot() }
+        if writingSnapshot && !options.readOnly && sequencer.appliedLSN > snapshotLSN { try writeSnapshot() }
     }
 
     func checkOpen() throws(EngineError) {
         if closed.load(ordering: .acquiring) { throw .closed }
+    }
+
+    /// For calls that change the store: open, and not read-only.
+    func checkWritable() throws(EngineError) {
+        try checkOpen()
+        if options.readOnly { throw .invalidArgument("the store was opened read-only (\(directory))") }
     }
 
     func collection(_ name: String) throws(EngineError) -> Collection {

@@ -35,8 +35,21 @@ public struct StoreOptions: Sendable {
     /// records after it are lost and the damaged files are kept aside
     /// (``WriteAheadLog/Options/repair``). Off by default: damage is an error.
     public var repair = false
+    /// Open without changing a byte of the data directory (`engram search`,
+    /// `stats`, `verify`): it must exist; nothing is created, no snapshot is
+    /// written, the log is read but not truncated (a torn tail is skipped,
+    /// not cut); writes, checkpoints and snapshots throw. Other read-only
+    /// opens may share the directory; a writing store may not.
+    public var readOnly = false
 
     public init(durability: GroupCommitLog.Mode = .fsync) { self.durability = durability }
+
+    /// The options of a read-only open (``readOnly``).
+    public static var readOnly: StoreOptions {
+        var options = StoreOptions()
+        options.readOnly = true
+        return options
+    }
 }
 
 extension GroupCommitLog.Mode {

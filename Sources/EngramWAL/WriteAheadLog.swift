@@ -45,14 +45,19 @@ public final class WriteAheadLog {
         /// lost (reported in ``RecoveryReport/repaired``). Off by default:
         /// damage before the tail is an error.
         public var repair: Bool
+        /// Read the log without changing a byte: the directory must exist, a
+        /// torn tail is skipped rather than cut, and appends are refused.
+        public var readOnly: Bool
 
         public init(
-            segmentBytes: Int = 64 << 20, durability: Durability = .fsync, io: WALFileIO = .posix, repair: Bool = false
+            segmentBytes: Int = 64 << 20, durability: Durability = .fsync, io: WALFileIO = .posix, repair: Bool = false,
+            readOnly: Bool = false
         ) {
             self.segmentBytes = segmentBytes
             self.durability = durability
             self.io = io
             self.repair = repair
+            self.readOnly = readOnly
         }
     }
 
@@ -107,7 +112,13 @@ public final class WriteAheadLog {
         guard options.segmentBytes >= 4096 else {
             throw WALError(kind: .invalidArgument, reason: "segmentBytes must be at least 4096")
         }
-        if mkdir(directory, directoryMode) == 0 {
+        guard !(options.readOnly && options.repair) else {
+            throw WALError(kind: .invalidArgument, reason: "a read-only log cannot be repaired")
+        }
+        if options.readOnly {
+            var st = stat()
+            guard stat(directory, &st) == 0 else { throw ioError(directory, "cannot open the log directory") }
+        } else if mkdir(directory, directoryMode) == 0 {
             // The new directory's name must survive a power loss too.
             let parent = directory.lastIndex(of: "/").map { $0 == directory.startIndex ? "/" : String(directory[..<$0]) } ?? "."
             try syncDirectory(parent)
@@ -166,7 +177,9 @@ public final class WriteAheadLog {
                 headerless = nil
                 break
             }
-            if end == 0 {
+            if options.readOnly {
+                if end < bytes.count { report.truncatedTail = (path, end, bytes.count - end) }  // reported, left in place
+            } else if end == 0 {
                 headerless = path
                 report.truncatedTail = (path, 0, bytes.count)
             } else if end < bytes.count {
@@ -186,6 +199,10 @@ public final class WriteAheadLog {
         }
         let next = expected ?? 1
         let log = WriteAheadLog(directory: directory, options: options, segments: found, nextLSN: next)
+        if options.readOnly {
+            log.poisoned = true  // refuses every change
+            return (log, report)
+        }
         if let last = found.last {
             log.fd = Glibc.open(last.1, O_WRONLY | O_APPEND | O_CLOEXEC)
             guard log.fd >= 0 else { throw ioError(last.1, "cannot open for appending") }
@@ -297,6 +314,7 @@ public final class WriteAheadLog {
     }
 
     private func checkUsable() throws {
+        if options.readOnly { throw WALError(kind: .invalidArgument, reason: "the log was opened read-only") }
         if poisoned {
             throw WALError(kind: .poisoned, reason: "an earlier fsync or write failed; reopen the log before trusting it")
         }

@@ -65,6 +65,57 @@ public final class ChildProcess {
         return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
     }
 
+    /// What a finished command printed, and how it ended.
+    public struct Finished: Sendable {
+        /// The exit status, or 128 + the signal that ended it.
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `path` with `arguments` to its end (standard input empty),
+    /// its standard output and error going to files read afterwards.
+    public static func run(_ path: String, _ arguments: [String], environment overrides: [String: String] = [:]) -> Finished? {
+        let scratch = "/tmp/engram-child-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let out = scratch + ".out", err = scratch + ".err"
+        defer { unlink(out); unlink(err) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var inherited = [String]()
+        var at = environ
+        while let entry = at.pointee {
+            let text = String(cString: entry)
+            if let name = text.split(separator: "=", maxSplits: 1).first, overrides[String(name)] == nil { inherited.append(text) }
+            at += 1
+        }
+        var envp: [UnsafeMutablePointer<CChar>?] = (inherited + overrides.map { "\($0.key)=\($0.value)" }).map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
+        var child = pid_t()
+        guard posix_spawn(&child, path, &actions, nil, &argv, &envp) == 0 else { return nil }
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        let code = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        func text(_ file: String) -> String {
+            guard let f = fopen(file, "rb") else { return "" }
+            defer { fclose(f) }
+            var bytes = [UInt8](), chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = fread(&chunk, 1, chunk.count, f)
+                bytes += chunk[0..<n]
+                if n < chunk.count { break }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return Finished(status: code, stdout: text(out), stderr: text(err))
+    }
+
     /// The path of an executable built beside the running test bundle.
     public static func sibling(_ name: String) -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
