@@ -1,11 +1,17 @@
 import ArgumentParser
 import EngramEngine
+import EngramPostgres
 
 /// `engram crash-writer`: a writer for the crash tests. It upserts records
 /// `r<start>`, `r<start+1>`, … into the collection `crash` (dimension 8)
 /// (an HNSW collection, or IVF with `--index ivf`) and prints `ack <id>` to stdout after each write is acknowledged. The
 /// test kills it with SIGKILL at a random moment and checks what survived.
-/// Every 25 records it also writes a local snapshot (and truncates the log).
+/// Every 25 records (`--snapshot-every`) it also writes a local snapshot (and truncates the log).
+///
+/// With `--database-url` it also deletes and checkpoints, so kills land in
+/// whole histories: after record `r<i>` with `i % 5 == 4` it deletes
+/// `r<i-2>` (`del <id>` once acknowledged), and after every 40th record
+/// (`--checkpoint-every`) it checkpoints into that database (`ckpt <lsn>`).
 /// Hidden from help: it is a test instrument, not a user command.
 struct CrashWriterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,9 +21,21 @@ struct CrashWriterCommand: ParsableCommand {
     @Option var start: Int = 0
     @Option var count: Int = 1_000_000
     @Option(help: "hnsw, or ivf (8 lists, trained at 200 records).") var index: String = "hnsw"
+    @Option(name: .customLong("database-url"), help: "Also delete and checkpoint into this database.") var databaseURL: String?
+    @Option(name: .customLong("checkpoint-every"), help: "With --database-url: checkpoint after every this many records.") var checkpointEvery: Int = 40
+    @Option(name: .customLong("snapshot-every"), help: "Write a local snapshot after every this many records.") var snapshotEvery: Int = 25
 
     /// The vector every writer and checker derives for record `i`.
     static func vector(_ i: Int) -> [Float] { (0..<8).map { Float((i * 31 + $0 * 7) % 97) / 97 + 0.01 } }
+
+    /// The record whose delete follows record `i`'s upsert in a history with deletes, if any.
+    static func deleted(after i: Int) -> Int? { i % 5 == 4 && i >= 2 ? i - 2 : nil }
+
+    func validate() throws {
+        guard start >= 0, count >= 0, start <= Int.max - count else { throw ValidationError("--start and --count must be non-negative") }
+        guard index == "hnsw" || index == "ivf" else { throw ValidationError("--index must be hnsw or ivf") }
+        guard checkpointEvery >= 1, snapshotEvery >= 1 else { throw ValidationError("--checkpoint-every and --snapshot-every must be at least 1") }
+    }
 
     func run() throws {
         var options = StoreOptions()
@@ -26,11 +44,21 @@ struct CrashWriterCommand: ParsableCommand {
         try store.createCollection(CollectionConfiguration(
             name: "crash", dimension: 8, metric: .squaredL2,
             ivf: index == "ivf" ? IVFSettings(nlist: 8, nprobe: 8, trainingSize: 200) : nil))
+        let target = try databaseURL.map {
+            try PostgresCheckpointTarget(pool: try PostgresPool(PostgresConfiguration(connectionString: $0), options: .init(maxConnections: 1)))
+        }
         for i in start..<(start + count) {
             try store.upsert("crash", [Record(id: "r\(i)", vector: Self.vector(i), metadata: ["i": .number(Double(i))])])
             printAndFlush("ack r\(i)")
+            if let target {
+                if let victim = Self.deleted(after: i) {
+                    try store.delete("crash", ids: ["r\(victim)"])
+                    printAndFlush("del r\(victim)")
+                }
+                if i % checkpointEvery == checkpointEvery - 1 { printAndFlush("ckpt \(try store.checkpoint(to: target).lsn)") }
+            }
             // Snapshots now and then, so that kills also land inside them.
-            if i % 25 == 24 { try store.snapshot() }
+            if i % snapshotEvery == snapshotEvery - 1 { try store.snapshot() }
         }
     }
 }
