@@ -37,11 +37,12 @@ extension Store {
         progress: @escaping (_ phase: String, _ done: Int) -> Void = { _, _ in },
         stream: ((RestoredRecord) throws -> Void) throws -> Void
     ) throws(EngineError) -> Int {
-        try checkWritable()
-        try prepareRestore(configuration, checkpointLSN: checkpointLSN, owner: owner)
-        let collection = try Self.buildCollection(configuration, checkpointLSN: checkpointLSN, threads: threads, progress: progress, stream: stream)
-        try install(collection, checkpointLSN: checkpointLSN)
-        return collection.count
+        return try changing { () throws(EngineError) -> Int in
+            try prepareRestore(configuration, checkpointLSN: checkpointLSN, owner: owner)
+            let collection = try Self.buildCollection(configuration, checkpointLSN: checkpointLSN, threads: threads, progress: progress, stream: stream)
+            try install(collection, checkpointLSN: checkpointLSN)
+            return collection.count
+        }
     }
 
     /// A collection built from streamed records: each validated and
@@ -118,66 +119,67 @@ extension Store {
     public func restoreCollection(
         _ configuration: CollectionConfiguration, checkpointLSN: UInt64, owner: String? = nil, graphSnapshot: [UInt8]
     ) throws(EngineError) -> Int {
-        try checkWritable()
-        let start = engineNanoseconds()
-        // A fresh store at (or about to move to) the checkpoint's LSN takes the downloaded bytes as its
-        // snapshot as they are: written on another core while they are decoded here.
-        let applied = sequencer.appliedLSN
-        let fresh = catalog.withLock({ $0.isEmpty }) && (applied == 0 || applied == checkpointLSN)
-            && DataDirectory.snapshotFiles(directory).isEmpty && checkpointLSN > 0
-        let path = "\(directory)/\(StoreSnapshot.name(checkpointLSN))"
-        let written = Locked<Result<String, EngineError>?>(nil)
-        let writing = DispatchGroup()
-        if fresh {
-            writing.enter()
-            DispatchQueue.global(qos: .userInitiated).async {
-                let result: Result<String, EngineError>
-                do throws(EngineError) { result = .success(try DataDirectory.writeTemporary(graphSnapshot, for: path)) } catch {
-                    result = .failure(error)
+        return try changing { () throws(EngineError) -> Int in
+            let start = engineNanoseconds()
+            // A fresh store at (or about to move to) the checkpoint's LSN takes the downloaded bytes as its
+            // snapshot as they are: written on another core while they are decoded here.
+            let applied = sequencer.appliedLSN
+            let fresh = catalog.withLock({ $0.isEmpty }) && (applied == 0 || applied == checkpointLSN)
+                && DataDirectory.snapshotFiles(directory).isEmpty && checkpointLSN > 0
+            let path = "\(directory)/\(StoreSnapshot.name(checkpointLSN))"
+            let written = Locked<Result<String, EngineError>?>(nil)
+            let writing = DispatchGroup()
+            if fresh {
+                writing.enter()
+                DispatchQueue.global(qos: .userInitiated).async {
+                    let result: Result<String, EngineError>
+                    do throws(EngineError) { result = .success(try DataDirectory.writeTemporary(graphSnapshot, for: path)) } catch {
+                        result = .failure(error)
+                    }
+                    written.withLock { $0 = result }
+                    writing.leave()
                 }
-                written.withLock { $0 = result }
-                writing.leave()
             }
-        }
-        func discardWrite() {
-            writing.wait()
-            if case .success(let temporary)? = written.withLock({ $0 }) { unlink(temporary) }
-        }
-        let collection: Collection
-        do throws(EngineError) {
-            let contents = try StoreSnapshot.decode(graphSnapshot, file: "the database's graph snapshot of '\(configuration.name)'")
-            guard contents.lsn == checkpointLSN, contents.collections.count == 1,
-                  let decoded = contents.collections.first, decoded.configuration == configuration else {
-                throw .corrupt("the database's graph snapshot of '\(configuration.name)' is of another collection or LSN")
+            func discardWrite() {
+                writing.wait()
+                if case .success(let temporary)? = written.withLock({ $0 }) { unlink(temporary) }
             }
-            collection = decoded
-            try prepareRestore(configuration, checkpointLSN: checkpointLSN, owner: owner)
-        } catch {
-            discardWrite()
-            throw error
-        }
-        let decoded = engineNanoseconds()
-        collection.tombstones.removeAll()
-        if fresh {
-            writing.wait()
-            let temporary = try written.withLock({ $0 })!.get()
-            try snapshotting.withLock { (last: inout UInt64) throws(EngineError) in
-                try DataDirectory.publish(temporary, as: path)
-                last = checkpointLSN
+            let collection: Collection
+            do throws(EngineError) {
+                let contents = try StoreSnapshot.decode(graphSnapshot, file: "the database's graph snapshot of '\(configuration.name)'")
+                guard contents.lsn == checkpointLSN, contents.collections.count == 1,
+                      let decoded = contents.collections.first, decoded.configuration == configuration else {
+                    throw .corrupt("the database's graph snapshot of '\(configuration.name)' is of another collection or LSN")
+                }
+                collection = decoded
+                try prepareRestore(configuration, checkpointLSN: checkpointLSN, owner: owner)
+            } catch {
+                discardWrite()
+                throw error
             }
-            catalog.withLock { $0[configuration.name] = collection }
-            checkpointed.withLock { $0 = Swift.max($0, checkpointLSN) }
-            tombstoneHorizon.withLock { $0 = Swift.max($0, checkpointLSN) }
-            try DataDirectory.writeCheckpointLSN(checkpointed.withLock { $0 }, in: directory)
-        } else {
-            try install(collection, checkpointLSN: checkpointLSN)
+            let decoded = engineNanoseconds()
+            collection.tombstones.removeAll()
+            if fresh {
+                writing.wait()
+                let temporary = try written.withLock({ $0 })!.get()
+                try snapshotting.withLock { (last: inout UInt64) throws(EngineError) in
+                    try DataDirectory.publish(temporary, as: path)
+                    last = checkpointLSN
+                }
+                catalog.withLock { $0[configuration.name] = collection }
+                checkpointed.withLock { $0 = Swift.max($0, checkpointLSN) }
+                tombstoneHorizon.withLock { $0 = Swift.max($0, checkpointLSN) }
+                try DataDirectory.writeCheckpointLSN(checkpointed.withLock { $0 }, in: directory)
+            } else {
+                try install(collection, checkpointLSN: checkpointLSN)
+            }
+            telemetry.logger.info("restored a collection from a graph snapshot", metadata: [
+                "collection": "\(configuration.name)", "records": "\(collection.count)", "lsn": "\(checkpointLSN)",
+                "decode_ms": "\((decoded - start) / 1_000_000)", "ms": "\((engineNanoseconds() - start) / 1_000_000)",
+            ])
+            scheduleMaintenance()  // staged rows in the snapshot go into the graph
+            return collection.count
         }
-        telemetry.logger.info("restored a collection from a graph snapshot", metadata: [
-            "collection": "\(configuration.name)", "records": "\(collection.count)", "lsn": "\(checkpointLSN)",
-            "decode_ms": "\((decoded - start) / 1_000_000)", "ms": "\((engineNanoseconds() - start) / 1_000_000)",
-        ])
-        scheduleMaintenance()  // staged rows in the snapshot go into the graph
-        return collection.count
     }
 
     /// Checks that `configuration` may be restored here, and moves a fresh

@@ -12,8 +12,9 @@ extension Store {
     /// applied once the snapshot's state has been encoded; searches go on.
     @discardableResult
     public func snapshot() throws(EngineError) -> UInt64 {
-        try checkWritable()
-        return try writeSnapshot()
+        return try changing { () throws(EngineError) -> UInt64 in
+            return try writeSnapshot()
+        }
     }
 
     @discardableResult

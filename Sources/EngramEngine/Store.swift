@@ -74,6 +74,12 @@ public final class Store: Sendable {
     let maintenance = Locked<MaintenanceState>(MaintenanceState())
     let maintenanceQueue = DispatchQueue(label: "engram.store.maintenance")
     let closed = Atomic<Bool>(false)
+    /// Held shared by every call that changes the store, from its "is it
+    /// open" check to its end, and exclusively by ``close()`` while it marks
+    /// the store closed: so no write is logged or applied after the final
+    /// snapshot or after the directory is released. Writers preferred; no
+    /// changing call makes another while holding it.
+    let changes = ReadWriteLock(preferringWriters: true)
     /// The hold on the data directory, from open until close.
     let directoryLock = Locked<DirectoryLock?>(nil)
 
@@ -95,60 +101,63 @@ public final class Store: Sendable {
     /// Creates a collection; creating one that exists with the same
     /// parameters does nothing, with other parameters is an error.
     public func createCollection(_ configuration: CollectionConfiguration) throws(EngineError) {
-        try checkWritable()
-        try configuration.validate()
-        try creating.withLock { (created) throws(EngineError) in
-            if let existing = catalog.withLock({ $0[configuration.name] }) {
-                guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
-                return
+        try changing { () throws(EngineError) -> Void in
+            try configuration.validate()
+            try creating.withLock { (created) throws(EngineError) in
+                if let existing = catalog.withLock({ $0[configuration.name] }) {
+                    guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
+                    return
+                }
+                let collection = try Collection(configuration)  // validates the parameters before logging
+                _ = try logged(.create(configuration)) { _ throws(EngineError) in
+                    self.catalog.withLock { $0[configuration.name] = collection }
+                    return 0
+                }
+                created += 1
             }
-            let collection = try Collection(configuration)  // validates the parameters before logging
-            _ = try logged(.create(configuration)) { _ throws(EngineError) in
-                self.catalog.withLock { $0[configuration.name] = collection }
-                return 0
-            }
-            created += 1
         }
     }
 
     /// Inserts or replaces records (all or nothing); returns once durable
     /// (per the durability mode) and searchable.
     public func upsert(_ collection: String, _ records: [Record]) throws(EngineError) {
-        try checkWritable()
-        let start = engineNanoseconds()
-        let c = try self.collection(collection)
-        guard !records.isEmpty else { return }
-        let prepared = try c.validate(records)
-        // Back-pressure: a full staging buffer is drained by the writers themselves.
-        while c.unindexedCount + records.count > options.maxUnindexed {
-            if try indexBlock(of: c) == nil { break }
+        try changing { () throws(EngineError) -> Void in
+            let start = engineNanoseconds()
+            let c = try self.collection(collection)
+            guard !records.isEmpty else { return }
+            let prepared = try c.validate(records)
+            // Back-pressure: a full staging buffer is drained by the writers themselves.
+            while c.unindexedCount + records.count > options.maxUnindexed {
+                if try indexBlock(of: c) == nil { break }
+            }
+            _ = try logged(.upsert(collection: collection, records: records)) { lsn throws(EngineError) in
+                c.apply(upsert: records, prepared: prepared, lsn: lsn)
+                return records.count
+            }
+            scheduleMaintenance()
+            let elapsed = engineNanoseconds() - start
+            telemetry.upserts.increment(by: Int64(records.count))
+            telemetry.upsertDuration.recordNanoseconds(elapsed)
+            telemetry.slow("upsert", nanoseconds: elapsed, "\(records.count) records into \(collection)")
         }
-        _ = try logged(.upsert(collection: collection, records: records)) { lsn throws(EngineError) in
-            c.apply(upsert: records, prepared: prepared, lsn: lsn)
-            return records.count
-        }
-        scheduleMaintenance()
-        let elapsed = engineNanoseconds() - start
-        telemetry.upserts.increment(by: Int64(records.count))
-        telemetry.upsertDuration.recordNanoseconds(elapsed)
-        telemetry.slow("upsert", nanoseconds: elapsed, "\(records.count) records into \(collection)")
     }
 
     /// Deletes the records with these ids (ids not present are ignored);
     /// returns how many were deleted.
     @discardableResult
     public func delete(_ collection: String, ids: [String]) throws(EngineError) -> Int {
-        try checkWritable()
-        let c = try self.collection(collection)
-        var seen = Set<RecordKey>()
-        let present = ids.filter { seen.insert(RecordKey($0)).inserted && c.contains($0) }
-        guard !present.isEmpty else { return 0 }
-        let removed = try logged(.delete(collection: collection, ids: present)) { lsn throws(EngineError) in
-            c.apply(delete: present, lsn: lsn)
+        return try changing { () throws(EngineError) -> Int in
+            let c = try self.collection(collection)
+            var seen = Set<RecordKey>()
+            let present = ids.filter { seen.insert(RecordKey($0)).inserted && c.contains($0) }
+            guard !present.isEmpty else { return 0 }
+            let removed = try logged(.delete(collection: collection, ids: present)) { lsn throws(EngineError) in
+                c.apply(delete: present, lsn: lsn)
+            }
+            telemetry.deletes.increment(by: Int64(removed))
+            scheduleMaintenance()
+            return removed
         }
-        telemetry.deletes.increment(by: Int64(removed))
-        scheduleMaintenance()
-        return removed
     }
 
     public func get(_ collection: String, id: String) throws(EngineError) -> Record? {
@@ -234,7 +243,8 @@ public final class Store: Sendable {
     /// snapshot, the next open replays the log instead.
     public func close(writingSnapshot: Bool = true) throws(EngineError) {
         stopCheckpointing()
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Waits for the changing calls already past their check; later ones see `closed`.
+        guard changes.withWriteLock({ !closed.exchange(true, ordering: .acquiringAndReleasing) }) else { return }
         maintenanceQueue.sync {}
         defer { releaseDirectory() }
         if writingSnapshot && !options.readOnly && sequencer.appliedLSN > snapshotLSN { try writeSnapshot() }
@@ -248,6 +258,15 @@ public final class Store: Sendable {
     func checkWritable() throws(EngineError) {
         try checkOpen()
         if options.readOnly { throw .invalidArgument("the store was opened read-only (\(directory))") }
+    }
+
+    /// Runs a call that changes the store inside the `changes` gate, after
+    /// ``checkWritable()``: ``close()`` waits for it to end.
+    func changing<R>(_ body: () throws(EngineError) -> R) throws(EngineError) -> R {
+        try changes.withReadLock { () throws(EngineError) -> R in
+            try checkWritable()
+            return try body()
+        }
     }
 
     func collection(_ name: String) throws(EngineError) -> Collection {

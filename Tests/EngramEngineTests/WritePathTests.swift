@@ -1,3 +1,4 @@
+import Synchronization
 @testable import EngramEngine
 import EngramIndex
 import EngramWAL
@@ -234,6 +235,50 @@ struct WritePathTests {
         #expect(try reopened.count("c") == 1600)
         for i in stride(from: 0, to: 1600, by: 97) { #expect(try reopened.get("c", id: "r\(i)")?.vector == vs[i]) }
         try reopened.close()
+    }
+
+    @Test("close() waits for writes already under way: none is acknowledged after it returns, and every acknowledged one survives")
+    func closeWaitsForWriters() throws {
+        for round in 0..<20 {
+            let dir = TemporaryDirectory("engram-close")
+            defer { dir.remove() }
+            var options = StoreOptions(durability: .osBuffered)
+            options.backgroundIndexing = false  // the close under test, not the indexer, is what is timed against the writers
+            let store = try Store.open(directory: dir.path, options: options)
+            try store.createCollection(CollectionConfiguration(name: "c", dimension: 32, metric: .squaredL2))
+            let closedReturned = Atomic<Bool>(false)
+            let late = Atomic<Int>(0)
+            let acknowledged = Locked<[String]>([])
+            let go = Atomic<Int>(0)
+            runOnThreads(3) { t in
+                if t == 0 {
+                    while go.load(ordering: .acquiring) < 4 { sched_yield() }
+                    try? store.close()
+                    closedReturned.store(true, ordering: .releasing)
+                    return
+                }
+                var i = 0
+                while true {
+                    // Batches large enough that a writer spends a while between its check and its ack.
+                    let id = "t\(t)-\(i)"
+                    let batch = (0..<400).map { j in Record(id: j == 0 ? id : "\(id)-\(j)", vector: (0..<32).map { Float(($0 + j) % 7) + Float(i) }) }
+                    do {
+                        try store.upsert("c", batch)
+                    } catch {
+                        break
+                    }
+                    if closedReturned.load(ordering: .acquiring) { late.wrappingAdd(1, ordering: .relaxed) }
+                    acknowledged.withLock { $0.append(id) }
+                    go.wrappingAdd(1, ordering: .releasing)
+                    i += 1
+                }
+            }
+            #expect(late.load(ordering: .relaxed) == 0, "round \(round): writes acknowledged after close() returned")
+            let reopened = try Store.open(directory: dir.path, options: options)
+            let ids = Set(try reopened.ids("c"))
+            #expect(acknowledged.withLock { $0.allSatisfy(ids.contains) }, "round \(round)")
+            try reopened.close(writingSnapshot: false)
+        }
     }
 
     @Test("the log grows past the threshold: a background snapshot bounds it; closed stores refuse calls")
