@@ -19,19 +19,24 @@ import EngramKernels
 ///   (``VectorStorage``).
 /// - Results are exact: best first by ``SearchResult/distance``, ties by lower id.
 ///
-/// Concurrency: any number of threads may search at once while nothing is
-/// added; `add` needs exclusive access (it may move the storage). The engine
-/// provides that exclusion. A batch search runs on several threads itself.
+/// Concurrency: `Sendable` and synchronised: searches share a lock that an
+/// `add` takes exclusively (it may move the storage), so any thread may
+/// call anything. A batch search runs on several threads itself, under one
+/// hold of the shared lock.
 ///
 /// - Complexity: search is O(n·d) time and O(k) extra memory.
 public final class FlatIndex: @unchecked Sendable {
+    /// The vectors. Read it only while nothing is added (the index's own
+    /// calls take its lock; direct readers of the storage do not).
     public let storage: VectorStorage
+    /// Shared by searches and reads, exclusive for adds.
+    private let lock = ReadWriteLock()
 
     public var dimension: Int { storage.dimension }
     public var metric: Metric { storage.metric }
-    public var count: Int { storage.count }
+    public var count: Int { lock.withReadLock { storage.count } }
     /// Bytes held by the vectors (the index has no other sizeable state).
-    public var memoryBytes: Int { storage.allocatedBytes }
+    public var memoryBytes: Int { lock.withReadLock { storage.allocatedBytes } }
 
     public init(dimension: Int, metric: Metric, reserve: Int = 0) throws(IndexError) {
         storage = try VectorStorage(dimension: dimension, metric: metric, reserve: reserve)
@@ -51,14 +56,16 @@ public final class FlatIndex: @unchecked Sendable {
     @discardableResult
     public func add(contentsOf floats: [Float]) throws(IndexError) -> VectorID {
         try floats.withUnsafeBufferPointer { (buffer) throws(IndexError) in
-            try storage.append(contentsOf: buffer)
+            try lock.withWriteLock { () throws(IndexError) in try storage.append(contentsOf: buffer) }
         }
     }
 
     /// The stored vector `id` (normalised under cosine).
     public func vector(_ id: VectorID) throws(IndexError) -> [Float] {
-        guard Int(id) < count else { throw .unknownID(id) }
-        return storage.vector(Int(id))
+        try lock.withReadLock { () throws(IndexError) -> [Float] in
+            guard Int(id) < storage.count else { throw .unknownID(id) }
+            return storage.vector(Int(id))
+        }
     }
 
     /// The `k` nearest stored vectors to `query` that `filter` allows, best
@@ -76,7 +83,7 @@ public final class FlatIndex: @unchecked Sendable {
         try Self.validate(k: k)
         let q = QueryBuffer(stride: storage.stride)
         try storage.prepare(query, into: q.pointer, row: 0)
-        return scan(q.pointer, k: k, filter: filter)
+        return lock.withReadLock { scan(q.pointer, k: k, filter: filter) }
     }
 
     /// Searches many queries at once on up to `threads` threads (default:
@@ -102,18 +109,26 @@ public final class FlatIndex: @unchecked Sendable {
         var results = [[SearchResult]](repeating: [], count: nq)
         let workers = Swift.max(1, Swift.min(threads ?? ProcessInfoCores.active, nq))
         results.withUnsafeMutableBufferPointer { out in
-            let out = SendablePointer(out.baseAddress!)
-            let input = SendablePointer(prepared)
-            let stride = storage.stride
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var r = w
-                while r < nq {
-                    (out.pointer + r).pointee = self.scan(input.pointer + r * stride, k: k, filter: filter)
-                    r += workers
-                }
-            }
+            lock.withReadLock { scanAll(prepared, count: nq, k: k, filter: filter, workers: workers, into: out) }
         }
         return results
+    }
+
+    /// The batch's scans, on `workers` threads (the shared lock held by the caller).
+    private func scanAll(
+        _ prepared: UnsafeMutablePointer<Float>, count nq: Int, k: Int, filter: CandidateFilter?, workers: Int,
+        into out: UnsafeMutableBufferPointer<[SearchResult]>
+    ) {
+        let out = SendablePointer(out.baseAddress!)
+        let input = SendablePointer(prepared)
+        let stride = storage.stride
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var r = w
+            while r < nq {
+                (out.pointer + r).pointee = self.scan(input.pointer + r * stride, k: k, filter: filter)
+                r += workers
+            }
+        }
     }
 
     static func validate(k: Int) throws(IndexError) {
@@ -133,10 +148,10 @@ public final class FlatIndex: @unchecked Sendable {
     func scan<K: DistanceKernel>(
         _: K.Type, _ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?
     ) -> [SearchResult] {
-        var heap = TopKHeap(capacity: Swift.min(k, Swift.max(count, 1)))
+        var heap = TopKHeap(capacity: Swift.min(k, Swift.max(storage.count, 1)))
         let base = UnsafePointer(storage.base)
         let stride = storage.stride
-        let n = count
+        let n = storage.count
         switch filter {
         case nil:
             // Four rows per step through the batched kernel, then the rest one by one.

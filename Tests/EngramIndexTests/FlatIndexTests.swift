@@ -1,3 +1,4 @@
+import Synchronization
 import EngramIndex
 import EngramKernels
 import EngramTestSupport
@@ -74,6 +75,38 @@ struct FlatIndexTests {
                 }
             }
         }
+    }
+
+    @Test("adds on one thread while others search: every answer is exact for some prefix of the adds (also under TSan)")
+    func concurrentAddAndSearch() throws {
+        let index = try FlatIndex(dimension: 8, metric: .squaredL2)
+        try index.add((0..<8).map { Float($0) })
+        let done = Atomic<Bool>(false)
+        let wrong = Atomic<Int>(0)
+        runOnThreads(3) { t in
+            if t == 0 {
+                // One at a time: the storage grows, and moves, many times.
+                for i in 1..<6000 { _ = try? index.add((0..<8).map { Float(i * 8 + $0) }) }
+                done.store(true, ordering: .releasing)
+                return
+            }
+            var rounds = 0
+            while !done.load(ordering: .acquiring) || rounds < 5 {
+                rounds += 1
+                let target = Float((rounds * 37 % 5000) * 8)
+                guard let hits = try? index.search((0..<8).map { target + Float($0) }, k: 3) else {
+                    wrong.wrappingAdd(1, ordering: .relaxed)
+                    continue
+                }
+                // Row i is (8i, 8i+1, …): its squared distance to the query is 8·(8i − target)².
+                for hit in hits {
+                    let delta = Float(hit.id) * 8 - target
+                    if abs(hit.distance - 8 * delta * delta) > 1e-3 * max(1, hit.distance) { wrong.wrappingAdd(1, ordering: .relaxed) }
+                }
+            }
+        }
+        #expect(wrong.load(ordering: .relaxed) == 0)
+        #expect(index.count == 6000)
     }
 
     @Test("equal distances are ordered by lower id, deterministically")
