@@ -13,10 +13,10 @@ extension Store {
     /// what the store reports (``StoreTelemetry``).
     ///
     /// With `source` (a damaged or lost local snapshot), the local snapshots
-    /// are set aside (`<name>.damaged`) and not read: every collection is
-    /// rebuilt from the source's last checkpoint (graphs on `threads`
-    /// threads), the log is replayed above it, and a new local snapshot is
-    /// written. The log must hold every record above the checkpoint (it does
+    /// are not read: every collection is rebuilt from the source's last
+    /// checkpoint (graphs on `threads` threads), the log is replayed above
+    /// it, and only then are the old snapshots set aside (`<name>.damaged`)
+    /// and a new local snapshot written; a rebuild that fails changes nothing. The log must hold every record above the checkpoint (it does
     /// once the store checkpoints: it keeps them until the next one).
     public static func open(
         directory: String, options: StoreOptions = StoreOptions(),
@@ -42,11 +42,8 @@ extension Store {
         // The newest local snapshot…
         var base = StoreSnapshot.Contents(lsn: 0, checkpointLSN: 0, collections: [])
         if let source {
-            for (_, file) in DataDirectory.snapshotFiles(directory) {
-                guard rename(file, file + ".damaged") == 0 else {
-                    throw .log(WALError(kind: .io, segment: file, reason: "cannot set the snapshot aside", errno: errno))
-                }
-            }
+            // The local snapshots are set aside only once the rebuild has succeeded (below): a failed
+            // rebuild leaves the directory as it was.
             base = try rebuildBase(from: source, storeID: storeID, threads: threads, logger: logger)
         } else if let (lsn, file) = DataDirectory.snapshotFiles(directory).last {
             guard let bytes = DataDirectory.read(file) else {
@@ -151,6 +148,11 @@ extension Store {
         ])
         store.scheduleMaintenance()  // index what the replay staged
         if source != nil {
+            for (_, file) in DataDirectory.snapshotFiles(directory) {
+                guard rename(file, file + ".damaged") == 0 else {
+                    throw .log(WALError(kind: .io, segment: file, reason: "cannot set the snapshot aside", errno: errno))
+                }
+            }
             store.checkpointed.withLock { $0 = base.checkpointLSN }
             try store.writeSnapshot()  // the directory opens on its own again
             try DataDirectory.writeCheckpointLSN(base.checkpointLSN, in: directory)

@@ -28,10 +28,25 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     /// Rows read from the collection at a time.
     static let rowsPerRead = 1024
 
-    public init(pool: PostgresPool, createSQLIndex: Bool = false, vectorType: PostgresVectorType = .vector) throws {
+    /// Longest a checkpoint's statement may run, and wait for a lock (the
+    /// advisory lock another checkpointer holds, a table lock), in seconds:
+    /// a hung database fails the checkpoint (the log keeps every change)
+    /// instead of holding it, and the store's `close()`, forever.
+    public let statementTimeoutSeconds: Int
+    public let lockTimeoutSeconds: Int
+
+    public init(
+        pool: PostgresPool, createSQLIndex: Bool = false, vectorType: PostgresVectorType = .vector,
+        statementTimeoutSeconds: Int = 600, lockTimeoutSeconds: Int = 60
+    ) throws {
+        guard (1...86_400).contains(statementTimeoutSeconds), (1...86_400).contains(lockTimeoutSeconds) else {
+            throw PostgresError(kind: .decoding, message: "checkpoint timeouts must be 1 to 86400 seconds")
+        }
         self.pool = pool
         self.createSQLIndex = createSQLIndex
         self.vectorType = vectorType
+        self.statementTimeoutSeconds = statementTimeoutSeconds
+        self.lockTimeoutSeconds = lockTimeoutSeconds
         try pool.withConnection { db in _ = try PostgresSchema.migrate(db) }
     }
 
@@ -69,6 +84,8 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     public func commit(_ checkpoint: Checkpoint) throws -> CheckpointCommitResult {
         try pool.withConnection { db in
             try db.transaction { () throws -> CheckpointCommitResult in
+                try db.execute("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
+                               [.text("\(statementTimeoutSeconds)s"), .text("\(lockTimeoutSeconds)s")])
                 try db.execute("SELECT pg_advisory_xact_lock($1)", [.text(String(PostgresSchema.lockKey))])
                 switch try Self.owner(db) {
                 case nil:

@@ -1,5 +1,9 @@
 import CLibPQ
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One libpq connection. The rest of the engine talks to PostgreSQL through
 /// this type and never touches C.
 ///
@@ -12,9 +16,23 @@ import CLibPQ
 public final class PostgresConnection {
     let handle: OpaquePointer
 
+    /// Seconds a connection attempt may take unless the connection string or
+    /// `PGCONNECT_TIMEOUT` says otherwise (libpq's own default is to wait forever).
+    public static let defaultConnectTimeoutSeconds = 10
+
     /// Connects (blocking) with a libpq connection string or URL.
     public init(_ configuration: PostgresConfiguration = .fromEnvironment()) throws(PostgresError) {
-        guard let handle = PQconnectdb(configuration.connectionString) else {
+        // The default timeout first: a connect_timeout in the string (expanded from dbname) overrides it.
+        let timeout = getenv("PGCONNECT_TIMEOUT") == nil ? String(Self.defaultConnectTimeoutSeconds) : nil
+        let keys: [String] = (timeout == nil ? [] : ["connect_timeout"]) + ["dbname"]
+        let values: [String] = (timeout.map { [$0] } ?? []) + [configuration.connectionString]
+        var keyPointers: [UnsafePointer<CChar>?] = keys.map { UnsafePointer(strdup($0)) } + [nil]
+        var valuePointers: [UnsafePointer<CChar>?] = values.map { UnsafePointer(strdup($0)) } + [nil]
+        defer {
+            for p in keyPointers { free(UnsafeMutablePointer(mutating: p)) }
+            for p in valuePointers { free(UnsafeMutablePointer(mutating: p)) }
+        }
+        guard let handle = PQconnectdbParams(&keyPointers, &valuePointers, 1) else {
             throw PostgresError(kind: .connection, message: "libpq could not allocate a connection")
         }
         guard PQstatus(handle) == CONNECTION_OK else {

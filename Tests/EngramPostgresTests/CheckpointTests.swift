@@ -316,6 +316,9 @@ struct CheckpointTests {
         let snapshot = try #require(try listDirectory(dir.path).first { $0.hasPrefix("snapshot-") && $0.hasSuffix(".engram") })
         try flipByte(dir.path + "/" + snapshot, at: 100)
         #expect(throws: EngineError.self) { try Store.open(directory: dir.path) }
+        // A rebuild that fails (the database is down) changes nothing: the snapshot stays where it was.
+        #expect(throws: EngineError.self) { try Store.open(directory: dir.path, rebuildingFrom: UnreachableSource()) }
+        #expect(try listDirectory(dir.path).contains(snapshot))
 
         let rebuilt = try Store.open(directory: dir.path, rebuildingFrom: PostgresCheckpointSource(pool: db.pool))
         #expect(try rebuilt.count("a") == 1199 && rebuilt.count("b") == 1)
@@ -437,6 +440,13 @@ private struct DeferredTarget: CheckpointTarget {
     let make: @Sendable () throws -> CheckpointTarget
     func state() throws -> CheckpointTargetState { try make().state() }
     func commit(_ checkpoint: Checkpoint) throws -> CheckpointCommitResult { try make().commit(checkpoint) }
+}
+
+/// A checkpoint source whose database is down.
+private struct UnreachableSource: CheckpointSource {
+    func read(_ body: (UInt64, String?, [(CollectionConfiguration, Store.RecordStream)]) throws -> Void) throws {
+        throw PostgresError(kind: .connection, message: "the database is down")
+    }
 }
 
 /// A target a test can take down and bring back.

@@ -142,6 +142,29 @@ struct SourceOfTruthTests {
         try expectTableEqualsEngine(a, db)
     }
 
+    @Test("a checkpoint that cannot get its lock gives up after the lock timeout (nothing lost), and goes through once the lock is free")
+    func lockTimeout() throws {
+        let db = try IsolatedDatabase("locktimeout")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-truth")
+        defer { dir.remove() }
+        let vs = vectors("truth.locktimeout", seed: 406, n: 10, d: 4)
+        let target = try PostgresCheckpointTarget(pool: db.pool, lockTimeoutSeconds: 1)
+        let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 4, metric: .squaredL2))
+        try store.upsert("c", (0..<10).map { Record(id: "r\($0)", vector: vs[$0]) })
+        // Another session holds Engram's advisory lock (a hung checkpointer, say).
+        let holder = try PostgresConnection(db.configuration)
+        try holder.execute("SELECT pg_advisory_lock($1)", [.text(String(0x656E_6772_616D))])
+        let error = #expect(throws: EngineError.self) { try store.checkpoint(to: target) }
+        #expect(message(error).contains("lock timeout"), "\(message(error))")
+        try holder.execute("SELECT pg_advisory_unlock($1)", [.text(String(0x656E_6772_616D))])
+        let report = try store.checkpoint(to: target)
+        #expect(report.upserts == 10)
+        try expectTableEqualsEngine(store, db)
+        try store.close()
+    }
+
     @Test("a store that lost writes its database holds (log cut below the recorded checkpoint) refuses to checkpoint, naming both LSNs")
     func lostCheckpointedWrites() throws {
         let db = try IsolatedDatabase("lost")
