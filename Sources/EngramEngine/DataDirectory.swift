@@ -69,7 +69,9 @@ enum DataDirectory {
         guard bytes.count == 24, Array(bytes[0..<8]) == checkpointMagic, field(8, UInt32.self) == 1,
               CRC32C.checksum(Array(bytes[0..<20])) == field(20, UInt32.self)
         else { throw .corrupt("\(path) fails its checks (length, magic, version, checksum)") }
-        return field(12, UInt64.self)
+        let lsn = field(12, UInt64.self)
+        guard lsn <= WriteAheadLog.maxLSN else { throw .corrupt("\(path) holds LSN \(lsn), beyond the largest LSN") }
+        return lsn
     }
 
     /// Creates the directory and its missing parents.

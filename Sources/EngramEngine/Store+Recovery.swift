@@ -120,7 +120,11 @@ extension Store {
             ])
         }
         let group: GroupCommitLog
-        do { group = try GroupCommitLog(log: wal, mode: options.durability) } catch { throw .corrupt("\(error)") }
+        do { group = try GroupCommitLog(log: wal, mode: options.durability) } catch let error as WALError {
+            throw error.kind == .invalidArgument ? .invalidArgument(error.reason) : .log(error)
+        } catch {
+            throw .log(WALError(kind: .io, reason: "\(error)"))
+        }
         let store = Store(directory: directory, options: options, log: group, appliedLSN: wal.nextLSN - 1, telemetry: telemetry)
         store.catalog.withLock { $0 = catalog }
         store.identity.withLock { $0 = storeID }

@@ -1,5 +1,6 @@
 import EngramChecksum
 import EngramIndex
+import EngramWAL
 
 #if canImport(Glibc)
 import Glibc
@@ -113,6 +114,9 @@ enum StoreSnapshot {
         guard try reader.u32() == 0x0102_0304 else { throw fail("bad byte-order mark", 12) }
         let lsn = try reader.u64()
         let checkpointLSN = fileVersion >= 3 ? try reader.u64() : 0
+        guard lsn <= WriteAheadLog.maxLSN, checkpointLSN <= WriteAheadLog.maxLSN else {
+            throw fail("LSN \(lsn) or checkpoint LSN \(checkpointLSN) beyond the largest LSN", 16)
+        }
         var collections = [Collection]()
         for _ in 0..<(try reader.u32()) { collections.append(try decodeCollection(&reader, version: fileVersion)) }
         guard reader.at == body.count else { throw fail("trailing bytes", reader.at) }

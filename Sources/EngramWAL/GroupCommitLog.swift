@@ -50,6 +50,9 @@ public final class GroupCommitLog: @unchecked Sendable {
         guard log.options.durability == .osBuffered else {
             throw WALError(kind: .invalidArgument, reason: "open the WriteAheadLog with .osBuffered; GroupCommitLog issues the fsyncs")
         }
+        if case .groupCommit(let delay) = mode, !(0...1_000_000).contains(delay) {
+            throw WALError(kind: .invalidArgument, reason: "a group-commit delay must be 0 to 1000000 µs, got \(delay)")
+        }
         self.log = log
         self.mode = mode
         mutex.initialize(to: pthread_mutex_t())

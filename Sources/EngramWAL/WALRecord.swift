@@ -67,6 +67,10 @@ enum WALFormat {
     static let recordHeaderSize = 24
     /// The largest raw payload of one record.
     static let maxPayload = 64 << 20
+    /// The largest LSN: what PostgreSQL's `bigint` holds (checkpoints store
+    /// LSNs there). A segment named beyond it is damage, and the log refuses
+    /// to append past it.
+    static let maxLSN = UInt64(Int64.max)
     static let flagLZ4: UInt8 = 1
 
     static func put32(_ v: UInt32, _ out: inout [UInt8]) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }

@@ -82,6 +82,8 @@ public final class WriteAheadLog {
     public let options: Options
     /// The largest payload one record may carry, in bytes.
     public static let maxPayloadBytes = WALFormat.maxPayload
+    /// The largest LSN a record may carry (`Int64.max`, what PostgreSQL's `bigint` holds).
+    public static let maxLSN = WALFormat.maxLSN
     /// The LSN the next record will get.
     public private(set) var nextLSN: UInt64
     private var segments: [(firstLSN: UInt64, path: String)]
@@ -135,6 +137,9 @@ public final class WriteAheadLog {
         }
         closedir(dir)
         found.sort { $0.0 < $1.0 }
+        if let (lsn, path) = found.last, lsn > WALFormat.maxLSN {
+            throw WALError(kind: .corrupt, segment: path, offset: 0, reason: "named for LSN \(lsn), beyond the largest LSN \(WALFormat.maxLSN)")
+        }
 
         var report = RecoveryReport(segments: found.count, records: 0, truncatedTail: nil)
         var expected: UInt64? = nil
@@ -327,7 +332,9 @@ public final class WriteAheadLog {
         guard nextLSN == 1 else {
             throw WALError(kind: .invalidArgument, reason: "only an empty log can restart at another LSN (this one is at \(nextLSN))")
         }
-        guard lsn >= 1 else { throw WALError(kind: .invalidArgument, reason: "LSNs start at 1") }
+        guard (1...WALFormat.maxLSN).contains(lsn) else {
+            throw WALError(kind: .invalidArgument, reason: "LSN \(lsn): LSNs run from 1 to \(WALFormat.maxLSN)")
+        }
         if fd >= 0 { close(fd); fd = -1 }
         for (_, path) in segments {
             guard unlink(path) == 0 || errno == ENOENT else { throw Self.ioError(path, "cannot remove segment") }
@@ -404,6 +411,9 @@ public final class WriteAheadLog {
         try checkUsable()
         guard payload.count <= WALFormat.maxPayload else {
             throw WALError(kind: .invalidArgument, reason: "a record payload is limited to \(WALFormat.maxPayload) bytes, got \(payload.count)")
+        }
+        guard nextLSN <= WALFormat.maxLSN else {
+            throw WALError(kind: .invalidArgument, reason: "the log has reached its largest LSN \(WALFormat.maxLSN)")
         }
         let bytes = WALFormat.encode(WALRecord(lsn: nextLSN, type: type, payload: payload))
         if size > WALFormat.segmentHeaderSize && size + bytes.count > options.segmentBytes {

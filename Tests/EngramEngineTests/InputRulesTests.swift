@@ -87,4 +87,15 @@ struct InputRulesTests {
         #expect(store.lastLSN == 0 && store.collectionNames.isEmpty)
         try store.close()
     }
+
+    @Test("a group-commit delay outside 0…1,000,000 µs is refused at open, not trapped on")
+    func groupCommitDelay() throws {
+        let dir = TemporaryDirectory("engram-rules")
+        defer { dir.remove() }
+        for delay in [-1, 5_000_000_000, Int.max] {
+            let error = #expect(throws: EngineError.self) { try Store.open(directory: dir.path, options: StoreOptions(durability: .groupCommit(maxDelayMicroseconds: delay))) }
+            #expect(isInvalidArgument(error), "\(delay)")
+        }
+        try Store.open(directory: dir.path, options: StoreOptions(durability: .groupCommit(maxDelayMicroseconds: 1_000_000))).close()
+    }
 }

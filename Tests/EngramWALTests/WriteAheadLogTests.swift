@@ -234,6 +234,31 @@ struct WriteAheadLogTests {
         #expect(error?.kind == .corrupt)
     }
 
+    @Test("a segment named near UInt64.max is corruption, and restart refuses LSNs beyond bigint: no overflow trap")
+    func lsnBounds() throws {
+        let dir = TemporaryDirectory("engram-wal")
+        defer { dir.remove() }
+        for lsn in [UInt64.max, UInt64(Int64.max) + 1] {
+            let path = "\(dir.path)/\(WriteAheadLog.segmentName(lsn))"
+            TemporaryDirectory.writeFile(path, WALFormat.segmentHeader(firstLSN: lsn) + WALFormat.encode(WALRecord(lsn: lsn, type: 1, payload: [1])))
+            let error = #expect(throws: WALError.self) { _ = try WriteAheadLog.open(directory: dir.path) }
+            #expect(error?.kind == .corrupt)
+            unlink(path)
+        }
+        // The largest LSN itself is a valid segment; the log then refuses to go past it.
+        let last = WriteAheadLog.maxLSN
+        TemporaryDirectory.writeFile("\(dir.path)/\(WriteAheadLog.segmentName(last))",
+                                     WALFormat.segmentHeader(firstLSN: last) + WALFormat.encode(WALRecord(lsn: last, type: 1, payload: [1])))
+        var seen = [UInt64]()
+        let (log, _) = try WriteAheadLog.open(directory: dir.path) { seen.append($0.lsn) }
+        #expect(seen == [last])
+        #expect(throws: WALError.self) { try log.append(type: 1, payload: [2]) }
+        let empty = TemporaryDirectory("engram-wal")
+        defer { empty.remove() }
+        let (fresh, _) = try WriteAheadLog.open(directory: empty.path)
+        #expect(throws: WALError.self) { try fresh.restart(at: UInt64.max) }
+    }
+
     @Test("truncation below an LSN removes whole old segments only")
     func truncateBelow() throws {
         let dir = TemporaryDirectory("engram-wal")
