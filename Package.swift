@@ -77,6 +77,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The readers of untrusted bytes as fuzz targets, and the program libFuzzer drives
+        // (scripts/fuzz; Docs/DEVELOPMENT.md, "Fuzzing"). Not part of the library product.
+        .target(name: "EngramFuzzTargets", dependencies: ["EngramEngine", "EngramIndex", "EngramPostgres", "EngramWAL"]),
+        .executableTarget(name: "EngramFuzz", dependencies: ["EngramFuzzTargets"]),
         // Seeded generators and server lookup shared by the test targets.
         .target(name: "EngramTestSupport", dependencies: ["EngramIndex"], path: "Tests/EngramTestSupport"),
         .testTarget(name: "EngramChecksumTests", dependencies: ["EngramChecksum"]),
@@ -103,6 +107,7 @@ let package = Package(
             name: "EngramToolsTests",
             dependencies: ["EngramTools", "EngramDatasets", "EngramIndex", "EngramTestSupport"]
         ),
+        .testTarget(name: "EngramFuzzTests", dependencies: ["EngramFuzzTargets", "EngramTestSupport"]),
         .testTarget(
             name: "EngramCLITests",
             dependencies: [

@@ -63,6 +63,11 @@ enum DataDirectory {
             if errno == ENOENT { return 0 }
             throw .log(WALError(kind: .io, segment: path, reason: "cannot read the checkpoint file", errno: errno))
         }
+        return try decodeCheckpointLSN(bytes, path: path)
+    }
+
+    /// The LSN a `CHECKPOINT` file's bytes hold; `.corrupt` unless they pass every check.
+    static func decodeCheckpointLSN(_ bytes: [UInt8], path: String) throws(EngineError) -> UInt64 {
         func field<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
             bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: T.self)) }
         }

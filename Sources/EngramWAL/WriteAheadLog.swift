@@ -220,6 +220,17 @@ public final class WriteAheadLog {
         return (log, report)
     }
 
+    /// Reads one segment's bytes from memory as the last segment of a log
+    /// (for the fuzzer: the same checks as ``open(directory:options:replay:)``,
+    /// no file touched). Returns the records replayed, or throws as `open` would.
+    package static func scanSegment(_ bytes: UnsafeRawBufferPointer, firstLSN: UInt64, replay: (WALRecordView) throws -> Void) throws -> Int {
+        var expected: UInt64? = nil
+        var report = RecoveryReport(segments: 1, records: 0, truncatedTail: nil)
+        _ = try scan(bytes, path: "<memory>", firstLSN: firstLSN, expected: &expected, isLast: true,
+                     scratch: ReadBuffer(), replay: replay, report: &report)
+        return report.records
+    }
+
     /// Validates one segment, replaying its records; returns where its valid bytes end.
     private static func scan(
         _ b: UnsafeRawBufferPointer, path: String, firstLSN: UInt64, expected: inout UInt64?, isLast: Bool,
