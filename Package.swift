@@ -79,7 +79,7 @@ let package = Package(
         ),
         // The readers of untrusted bytes as fuzz targets, and the program libFuzzer drives
         // (scripts/fuzz; Docs/DEVELOPMENT.md, "Fuzzing"). Not part of the library product.
-        .target(name: "EngramFuzzTargets", dependencies: ["EngramEngine", "EngramIndex", "EngramPostgres", "EngramWAL"]),
+        .target(name: "EngramFuzzTargets", dependencies: ["EngramChecksum", "EngramEngine", "EngramIndex", "EngramPostgres", "EngramWAL"]),
         .executableTarget(name: "EngramFuzz", dependencies: ["EngramFuzzTargets"]),
         // Seeded generators and server lookup shared by the test targets.
         .target(name: "EngramTestSupport", dependencies: ["EngramIndex"], path: "Tests/EngramTestSupport"),

@@ -24,6 +24,10 @@ import Glibc
 /// directory fsynced, so a crash leaves the old snapshot or the new one.
 enum StoreSnapshot {
     static let magic: [UInt8] = Array("ENGRSNAP".utf8)
+    /// The largest label bound a snapshot may declare (2²⁸: far beyond what
+    /// one collection holds in memory, and small enough that a crafted bound
+    /// cannot make the reader allocate without limit).
+    static let maxLabels = 1 << 28
     static let version: UInt32 = 3
 
     static func name(_ lsn: UInt64) -> String {
@@ -131,6 +135,10 @@ enum StoreSnapshot {
         let bound = try reader.u32()
         let recordCount = try reader.u32()
         guard recordCount <= bound else { throw reader.fail("\(recordCount) records but a label bound of \(bound)") }
+        // Before anything is sized by them: a record takes at least 22 bytes, and a label bound past
+        // maxLabels is not one this engine writes (the label table would need 9 bytes per label).
+        guard recordCount <= reader.remaining / 22 else { throw reader.fail("\(recordCount) records cannot fit in \(reader.remaining) bytes") }
+        guard bound <= StoreSnapshot.maxLabels else { throw reader.fail("a label bound of \(bound), beyond \(StoreSnapshot.maxLabels)") }
         var records = [(id: String, label: VectorID, placement: LabelTable.Placement, lsn: UInt64, metadata: MetadataValue)]()
         records.reserveCapacity(recordCount)
         var seen = Bitset(capacity: bound)
@@ -216,6 +224,9 @@ private struct SnapshotReader {
     let file: String
 
     func fail(_ why: String) -> EngineError { .corrupt("snapshot \(file) at byte \(at): \(why)") }
+
+    /// Bytes left to read.
+    var remaining: Int { body.count - at }
 
     mutating func bytes(_ n: Int) throws(EngineError) -> UnsafeRawBufferPointer {
         guard n >= 0, body.count - at >= n else { throw fail("truncated") }

@@ -1,3 +1,4 @@
+import EngramChecksum
 import EngramEngine
 import EngramIndex
 import EngramPostgres
@@ -37,7 +38,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     public func run(_ bytes: [UInt8]) -> Bool {
         switch self {
         case .wal:
-            bytes.withUnsafeBytes { raw in
+            Self.withRecordCRCs(bytes).withUnsafeBytes { raw in
                 var last: UInt64 = 0
                 _ = try? WriteAheadLog.scanSegment(raw, firstLSN: raw.count >= 24 ? raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self) : 1) {
                     last = $0.lsn &+ UInt64($0.payload.count)
@@ -45,14 +46,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 _ = last
             }
         case .storeSnapshot:
-            EngineFuzzEntryPoints.storeSnapshot(bytes)
+            EngineFuzzEntryPoints.storeSnapshot(Self.withTrailingCRC(bytes))
         case .hnswSnapshot:
-            if let index = try? HNSWIndex.load(snapshot: bytes) {
+            if let index = try? HNSWIndex.load(snapshot: Self.withTrailingCRC(bytes)) {
                 _ = try? index.search([Float](repeating: 0.5, count: index.dimension), k: 3, efSearch: 16)
                 _ = index.snapshot()
             }
         case .ivfSnapshot:
-            if let index = try? IVFIndex.load(snapshot: bytes) {
+            if let index = try? IVFIndex.load(snapshot: Self.withTrailingCRC(bytes)) {
                 _ = try? index.search([Float](repeating: 0.5, count: index.dimension), k: 3, nprobe: 2)
                 _ = index.snapshot()
             }
@@ -94,5 +95,35 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             EngineFuzzEntryPoints.checkpointFile(bytes)
         }
         return true
+    }
+
+    /// `bytes` with their last four bytes replaced by the CRC-32C of the rest,
+    /// as every snapshot ends: a mutation then reaches the parser behind the
+    /// checksum instead of stopping at it (the checksum check itself is
+    /// covered by any input whose CRC is wrong, and by the unit tests).
+    static func withTrailingCRC(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count >= 8 else { return bytes }
+        var out = bytes
+        let crc = CRC32C.checksum(Array(bytes[..<(bytes.count - 4)]))
+        withUnsafeBytes(of: crc.littleEndian) { for (i, b) in $0.enumerated() { out[bytes.count - 4 + i] = b } }
+        return out
+    }
+
+    /// A WAL segment with each record's CRC recomputed, walking records by
+    /// their stored lengths while they fit: a mutation then reaches the LZ4
+    /// blocks and the LSN checks behind the CRC.
+    static func withRecordCRCs(_ bytes: [UInt8]) -> [UInt8] {
+        var out = bytes
+        var at = 32
+        while at + 24 <= out.count {
+            let stored = Int(UInt32(out[at]) | UInt32(out[at + 1]) << 8 | UInt32(out[at + 2]) << 16 | UInt32(out[at + 3]) << 24)
+            guard stored <= out.count - at - 24 else { break }
+            var crc = CRC32C()
+            crc.update(Array(out[at..<(at + 20)]))
+            crc.update(Array(out[(at + 24)..<(at + 24 + stored)]))
+            withUnsafeBytes(of: crc.value.littleEndian) { for (i, b) in $0.enumerated() { out[at + 20 + i] = b } }
+            at += 24 + stored
+        }
+        return out
     }
 }

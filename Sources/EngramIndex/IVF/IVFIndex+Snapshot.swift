@@ -85,6 +85,13 @@ extension IVFIndex {
         guard encodingCode <= 1 else { throw r.corrupt("unknown encoding \(encodingCode)", at: 28) }
         guard trained <= 1 else { throw r.corrupt("trained flag \(trained)", at: 32) }
         let encoding: Encoding = encodingCode == 0 ? .flat : .sq8
+        // The lists' sizes (untrained) or the centroids (trained) must be there before anything is
+        // allocated for nlist lists of dimension d.
+        let (centroidFloats, overflow) = nlist.multipliedReportingOverflow(by: d)
+        guard !overflow, trained == 0 || centroidFloats <= (r.end - r.offset) / 4 else {
+            throw r.corrupt("\(nlist) lists of dimension \(d) do not fit in \(r.end - r.offset) bytes", at: 20)
+        }
+        try r.need(trained == 1 ? 4 * centroidFloats : 4 * nlist)
         let index: IVFIndex
         do { index = try IVFIndex(dimension: d, metric: metric, nlist: nlist, encoding: encoding) } catch {
             throw r.corrupt("bad parameters: \(error)", at: 20)
@@ -98,9 +105,12 @@ extension IVFIndex {
         guard imbalance.isFinite, imbalance >= 0 else { throw r.corrupt("training imbalance \(imbalance)", at: 36) }
         index.trainingImbalance = Double(imbalance)
         index.centroids = try r.floats(nlist * d, what: "centroids")
+        guard index.centroids.allSatisfy(\.isFinite) else { throw r.corrupt("a centroid that is not finite") }
         if encoding == .sq8 {
             let minimum = try r.floats(d, what: "quantiser minimums"), step = try r.floats(d, what: "quantiser steps")
-            guard step.allSatisfy({ $0 > 0 }) else { throw r.corrupt("a quantiser step ≤ 0") }
+            guard minimum.allSatisfy(\.isFinite), step.allSatisfy({ $0 > 0 && $0.isFinite }) else {
+                throw r.corrupt("a quantiser minimum that is not finite, or a step that is not finite and > 0")
+            }
             index.quantizer = ScalarQuantizer(dimension: d, minimum: minimum, step: step)
         }
         var seen = 0

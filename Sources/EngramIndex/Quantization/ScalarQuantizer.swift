@@ -103,7 +103,12 @@ public struct ScalarQuantizer: Sendable, Equatable {
         }
         let limit = Float(weightLimit)
         let scale = largest > 0 ? largest / limit : 1
-        let weights = raw.map { Int16(($0 / scale).rounded()) }
+        // Clamped, and 0 for a weight that is not finite: ranges loaded from bytes may be extreme
+        // (a step near Float.greatestFiniteMagnitude), and no value may trap the conversion.
+        let weights = raw.map { value -> Int16 in
+            let w = (value / scale).rounded()
+            return w.isFinite ? Int16(Swift.max(-limit, Swift.min(limit, w))) : 0
+        }
         return QueryWeights(weights: weights, constant: constant, scale: scale)
     }
 }
