@@ -80,7 +80,7 @@ struct FuzzCommand {
         case "replay":
             var failed = 0
             for path in arguments[3...] {
-                guard let bytes = readFile(path) else { complain("cannot read \(path)\n"); exit(1) }
+                guard let bytes = read(path) else { complain("cannot read \(path)\n"); exit(1) }
                 if !target.run(bytes) { failed += 1; complain("broken promise: \(path)\n") }
             }
             print("replayed \(arguments.count - 3) inputs through \(target.rawValue): \(failed) broke a promise")
@@ -92,17 +92,6 @@ struct FuzzCommand {
     }
 }
 #endif
-
-private func readFile(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var out = [UInt8](), chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, f)
-        out += chunk[0..<n]
-        if n < chunk.count { return out }
-    }
-}
 
 /// Writes `text` to standard error.
 private func complain(_ text: String) {

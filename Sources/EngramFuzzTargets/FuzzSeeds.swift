@@ -78,8 +78,8 @@ extension FuzzTarget {
     }
 }
 
-/// The whole file, or nil.
-func read(_ path: String) -> [UInt8]? {
+/// The whole file, or nil (the seed tool's and the replayer's reader).
+public func read(_ path: String) -> [UInt8]? {
     guard let f = fopen(path, "rb") else { return nil }
     defer { fclose(f) }
     var out = [UInt8](), chunk = [UInt8](repeating: 0, count: 1 << 16)
