@@ -25,7 +25,7 @@ struct CheckpointCommand: ParsableCommand {
 
     @Option(name: .customLong("data-dir")) var dataDir: String
     @Flag(name: .customLong("sql-index"), help: "Also build a pgvector HNSW index on each table, for SQL users.") var sqlIndex = false
-    @Option(name: .customLong("vector-type"), help: "The column type of newly registered collections: vector (float4) or halfvec (float2, half the storage).") var vectorType: PostgresVectorType = .vector
+    @Option(name: .customLong("vector-type"), help: "The column type of newly registered cosine collections: vector (float4) or halfvec (float2, half the storage). Collections created with --precision float16 are always halfvec; other collections vector.") var vectorType: PostgresVectorType = .vector
     @Flag(name: .customLong("with-graph"), help: "Also store each collection's graph, so `engram restore` loads it instead of rebuilding it.") var withGraph = false
     @Flag var json = false
 

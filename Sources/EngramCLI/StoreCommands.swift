@@ -10,6 +10,8 @@ import EngramWAL
 import Glibc
 #endif
 
+extension StoredPrecision: ExpressibleByArgument {}
+
 extension GroupCommitLog.Mode: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
 }
@@ -29,6 +31,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The index when creating: hnsw or ivf (Docs/ENGINE.md).") var index: String = "hnsw"
     @Option(help: "ivf: inverted lists when creating (default 4·√n of the vectors held at training).") var nlist: Int?
     @Option(help: "ivf: lists a search probes unless it says (default 16).") var nprobe: Int = 16
+    @Option(help: "The precision the database keeps the vectors at, when creating: float32 (vector) or float16 (halfvec: half the storage, values within ±65504).") var precision: StoredPrecision = .float32
     @Option(help: "Records per logged batch.") var batch: Int = 1000
     @Option(help: "fsync, group-commit[:µs] or os-buffered (Docs/ENGINE.md).") var durability: GroupCommitLog.Mode = .fsync
     @Flag(name: .customLong("wait-indexed"), help: "Before closing, wait until the graph holds every record (else the rest is indexed when the store next opens).") var waitIndexed = false
@@ -49,7 +52,7 @@ struct ImportCommand: ParsableCommand {
         if let dimension {
             try store.createCollection(CollectionConfiguration(
                 name: collection, dimension: dimension, metric: metric,
-                ivf: index == "ivf" ? IVFSettings(nlist: nlist, nprobe: nprobe) : nil))
+                ivf: index == "ivf" ? IVFSettings(nlist: nlist, nprobe: nprobe) : nil, storedPrecision: precision))
         }
         var done = 0
         var pending = [Record]()

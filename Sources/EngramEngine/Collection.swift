@@ -103,6 +103,13 @@ final class Collection: @unchecked Sendable {
                 } catch {
                     throw .invalidVector(record: i, error)
                 }
+                if configuration.storedPrecision != .float32 {
+                    for j in 0..<d {
+                        if let why = configuration.storedPrecision.problem(out[i * d + j]) {
+                            throw .invalidArgument("record \(i), dimension \(j): \(why)")
+                        }
+                    }
+                }
             }
         }
         return prepared

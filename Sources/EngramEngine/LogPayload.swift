@@ -6,7 +6,7 @@ import EngramKernels
 ///
 /// | type | payload |
 /// |---|---|
-/// | 1 create collection | name, u32 dimension, u8 metric (0 l2, 1 ip, 2 cosine), u32 M, u32 efConstruction, u32 efSearch, u64 seed |
+/// | 1 create collection | name, u32 dimension, u8 metric (0 l2, 1 ip, 2 cosine), u32 M, u32 efConstruction, u32 efSearch, u64 seed; then optional trailers in order: u8 1 + IVF settings, u8 2 + u8 1 (stored at half precision) |
 /// | 2 upsert | collection name, u32 count, then per record: id, u32 dimension, float32 values, metadata (MetadataCodec) |
 /// | 3 delete | collection name, u32 count, then ids |
 ///
@@ -43,6 +43,11 @@ enum LogPayload: Equatable {
                 u32(ivf.nlist ?? 0)
                 u32(ivf.nprobe)
                 u32(ivf.trainingSize ?? 0)
+            }
+            if c.storedPrecision == .float16 {
+                // The precision trailer: kind 2, u8 1 (float16). Absent: float32.
+                out.append(2)
+                out.append(1)
             }
         case .upsert(let collection, let records):
             out.reserveCapacity(records.reduce(64) { $0 + 64 + $1.id.utf8.count + 4 * $1.vector.count })
@@ -154,17 +159,29 @@ enum LogPayload: Equatable {
             let m = try u32(), efc = try u32(), efs = try u32()
             let seed = UInt64(try u32()) | UInt64(try u32()) << 32
             var ivf: IVFSettings?
-            if at < bytes.count {
-                try need(1)
-                guard bytes[at] == 1 else { throw fail("unknown index kind \(bytes[at])") }
+            var precision = StoredPrecision.float32
+            var lastTrailer: UInt8 = 0
+            while at < bytes.count {
+                let kind = bytes[at]
+                guard kind > lastTrailer else { throw fail("trailer \(kind) out of order or repeated") }
+                lastTrailer = kind
                 at += 1
-                let nlist = try u32(), nprobe = try u32(), trainingSize = try u32()
-                ivf = IVFSettings(nlist: nlist == 0 ? nil : nlist, nprobe: nprobe, trainingSize: trainingSize == 0 ? nil : trainingSize)
+                switch kind {
+                case 1:
+                    let nlist = try u32(), nprobe = try u32(), trainingSize = try u32()
+                    ivf = IVFSettings(nlist: nlist == 0 ? nil : nlist, nprobe: nprobe, trainingSize: trainingSize == 0 ? nil : trainingSize)
+                case 2:
+                    try need(1)
+                    guard bytes[at] == 1 else { throw fail("unknown stored precision \(bytes[at])") }
+                    at += 1
+                    precision = .float16
+                default:
+                    throw fail("unknown trailer kind \(kind)")
+                }
             }
-            guard at == bytes.count else { throw fail("trailing bytes") }
             return .create(CollectionConfiguration(
                 name: name, dimension: dimension, metric: metric,
-                hnsw: HNSWConfiguration(m: m, efConstruction: efc, efSearch: efs, seed: seed), ivf: ivf))
+                hnsw: HNSWConfiguration(m: m, efConstruction: efc, efSearch: efs, seed: seed), ivf: ivf, storedPrecision: precision))
         case 2:
             let collection = try string()
             let count = try u32()

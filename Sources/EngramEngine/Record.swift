@@ -34,16 +34,30 @@ public struct CollectionConfiguration: Sendable, Equatable {
     public var hnsw: HNSWConfiguration
     /// Set: the collection is indexed by IVF (flat lists) instead of HNSW.
     public var ivf: IVFSettings?
+    /// The precision its durable store keeps the vectors at. `.float16`
+    /// (PostgreSQL's `halfvec`) holds values up to ±65,504 only, so a write
+    /// with a larger value (after preparation) is refused: nothing accepted
+    /// may fail its checkpoint.
+    public var storedPrecision: StoredPrecision
 
     public init(
         name: String, dimension: Int, metric: Metric = .cosine, hnsw: HNSWConfiguration = HNSWConfiguration(),
-        ivf: IVFSettings? = nil
+        ivf: IVFSettings? = nil, storedPrecision: StoredPrecision = .float32
     ) {
         self.name = name
         self.dimension = dimension
         self.metric = metric
         self.hnsw = hnsw
         self.ivf = ivf
+        self.storedPrecision = storedPrecision
+    }
+
+    /// Equal in everything but ``storedPrecision`` (a column type the
+    /// durable store may have chosen on its own for unit vectors).
+    public func sameParameters(as other: CollectionConfiguration) -> Bool {
+        var comparable = other
+        comparable.storedPrecision = storedPrecision
+        return comparable == self
     }
 
     /// Checks every parameter (the name, the dimension, the HNSW parameters

@@ -148,7 +148,7 @@ extension Store {
             do throws(EngineError) {
                 let contents = try StoreSnapshot.decode(graphSnapshot, file: "the database's graph snapshot of '\(configuration.name)'")
                 guard contents.lsn == checkpointLSN, contents.collections.count == 1,
-                      let decoded = contents.collections.first, decoded.configuration == configuration else {
+                      let decoded = contents.collections.first, decoded.configuration.sameParameters(as: configuration) else {
                     throw .corrupt("the database's graph snapshot of '\(configuration.name)' is of another collection or LSN")
                 }
                 collection = decoded

@@ -20,9 +20,19 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     public let pool: PostgresPool
     /// Also build a pgvector HNSW index on each table, for SQL users (off by default).
     public let createSQLIndex: Bool
-    /// The column type of collections this target registers (a registered
-    /// collection keeps the type it was registered with).
+    /// The column type of cosine collections this target registers (a
+    /// registered collection keeps the type it was registered with). A
+    /// collection stored at half precision (``CollectionConfiguration/storedPrecision``)
+    /// is always `halfvec`; any other non-cosine collection is `vector`,
+    /// since its values may exceed half precision's range (±65,504) and a
+    /// `halfvec` table would then refuse them at every checkpoint.
     public let vectorType: PostgresVectorType
+
+    /// The column type a newly registered collection gets.
+    func columnType(for configuration: CollectionConfiguration) -> PostgresVectorType {
+        if configuration.storedPrecision == .float16 { return .halfvec }
+        return vectorType == .halfvec && configuration.metric == .cosine ? .halfvec : .vector
+    }
     /// Bytes per COPY message.
     static let copyChunkBytes = 1 << 20
     /// Rows read from the collection at a time.
@@ -130,7 +140,9 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                   .text(String(configuration.ivf?.nlist ?? 0)), .text(String(configuration.ivf?.nprobe ?? 0)),
                   .text(String(configuration.ivf?.trainingSize ?? 0))])
         let registered = try PostgresCollectionReader.configuration(configuration.name, db)
-        guard registered.configuration == configuration else {
+        // The stored precision is the column's business: compared apart from the other parameters
+        // (a float32 collection registered as halfvec by an older option keeps its table).
+        guard registered.configuration.sameParameters(as: configuration) else {
             throw PostgresError(kind: .server, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric))")
         }
         let quoted = try PostgresConnection.quoteIdentifier(registered.table)
@@ -229,7 +241,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
 
     /// Merges one collection's changes; returns the rows a resynchronisation removed.
     private func merge(_ changes: Checkpoint.Changes, lsn: UInt64, _ db: PostgresConnection) throws -> Int {
-        let (table, type) = try Self.ensureTable(changes.configuration, db, sqlIndex: createSQLIndex, vectorType: vectorType)
+        let (table, type) = try Self.ensureTable(changes.configuration, db, sqlIndex: createSQLIndex, vectorType: columnType(for: changes.configuration))
         if let graph = changes.graphSnapshot {
             try Self.storeGraphSnapshot(graph, of: changes.configuration.name, lsn: lsn, db)
         }

@@ -39,13 +39,14 @@ public enum PostgresCollectionReader {
             ivf = IVFSettings(nlist: nlist == 0 ? nil : nlist, nprobe: try int(10), trainingSize: trainingSize == 0 ? nil : trainingSize)
         default: throw PostgresError(kind: .decoding, message: "collection '\(name)': unknown index kind in its registry row")
         }
-        let configuration = CollectionConfiguration(
-            name: name, dimension: try int(1), metric: metric,
-            hnsw: HNSWConfiguration(m: try int(3), efConstruction: try int(4), efSearch: try int(5), seed: UInt64(bitPattern: Int64(try int(6)))),
-            ivf: ivf)
         guard let type = r.text(row: 0, column: 7).flatMap(PostgresVectorType.init(rawValue:)) else {
             throw PostgresError(kind: .decoding, message: "collection '\(name)': unknown vector type in its registry row")
         }
+        // A halfvec table holds half precision: a collection restored from it refuses what it cannot store.
+        let configuration = CollectionConfiguration(
+            name: name, dimension: try int(1), metric: metric,
+            hnsw: HNSWConfiguration(m: try int(3), efConstruction: try int(4), efSearch: try int(5), seed: UInt64(bitPattern: Int64(try int(6)))),
+            ivf: ivf, storedPrecision: type == .halfvec ? .float16 : .float32)
         return Registered(configuration: configuration, table: r.text(row: 0, column: 0) ?? "", vectorType: type)
     }
 

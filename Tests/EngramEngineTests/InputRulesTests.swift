@@ -88,6 +88,30 @@ struct InputRulesTests {
         try store.close()
     }
 
+    @Test("a collection stored at half precision refuses values beyond ±65,504 (after preparation), and keeps that through replay and snapshot")
+    func halfPrecision() throws {
+        let dir = TemporaryDirectory("engram-rules")
+        defer { dir.remove() }
+        let configuration = CollectionConfiguration(name: "h", dimension: 2, metric: .innerProduct, storedPrecision: .float16)
+        do {
+            let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+            try store.createCollection(configuration)
+            try store.upsert("h", [Record(id: "ok", vector: [65_504, -65_504])])
+            for bad: [Float] in [[65_520, 0], [0, -1e9]] {
+                let error = #expect(throws: EngineError.self) { try store.upsert("h", [Record(id: "bad", vector: bad)]) }
+                #expect(isInvalidArgument(error))
+            }
+            try store.close(writingSnapshot: false)
+        }
+        for writingSnapshot in [true, false] {  // replayed from the log, then loaded from the snapshot
+            let store = try Store.open(directory: dir.path)
+            #expect(try store.configuration("h") == configuration)
+            #expect(throws: EngineError.self) { try store.upsert("h", [Record(id: "bad", vector: [1e6, 0])]) }
+            #expect(try store.count("h") == 1)
+            try store.close(writingSnapshot: writingSnapshot)
+        }
+    }
+
     @Test("a group-commit delay outside 0…1,000,000 µs is refused at open, not trapped on")
     func groupCommitDelay() throws {
         let dir = TemporaryDirectory("engram-rules")

@@ -257,7 +257,7 @@ struct CheckpointTests {
         #expect(checkpointer.status.committed >= 1)
     }
 
-    @Test("halfvec tables hold half-precision vectors that restore and search within their precision")
+    @Test("a collection stored at half precision refuses values beyond ±65,504 at the write, gets a halfvec table, and restores with its precision; the halfvec option applies to cosine collections only")
     func halfvecTables() throws {
         let db = try IsolatedDatabase("halfvec")
         defer { db.cleanup() }
@@ -265,17 +265,38 @@ struct CheckpointTests {
         defer { dir.remove() }
         let vs = vectors("checkpoint.halfvec", seed: 347, n: 2000, d: 32)
         let store = try Store.open(directory: dir.path + "/a", options: StoreOptions(durability: .osBuffered))
-        try store.createCollection(CollectionConfiguration(name: "h", dimension: 32, metric: .squaredL2))
+        try store.createCollection(CollectionConfiguration(name: "h", dimension: 32, metric: .squaredL2, storedPrecision: .float16))
         try store.upsert("h", (0..<2000).map { Record(id: "r\($0)", vector: vs[$0]) })
+        // Beyond half precision's range: refused at the write, so it can never fail a checkpoint.
+        let tooLarge = #expect(throws: EngineError.self) { try store.upsert("h", [Record(id: "big", vector: [70_000] + vs[0].dropFirst())]) }
+        #expect(tooLarge.map { "\($0)".contains("half precision") } == true)
+        try store.upsert("h", [Record(id: "edge", vector: [65_504] + vs[0].dropFirst())])
+        try store.checkpoint(to: try PostgresCheckpointTarget(pool: db.pool))
+        // The target's halfvec option applies to cosine collections only: an L2 collection holding a large
+        // value gets a vector table and checkpoints.
+        try store.createCollection(CollectionConfiguration(name: "wide", dimension: 2, metric: .squaredL2))
+        try store.upsert("wide", [Record(id: "w", vector: [1e6, -3e7])])
+        try store.createCollection(CollectionConfiguration(name: "unit", dimension: 2, metric: .cosine))
+        try store.upsert("unit", [Record(id: "u", vector: [3, 4])])
         try store.checkpoint(to: try PostgresCheckpointTarget(pool: db.pool, vectorType: .halfvec))
+        try expectTableEqualsEngine(store, db)
         try store.close()
+        func columnType(_ name: String) throws -> String? {
+            try db.pool.withConnection {
+                try $0.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'embedding'",
+                               [.text(PostgresSchema.tableName(forCollection: name))]).text(row: 0, column: 0)
+            }
+        }
+        #expect(try columnType("wide") == "vector(2)")
+        #expect(try columnType("unit") == "halfvec(2)")
+        #expect(try db.rows("wide")["w"]?.0 == [1e6, -3e7])
         let column = try db.pool.withConnection {
             try $0.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'embedding'",
                            [.text(PostgresSchema.tableName(forCollection: "h"))])
         }
         #expect(column.text(row: 0, column: 0) == "halfvec(32)")
         let rows = try db.rows("h")
-        #expect(rows.count == 2000)
+        #expect(rows.count == 2001 && rows["edge"]?.0.first == 65_504)
         // Half precision: 11 significant bits, so each value within 2^-11 relative (values here are in [-1, 1]).
         for i in stride(from: 0, to: 2000, by: 97) {
             let got = try #require(rows["r\(i)"]?.0)
@@ -284,7 +305,9 @@ struct CheckpointTests {
         }
         let restored = try Store.open(directory: dir.path + "/b")
         let report = try PostgresRestore.restore("h", into: restored, pool: db.pool, threads: 2)
-        #expect(report.records == 2000 && !report.usedGraphSnapshot)
+        #expect(report.records == 2001 && !report.usedGraphSnapshot)
+        #expect(try restored.configuration("h").storedPrecision == .float16)  // and so refuses what it cannot store
+        #expect(throws: EngineError.self) { try restored.upsert("h", [Record(id: "big", vector: [70_000] + vs[0].dropFirst())]) }
         let recall = try PostgresRestore.verify("h", store: restored, pool: db.pool, queries: 40, k: 10, seed: 347)
         print("halfvec restore recall@10 against exact search in PostgreSQL: \(recall) (seed 347; budget 0.9)")
         #expect(recall >= 0.9)
