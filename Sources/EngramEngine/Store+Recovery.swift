@@ -208,7 +208,14 @@ extension Store {
         switch payload {
         case .create(let configuration):
             if catalog[configuration.name] == nil {
-                let c = try Collection(configuration)
+                // A logged creation passed validation when it was written: failing it now is corruption.
+                // (The text rules are not applied again: a log written before them still replays.)
+                let c: Collection
+                do throws(EngineError) {
+                    c = try Collection(configuration)
+                } catch {
+                    throw .corrupt("log record \(lsn) creates collection '\(configuration.name)' with parameters that fail validation: \(error)")
+                }
                 c.deferMetadataPostings()
                 catalog[configuration.name] = c
             }
