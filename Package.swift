@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(
             name: "EngramEngineTests",
             dependencies: [
-                "EngramEngine", "EngramIndex", "EngramTestSupport",
+                "EngramChecksum", "EngramEngine", "EngramIndex", "EngramTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]

@@ -141,12 +141,11 @@ enum StoreSnapshot {
         guard bound <= StoreSnapshot.maxLabels else { throw reader.fail("a label bound of \(bound), beyond \(StoreSnapshot.maxLabels)") }
         var records = [(id: String, label: VectorID, placement: LabelTable.Placement, lsn: UInt64, metadata: MetadataValue)]()
         records.reserveCapacity(recordCount)
-        var seen = Bitset(capacity: bound)
+        var seen = Set<UInt32>(minimumCapacity: recordCount)
         for _ in 0..<recordCount {
             guard let id = String(validUTF8: try reader.bytes(try reader.u32())) else { throw reader.fail("bad id") }
             let label = try reader.u32()
-            guard label < bound, !seen.contains(VectorID(label)) else { throw reader.fail("label \(label) out of range or repeated") }
-            seen.insert(VectorID(label))
+            guard label < bound, seen.insert(UInt32(label)).inserted else { throw reader.fail("label \(label) out of range or repeated") }
             let placement: LabelTable.Placement
             switch try reader.bytes(1).first! {
             case 0: placement = .indexed
@@ -182,7 +181,10 @@ enum StoreSnapshot {
             graph = hnsw
         }
         let c = try Collection(configuration, index: graph)
-        c.labels = LabelTable(bound: bound, placed: records.map { ($0.label, $0.placement, $0.lsn) })
+        // Labels above the highest live one are as good as never handed out (nothing refers to them):
+        // the table is built up to it, so its size follows the records, not a declared bound.
+        let used = records.lazy.map { Int($0.label) + 1 }.max() ?? 0
+        c.labels = LabelTable(bound: used, placed: records.map { ($0.label, $0.placement, $0.lsn) })
         c.metadata.deferPostings()  // built in the background (Store.maintain)
         for r in records {
             c.labelOfID[RecordKey(r.id)] = r.label
@@ -198,7 +200,7 @@ enum StoreSnapshot {
         let row = UnsafeMutablePointer<Float>.allocate(capacity: d)
         defer { row.deallocate() }
         for (label, bytes) in staged {
-            guard c.labels.placement(label) == .staged else { throw reader.fail("staged row for label \(label), which is not staged") }
+            guard Int(label) < c.labels.bound, c.labels.placement(label) == .staged else { throw reader.fail("staged row for label \(label), which is not staged") }
             do throws(IndexError) {
                 try c.format.prepare(bytes.bindMemory(to: Float.self), into: row, row: Int(label))
             } catch {

@@ -1,4 +1,5 @@
 @testable import EngramEngine
+import EngramChecksum
 import EngramIndex
 import EngramTestSupport
 import Testing
@@ -110,6 +111,34 @@ struct InputRulesTests {
             #expect(try store.count("h") == 1)
             try store.close(writingSnapshot: writingSnapshot)
         }
+    }
+
+    @Test("a snapshot declaring a huge label bound loads with a table sized by its records, and the store goes on (fuzz finding: 26 s and gigabytes before)")
+    func hugeLabelBound() throws {
+        let dir = TemporaryDirectory("engram-rules")
+        defer { dir.remove() }
+        do {
+            let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
+            try store.createCollection(CollectionConfiguration(name: "c", dimension: 2, metric: .squaredL2))
+            try store.upsert("c", (0..<5).map { Record(id: "r\($0)", vector: [Float($0), 1]) })
+            try store.close()
+        }
+        let file = try #require(DataDirectory.snapshotFiles(dir.path).last).path
+        var bytes = TemporaryDirectory.readFile(file)
+        // The header is 36 bytes; then the collection's create payload (u32 length + bytes), then its u32 label bound.
+        let payload = Int(bytes[36]) | Int(bytes[37]) << 8 | Int(bytes[38]) << 16 | Int(bytes[39]) << 24
+        let at = 40 + payload
+        withUnsafeBytes(of: UInt32((1 << 28) - 1).littleEndian) { for (i, b) in $0.enumerated() { bytes[at + i] = b } }
+        let crc = CRC32C.checksum(Array(bytes[..<(bytes.count - 4)]))
+        withUnsafeBytes(of: crc.littleEndian) { for (i, b) in $0.enumerated() { bytes[bytes.count - 4 + i] = b } }
+        TemporaryDirectory.writeFile(file, bytes)
+        let store = try Store.open(directory: dir.path)
+        #expect(try store.collection("c").labels.bound == 5)
+        try store.upsert("c", [Record(id: "r9", vector: [9, 1])])
+        #expect(try store.delete("c", ids: ["r0"]) == 1)
+        #expect(try store.search("c", vector: [9, 1], k: 1).first?.id == "r9")
+        #expect(try store.count("c") == 5)
+        try store.close()
     }
 
     @Test("a group-commit delay outside 0…1,000,000 µs is refused at open, not trapped on")
