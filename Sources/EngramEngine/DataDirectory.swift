@@ -48,11 +48,16 @@ enum DataDirectory {
     static let checkpointMagic: [UInt8] = Array("ENGRCKPT".utf8)
 
     static func writeCheckpointLSN(_ lsn: UInt64, in directory: String) throws(EngineError) {
+        try writeDurably(encodeCheckpointLSN(lsn), to: "\(directory)/\(checkpointFile)")
+    }
+
+    /// The `CHECKPOINT` file's bytes for `lsn`.
+    static func encodeCheckpointLSN(_ lsn: UInt64) -> [UInt8] {
         var out = checkpointMagic
         withUnsafeBytes(of: UInt32(1).littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: lsn.littleEndian) { out.append(contentsOf: $0) }
         withUnsafeBytes(of: CRC32C.checksum(out).littleEndian) { out.append(contentsOf: $0) }
-        try writeDurably(out, to: "\(directory)/\(checkpointFile)")
+        return out
     }
 
     /// The recorded checkpoint LSN: 0 if there is no file, `.corrupt` if it
@@ -85,12 +90,8 @@ enum DataDirectory {
         for part in directory.split(separator: "/", omittingEmptySubsequences: false) {
             path += path.isEmpty && part.isEmpty ? "/" : (path.isEmpty || path == "/" ? "" : "/") + part
             guard !part.isEmpty else { continue }
-            if mkdir(path, WriteAheadLog.directoryMode) == 0 {
-                // The new name must survive a power loss: fsync the folder that holds it.
-                let parent = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-                do { try WriteAheadLog.syncDirectory(parent) } catch { throw .log(error as? WALError ?? WALError(kind: .io, reason: "\(error)")) }
-            } else if errno != EEXIST {
-                throw .log(WALError(kind: .io, segment: path, reason: "cannot create the data directory", errno: errno))
+            do { try WriteAheadLog.makeDirectory(path) } catch {
+                throw .log(error as? WALError ?? WALError(kind: .io, segment: path, reason: "\(error)"))
             }
         }
     }

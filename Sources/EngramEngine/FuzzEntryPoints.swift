@@ -1,4 +1,3 @@
-import EngramChecksum
 import EngramIndex
 import EngramWAL
 
@@ -54,11 +53,5 @@ extension EngineFuzzEntryPoints {
     }
 
     /// A valid `CHECKPOINT` file's bytes.
-    package static func seedCheckpointFile() -> [UInt8] {
-        var out = DataDirectory.checkpointMagic
-        withUnsafeBytes(of: UInt32(1).littleEndian) { out.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt64(12345).littleEndian) { out.append(contentsOf: $0) }
-        withUnsafeBytes(of: CRC32C.checksum(out).littleEndian) { out.append(contentsOf: $0) }
-        return out
-    }
+    package static func seedCheckpointFile() -> [UInt8] { DataDirectory.encodeCheckpointLSN(12345) }
 }

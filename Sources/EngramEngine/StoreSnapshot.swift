@@ -24,10 +24,6 @@ import Glibc
 /// directory fsynced, so a crash leaves the old snapshot or the new one.
 enum StoreSnapshot {
     static let magic: [UInt8] = Array("ENGRSNAP".utf8)
-    /// The largest label bound a snapshot may declare (2²⁸: far beyond what
-    /// one collection holds in memory, and small enough that a crafted bound
-    /// cannot make the reader allocate without limit).
-    static let maxLabels = 1 << 28
     static let version: UInt32 = 3
 
     static func name(_ lsn: UInt64) -> String {
@@ -135,10 +131,9 @@ enum StoreSnapshot {
         let bound = try reader.u32()
         let recordCount = try reader.u32()
         guard recordCount <= bound else { throw reader.fail("\(recordCount) records but a label bound of \(bound)") }
-        // Before anything is sized by them: a record takes at least 22 bytes, and a label bound past
-        // maxLabels is not one this engine writes (the label table would need 9 bytes per label).
+        // Before anything is sized by it: a record takes at least 22 bytes. (Nothing is sized by the
+        // declared bound: the label table follows the records, below.)
         guard recordCount <= reader.remaining / 22 else { throw reader.fail("\(recordCount) records cannot fit in \(reader.remaining) bytes") }
-        guard bound <= StoreSnapshot.maxLabels else { throw reader.fail("a label bound of \(bound), beyond \(StoreSnapshot.maxLabels)") }
         var records = [(id: String, label: VectorID, placement: LabelTable.Placement, lsn: UInt64, metadata: MetadataValue)]()
         records.reserveCapacity(recordCount)
         var seen = Set<UInt32>(minimumCapacity: recordCount)

@@ -120,12 +120,8 @@ public final class WriteAheadLog {
         if options.readOnly {
             var st = stat()
             guard stat(directory, &st) == 0 else { throw ioError(directory, "cannot open the log directory") }
-        } else if mkdir(directory, directoryMode) == 0 {
-            // The new directory's name must survive a power loss too.
-            let parent = directory.lastIndex(of: "/").map { $0 == directory.startIndex ? "/" : String(directory[..<$0]) } ?? "."
-            try syncDirectory(parent)
-        } else if errno != EEXIST {
-            throw ioError(directory, "cannot create the log directory")
+        } else {
+            try makeDirectory(directory)
         }
         var found = [(UInt64, String)]()
         guard let dir = opendir(directory) else { throw ioError(directory, "cannot list the log directory") }
@@ -261,7 +257,8 @@ public final class WriteAheadLog {
         var lsn = firstLSN
         var offset = header
         while offset < b.count {
-            switch WALFormat.decode(b, at: offset, lsn: .expected(lsn), scratch: scratch) {
+            let decoded = WALFormat.decode(b, at: offset, lsn: .expected(lsn), scratch: scratch)
+            switch decoded {
             case .record(let record, let size):
                 try replay(record)
                 report.records += 1
@@ -272,13 +269,9 @@ public final class WriteAheadLog {
             case .incomplete, .invalid:
                 // A torn tail (a crash mid-write) only if no valid record follows it: a damaged
                 // length that points past the end is damage like any other, not a tail to cut.
-                let why: String
-                if case .invalid(let reason) = WALFormat.decode(b, at: offset, lsn: .expected(lsn), scratch: scratch) {
-                    why = reason
-                } else {
-                    why = "record runs past the end of the segment"
-                }
                 guard isLast, !validRecordFollows(b, from: offset, lsn: lsn, scratch: scratch) else {
+                    var why = "record runs past the end of the segment"
+                    if case .invalid(let reason) = decoded { why = reason }
                     throw WALError(kind: .corrupt, segment: path, offset: offset, reason: why)
                 }
                 expected = lsn
@@ -299,10 +292,8 @@ public final class WriteAheadLog {
         let (highest, overflow) = lsn.addingReportingOverflow(UInt64(Swift.max(0, b.count - offset) / WALFormat.recordHeaderSize + 1))
         let plausible = WALFormat.LSNCheck.range(lsn...(overflow ? UInt64.max : highest))
         while at + WALFormat.recordHeaderSize <= b.count {
-            if WALFormat.checkHeader(b, at: at, lsn: plausible) == nil,
-               case .record = WALFormat.decode(b, at: at, lsn: plausible, scratch: scratch) {
-                return true
-            }
+            // decode checks the header (LSN first among cheap checks) before any CRC.
+            if case .record = WALFormat.decode(b, at: at, lsn: plausible, scratch: scratch) { return true }
             at += 1
         }
         return false
@@ -384,6 +375,17 @@ public final class WriteAheadLog {
     /// Data files are readable by their owner only (vectors are user data).
     package static let fileMode: mode_t = 0o600
     package static let directoryMode: mode_t = 0o700
+
+    /// Creates `directory` (its parent must exist) unless it exists, and
+    /// makes the new name durable by fsyncing the parent.
+    package static func makeDirectory(_ directory: String) throws {
+        if mkdir(directory, directoryMode) == 0 {
+            let parent = directory.lastIndex(of: "/").map { $0 == directory.startIndex ? "/" : String(directory[..<$0]) } ?? "."
+            try syncDirectory(parent)
+        } else if errno != EEXIST {
+            throw ioError(directory, "cannot create the directory")
+        }
+    }
 
     /// Makes the names in `directory` durable (a new or removed file).
     package static func syncDirectory(_ directory: String) throws {
