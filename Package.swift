@@ -5,6 +5,7 @@
 // Modules, lowest (purest) first. A module may depend only on modules above it
 // in this list; see Docs/ARCHITECTURE.md for the map.
 //
+//   EngramSync      locks, a condition wrapper, the monotonic clock    (no I/O; package-internal)
 //   EngramChecksum  CRC-32C of every byte format                       (no I/O)
 //   EngramKernels   distance kernels and the metric contract           (no I/O)
 //   EngramIndex     flat and HNSW indexes, heaps, filters, snapshots   (no I/O)
@@ -38,9 +39,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
+        .target(name: "EngramSync"),
         .target(name: "EngramChecksum"),
         .target(name: "EngramKernels"),
-        .target(name: "EngramIndex", dependencies: ["EngramKernels", "EngramChecksum"]),
+        .target(name: "EngramIndex", dependencies: ["EngramKernels", "EngramChecksum", "EngramSync"]),
         .target(name: "EngramDatasets"),
         .systemLibrary(
             name: "CLibPQ",
@@ -52,19 +54,19 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
         ),
-        .target(name: "EngramWAL", dependencies: ["CLZ4", "EngramChecksum"]),
+        .target(name: "EngramWAL", dependencies: ["CLZ4", "EngramChecksum", "EngramSync"]),
         .target(
             name: "EngramEngine",
             dependencies: [
-                "EngramIndex", "EngramKernels", "EngramWAL",
+                "EngramIndex", "EngramKernels", "EngramSync", "EngramWAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramChecksum"]),
+        .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramChecksum", "EngramSync"]),
         .target(
             name: "EngramTools",
-            dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets", "EngramEngine", "EngramWAL"]
+            dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets", "EngramEngine", "EngramSync", "EngramWAL"]
         ),
         .executableTarget(
             name: "EngramCLI",
@@ -72,6 +74,7 @@ let package = Package(
                 "EngramTools",
                 "EngramEngine",
                 "EngramDatasets",
+                "EngramSync",
                 "EngramWAL",
                 "EngramPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -83,25 +86,26 @@ let package = Package(
         .executableTarget(name: "EngramFuzz", dependencies: ["EngramFuzzTargets"]),
         // Seeded generators and server lookup shared by the test targets.
         .target(name: "EngramTestSupport", dependencies: ["EngramIndex"], path: "Tests/EngramTestSupport"),
+        .testTarget(name: "EngramSyncTests", dependencies: ["EngramSync", "EngramTestSupport"]),
         .testTarget(name: "EngramChecksumTests", dependencies: ["EngramChecksum"]),
         .testTarget(name: "EngramKernelsTests", dependencies: ["EngramKernels", "EngramTestSupport"]),
         .testTarget(
             name: "EngramIndexTests",
-            dependencies: ["EngramIndex", "EngramKernels", "EngramTestSupport"]
+            dependencies: ["EngramIndex", "EngramKernels", "EngramSync", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
         .testTarget(
             name: "EngramEngineTests",
             dependencies: [
-                "EngramChecksum", "EngramEngine", "EngramIndex", "EngramTestSupport",
+                "EngramChecksum", "EngramEngine", "EngramIndex", "EngramSync", "EngramTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
-        .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramIndex", "EngramTestSupport"]),
+        .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramIndex", "EngramSync", "EngramTestSupport"]),
         .testTarget(
             name: "EngramPostgresTests",
-            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramTestSupport"]
+            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramSync", "EngramTestSupport"]
         ),
         .testTarget(
             name: "EngramToolsTests",

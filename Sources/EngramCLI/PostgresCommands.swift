@@ -1,3 +1,4 @@
+import EngramSync
 import ArgumentParser
 import EngramEngine
 import EngramPostgres
@@ -90,7 +91,7 @@ struct RestoreCommand: ParsableCommand {
             why = text
         }
         printToStandardError("restore: \(dataDir) does not open (\(why)); rebuilding it from the database's last checkpoint and replaying its log")
-        let start = PostgresPool.now()
+        let start = MonotonicClock.seconds()
         let rebuilt = try Store.open(directory: dataDir, rebuildingFrom: PostgresCheckpointSource(pool: pool), threads: threads)
         guard rebuilt.collectionNames.contains(collection) else {
             try rebuilt.close()
@@ -98,7 +99,7 @@ struct RestoreCommand: ParsableCommand {
         }
         let report = PostgresRestore.Report(
             collection: collection, records: try rebuilt.count(collection), checkpointLSN: rebuilt.checkpointLSN,
-            seconds: PostgresPool.now() - start, usedGraphSnapshot: false, snapshotFallback: "rebuilt from the checkpoint and the local log")
+            seconds: MonotonicClock.seconds() - start, usedGraphSnapshot: false, snapshotFallback: "rebuilt from the checkpoint and the local log")
         return (rebuilt, report)
     }
 

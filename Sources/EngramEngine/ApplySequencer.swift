@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import EngramSync
 
 /// Applies durable log records to memory in LSN order, whichever thread
 /// made them durable, so that concurrent writers share the log's fsyncs
@@ -26,8 +24,8 @@ import Glibc
 final class ApplySequencer: @unchecked Sendable {
     typealias Step = () throws(EngineError) -> Int
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Guards every property below; broadcast when a record is applied or the applier role is released.
+    private let changed = ConditionLock()
     private var ready: [UInt64: Step] = [:]
     private var outcomes: [UInt64: Result<Int, EngineError>] = [:]
     private var applying = false
@@ -36,88 +34,73 @@ final class ApplySequencer: @unchecked Sendable {
 
     init(appliedLSN: UInt64) {
         applied = appliedLSN
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        changed.initialize(to: pthread_cond_t())
-        pthread_cond_init(changed, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(changed)
-        pthread_mutex_destroy(mutex)
-        changed.deallocate()
-        mutex.deallocate()
     }
 
     /// Every record at or below it is applied.
     var appliedLSN: UInt64 {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return applied
+        changed.withLock { applied }
     }
 
     /// Applies the durable record `lsn` with `step` once every record before
     /// it is applied; returns `step`'s result.
     func submit(lsn: UInt64, _ step: @escaping Step) throws(EngineError) -> Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        if let failure { throw failure }
-        ready[lsn] = step
-        while true {
-            if let outcome = outcomes.removeValue(forKey: lsn) { return try outcome.get() }
+        try changed.withLock { () throws(EngineError) -> Int in
             if let failure { throw failure }
-            if !applying, ready[applied + 1] != nil {
-                drain()
-                continue
+            ready[lsn] = step
+            while true {
+                if let outcome = outcomes.removeValue(forKey: lsn) { return try outcome.get() }
+                if let failure { throw failure }
+                if !applying, ready[applied + 1] != nil {
+                    drain()
+                    continue
+                }
+                changed.wait()
             }
-            pthread_cond_wait(changed, mutex)
         }
     }
 
-    /// Applies consecutive ready records (mutex held; released while applying).
+    /// Applies consecutive ready records (lock held; released while applying).
     private func drain() {
         applying = true
         while let step = ready.removeValue(forKey: applied + 1), failure == nil {
             let lsn = applied + 1
-            pthread_mutex_unlock(mutex)
-            let outcome: Result<Int, EngineError>
-            do throws(EngineError) { outcome = .success(try step()) } catch { outcome = .failure(error) }
-            pthread_mutex_lock(mutex)
+            let outcome = changed.unlocked { () -> Result<Int, EngineError> in
+                do throws(EngineError) { return .success(try step()) } catch { return .failure(error) }
+            }
             outcomes[lsn] = outcome
             if case .failure(let error) = outcome {
-                failure = .corrupt("applying log record \(lsn) failed, so memory no longer matches the log; reopen the store: \(error)")
-                for pending in ready.keys { outcomes[pending] = .failure(failure!) }
+                let failed = EngineError.corrupt("applying log record \(lsn) failed, so memory no longer matches the log; reopen the store: \(error)")
+                failure = failed
+                for pending in ready.keys { outcomes[pending] = .failure(failed) }
                 ready.removeAll()
             } else {
                 applied = lsn
             }
         }
         applying = false
-        pthread_cond_broadcast(changed)
+        changed.broadcast()
     }
 
     /// Moves the applied LSN to `lsn` when the log restarts there (nothing
     /// may be pending: the store is fresh).
     func restart(appliedLSN lsn: UInt64) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        applied = lsn
+        changed.withLock { applied = lsn }
     }
 
     /// Runs `body` with the applied LSN while no record is applied, so that
     /// it sees memory exactly as of that LSN (writers keep logging; their
     /// records are applied after).
     func paused<R, E: Error>(_ body: (UInt64) throws(E) -> R) throws(E) -> R {
-        pthread_mutex_lock(mutex)
-        while applying { pthread_cond_wait(changed, mutex) }
-        applying = true
-        let lsn = applied
-        pthread_mutex_unlock(mutex)
+        let lsn = changed.withLock {
+            while applying { changed.wait() }
+            applying = true
+            return applied
+        }
         defer {
-            pthread_mutex_lock(mutex)
-            applying = false
-            pthread_cond_broadcast(changed)
-            pthread_mutex_unlock(mutex)
+            changed.withLock {
+                applying = false
+                changed.broadcast()
+            }
         }
         return try body(lsn)
     }

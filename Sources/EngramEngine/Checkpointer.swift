@@ -1,3 +1,4 @@
+import EngramSync
 import Dispatch
 import EngramIndex
 import Synchronization
@@ -71,13 +72,13 @@ public final class Checkpointer: @unchecked Sendable {
 
     private func run() {
         defer { stopped.signal() }
-        var loop = LoopState(lastCheckpoint: Store.monotonicSeconds(), loggedAtLast: store?.loggedBytes.load(ordering: .relaxed) ?? 0,
+        var loop = LoopState(lastCheckpoint: MonotonicClock.seconds(), loggedAtLast: store?.loggedBytes.load(ordering: .relaxed) ?? 0,
                              backoff: schedule.initialBackoffSeconds)
         while !stopping.load(ordering: .acquiring) {
             // The store is held only during a pass, never while sleeping: a dropped store ends the loop.
             guard pass(&loop) else { return }
             let next = loop.retryAt ?? (loop.lastCheckpoint + schedule.intervalSeconds)
-            let pause = Swift.max(0.01, Swift.min(1, next - Store.monotonicSeconds()))
+            let pause = Swift.max(0.01, Swift.min(1, next - MonotonicClock.seconds()))
             _ = wake.wait(timeout: .now() + pause)
         }
     }
@@ -92,7 +93,7 @@ public final class Checkpointer: @unchecked Sendable {
     /// Checkpoints if one is due; false once the store is gone or closed.
     private func pass(_ loop: inout LoopState) -> Bool {
         guard let store else { return false }
-        let now = Store.monotonicSeconds()
+        let now = MonotonicClock.seconds()
         let logged = store.loggedBytes.load(ordering: .relaxed)
         let due = loop.retryAt.map { now >= $0 }
             ?? (now - loop.lastCheckpoint >= schedule.intervalSeconds || logged - loop.loggedAtLast >= schedule.logBytes)
@@ -106,7 +107,7 @@ public final class Checkpointer: @unchecked Sendable {
                 $0.lastError = nil
                 $0.lastLSN = report.lsn
             }
-            loop.lastCheckpoint = Store.monotonicSeconds()
+            loop.lastCheckpoint = MonotonicClock.seconds()
             loop.loggedAtLast = logged
             loop.backoff = schedule.initialBackoffSeconds
             loop.retryAt = nil
@@ -117,7 +118,7 @@ public final class Checkpointer: @unchecked Sendable {
                 $0.consecutiveFailures += 1
                 $0.lastError = "\(error)"
             }
-            loop.retryAt = Store.monotonicSeconds() + loop.backoff
+            loop.retryAt = MonotonicClock.seconds() + loop.backoff
             loop.backoff = Swift.min(loop.backoff * 2, schedule.maxBackoffSeconds)
         }
         return true
@@ -147,6 +148,4 @@ extension Store {
             return slot
         }?.stop()
     }
-
-    static func monotonicSeconds() -> Double { Double(engineNanoseconds()) / 1e9 }
 }

@@ -1,3 +1,4 @@
+import EngramSync
 import EngramIndex
 import EngramKernels
 import Synchronization

@@ -1,8 +1,5 @@
 import Dispatch
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import EngramSync
 
 /// Applies replayed log records on a second thread while the opening thread
 /// reads, checks (CRC-32C, LZ4), decodes and prepares the next ones, so the
@@ -39,8 +36,8 @@ final class ReplayApplier: @unchecked Sendable {
     }
 
     private let depth: Int
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Guards `waiting`, `head` and `finishing`; broadcast whenever one changes.
+    private let changed = ConditionLock()
     private var waiting: [Item?] = []
     private var head = 0
     private var finishing = false
@@ -52,64 +49,34 @@ final class ReplayApplier: @unchecked Sendable {
 
     init(depth: Int = 8) {
         self.depth = depth
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        changed.initialize(to: pthread_cond_t())
-        pthread_cond_init(changed, nil)
         DispatchQueue.global(qos: .userInitiated).async { [self] in run() }
-    }
-
-    deinit {
-        pthread_cond_destroy(changed)
-        pthread_mutex_destroy(mutex)
-        changed.deallocate()
-        mutex.deallocate()
     }
 
     /// Two items or more are waiting: the applying thread is the slower one.
     var isBehind: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return waiting.count - head >= 2
+        changed.withLock { waiting.count - head >= 2 }
     }
 
     /// Queues `item` behind every item submitted before it.
     func submit(_ item: Item) {
-        pthread_mutex_lock(mutex)
-        while waiting.count - head >= depth { pthread_cond_wait(changed, mutex) }
-        waiting.append(item)
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
+        changed.withLock {
+            while waiting.count - head >= depth { changed.wait() }
+            waiting.append(item)
+            changed.broadcast()
+        }
     }
 
     /// Waits until every submitted item is applied; stops the applying thread.
     func finish() {
-        pthread_mutex_lock(mutex)
-        finishing = true
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
+        changed.withLock {
+            finishing = true
+            changed.broadcast()
+        }
         stopped.wait()
     }
 
     private func run() {
-        while true {
-            pthread_mutex_lock(mutex)
-            while head == waiting.count && !finishing { pthread_cond_wait(changed, mutex) }
-            if head == waiting.count {  // finishing and drained
-                pthread_mutex_unlock(mutex)
-                stopped.signal()
-                return
-            }
-            let item = waiting[head]!
-            waiting[head] = nil
-            head += 1
-            if head >= 64 && head * 2 >= waiting.count {  // drop the consumed prefix now and then
-                waiting.removeFirst(head)
-                head = 0
-            }
-            pthread_cond_broadcast(changed)
-            pthread_mutex_unlock(mutex)
-
+        while let item = next() {
             guard failure == nil else { continue }
             let start = engineNanoseconds()
             switch item {
@@ -128,6 +95,23 @@ final class ReplayApplier: @unchecked Sendable {
                 collection.apply(delete: ids, lsn: lsn)
             }
             applyNanoseconds += engineNanoseconds() - start
+        }
+        stopped.signal()
+    }
+
+    /// The next item to apply, waiting for one; nil once finishing and drained.
+    private func next() -> Item? {
+        changed.withLock { () -> Item? in
+            while head == waiting.count && !finishing { changed.wait() }
+            guard head < waiting.count, let item = waiting[head] else { return nil }
+            waiting[head] = nil
+            head += 1
+            if head >= 64 && head * 2 >= waiting.count {  // drop the consumed prefix now and then
+                waiting.removeFirst(head)
+                head = 0
+            }
+            changed.broadcast()
+            return item
         }
     }
 }

@@ -1,3 +1,4 @@
+import EngramSync
 import Logging
 import Metrics
 
@@ -49,13 +50,7 @@ struct StoreTelemetry: Sendable {
     }
 }
 
-/// Monotonic nanoseconds for the store's timers.
+/// Monotonic nanoseconds for the store's timers (signed, for differences).
 func engineNanoseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    Int64(truncatingIfNeeded: MonotonicClock.nanoseconds())
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,3 +1,5 @@
+import EngramSync
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,8 +37,8 @@ public final class PostgresPool: @unchecked Sendable {
 
     public let configuration: PostgresConfiguration
     public let options: Options
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let returned = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Guards `idle` and `lent`; signalled when a slot frees up.
+    private let returned = ConditionLock()
     private var idle: [(connection: PostgresConnection, since: Double)] = []
     private var lent = 0
 
@@ -46,24 +48,11 @@ public final class PostgresPool: @unchecked Sendable {
         }
         self.configuration = configuration
         self.options = options
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        returned.initialize(to: pthread_cond_t())
-        pthread_cond_init(returned, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(returned)
-        pthread_mutex_destroy(mutex)
-        returned.deallocate()
-        mutex.deallocate()
     }
 
     /// Connections open now (idle or lent).
     public var openConnections: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return idle.count + lent
+        returned.withLock { idle.count + lent }
     }
 
     /// Lends a healthy connection to `body`.
@@ -85,19 +74,17 @@ public final class PostgresPool: @unchecked Sendable {
     private func acquire() throws(PostgresError) -> PostgresConnection {
         let deadline = Self.now() + options.acquireTimeoutSeconds
         var backoff = options.initialBackoffSeconds
-        var lastError: PostgresError?
         while true {
             // A slot: an idle connection, or room for a new one.
-            pthread_mutex_lock(mutex)
-            while idle.isEmpty && lent >= options.maxConnections {
-                guard Self.wait(returned, mutex, until: deadline) else {
-                    pthread_mutex_unlock(mutex)
-                    throw PostgresError(kind: .connection, message: "no connection free within \(options.acquireTimeoutSeconds) s (pool of \(options.maxConnections))")
+            let candidate = try returned.withLock { () throws(PostgresError) -> (connection: PostgresConnection, since: Double)? in
+                while idle.isEmpty && lent >= options.maxConnections {
+                    guard returned.wait(until: deadline) else {
+                        throw PostgresError(kind: .connection, message: "no connection free within \(options.acquireTimeoutSeconds) s (pool of \(options.maxConnections))")
+                    }
                 }
+                lent += 1
+                return idle.popLast()
             }
-            let candidate = idle.popLast()
-            lent += 1
-            pthread_mutex_unlock(mutex)
 
             if let (connection, since) = candidate {
                 if connection.isHealthy && (Self.now() - since < options.idleCheckSeconds || ping(connection)) {
@@ -108,13 +95,12 @@ public final class PostgresPool: @unchecked Sendable {
             do {
                 return try PostgresConnection(configuration)
             } catch {
-                lastError = error
-                pthread_mutex_lock(mutex)
-                lent -= 1
-                pthread_cond_signal(returned)
-                pthread_mutex_unlock(mutex)
+                returned.withLock {
+                    lent -= 1
+                    returned.signal()
+                }
                 guard Self.now() + backoff < deadline else {
-                    throw PostgresError(kind: .connection, message: "cannot connect within \(options.acquireTimeoutSeconds) s: \(lastError!.message)")
+                    throw PostgresError(kind: .connection, message: "cannot connect within \(options.acquireTimeoutSeconds) s: \(error.message)")
                 }
                 usleep(UInt32(backoff * 1_000_000))
                 backoff = Swift.min(backoff * 2, 2)
@@ -127,28 +113,13 @@ public final class PostgresPool: @unchecked Sendable {
     }
 
     private func release(_ connection: PostgresConnection, keep: Bool) {
-        pthread_mutex_lock(mutex)
-        lent -= 1
-        if keep { idle.append((connection, Self.now())) }
-        pthread_cond_signal(returned)
-        pthread_mutex_unlock(mutex)
+        returned.withLock {
+            lent -= 1
+            if keep { idle.append((connection, Self.now())) }
+            returned.signal()
+        }
     }
 
     /// Monotonic seconds (for timeouts and timings).
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    /// Waits on `cond` until signalled or `deadline` (monotonic seconds); false on timeout.
-    private static func wait(_ cond: UnsafeMutablePointer<pthread_cond_t>, _ mutex: UnsafeMutablePointer<pthread_mutex_t>, until deadline: Double) -> Bool {
-        let remaining = deadline - now()
-        guard remaining > 0 else { return false }
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let target = Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9 + remaining
-        var abs = timespec(tv_sec: Int(target), tv_nsec: Int((target - Double(Int(target))) * 1e9))
-        return pthread_cond_timedwait(cond, mutex, &abs) == 0 || now() < deadline
-    }
+    static func now() -> Double { MonotonicClock.seconds() }
 }

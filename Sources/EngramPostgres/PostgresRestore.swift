@@ -1,3 +1,4 @@
+import EngramSync
 import EngramEngine
 import EngramIndex
 import EngramKernels
@@ -39,17 +40,17 @@ public enum PostgresRestore {
         _ name: String, into store: Store, pool: PostgresPool, threads: Int,
         progress: @escaping (_ phase: String, _ done: Int) -> Void = { _, _ in }
     ) throws -> Report {
-        let start = PostgresPool.now()
+        let start = MonotonicClock.seconds()
         return try checkpointView(pool) { db, lsn, owner in
             let registered = try PostgresCollectionReader.configuration(name, db)
             // The stored graph, if it reflects the table as it is (taken at the last checkpoint).
             var fallback: String?
             do {
-                let downloadStart = PostgresPool.now()
+                let downloadStart = MonotonicClock.seconds()
                 if let graph = try PostgresCheckpointTarget.graphSnapshot(of: name, at: lsn, db) {
-                    progress("bytes of graph snapshot downloaded in \(Int((PostgresPool.now() - downloadStart) * 1000)) ms; loading", graph.count)
+                    progress("bytes of graph snapshot downloaded in \(Int((MonotonicClock.seconds() - downloadStart) * 1000)) ms; loading", graph.count)
                     let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, owner: owner, graphSnapshot: graph)
-                    return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start,
+                    return Report(collection: name, records: count, checkpointLSN: lsn, seconds: MonotonicClock.seconds() - start,
                                   usedGraphSnapshot: true, snapshotFallback: nil, owner: owner)
                 }
             } catch let error as EngineError {
@@ -64,7 +65,7 @@ public enum PostgresRestore {
                     try emit(Store.RestoredRecord(id: id, vector: vector, metadata: try MetadataJSON.parse(json), lsn: rowLSN))
                 }
             }
-            return Report(collection: name, records: count, checkpointLSN: lsn, seconds: PostgresPool.now() - start,
+            return Report(collection: name, records: count, checkpointLSN: lsn, seconds: MonotonicClock.seconds() - start,
                           usedGraphSnapshot: false, snapshotFallback: fallback, owner: owner)
         }
     }

@@ -1,3 +1,4 @@
+import EngramSync
 import EngramDatasets
 import EngramIndex
 import EngramKernels
@@ -54,19 +55,19 @@ public struct BenchRunner {
         let n = data.base.rows, d = data.base.columns
         let nlist = Swift.min(n, c.nlist ?? Swift.max(1, Int((4 * Double(n).squareRoot()).rounded())))
         let encoding: IVFIndex.Encoding = c.index == .ivfSQ8 ? .sq8 : .flat
-        let start = monotonicNanoseconds()
+        let start = MonotonicClock.nanoseconds()
         let index: IVFIndex
         do {
             index = try IVFIndex(dimension: d, metric: c.metric, nlist: nlist, encoding: encoding)
             let trained = try index.train(data.base.values, threads: c.buildThreads)
-            progress("trained \(c.index.rawValue) (nlist \(nlist)) in \(format(secondsSince(start), 1)) s on \(c.buildThreads) thread(s): "
+            progress("trained \(c.index.rawValue) (nlist \(nlist)) in \(format(MonotonicClock.seconds(since: start), 1)) s on \(c.buildThreads) thread(s): "
                 + "\(trained.iterations) iterations over \(trained.sampled) points, "
                 + "\(format(Double(trained.pointsScored) / Double(trained.sampled * trained.iterations) * 100, 0))% of them scored")
             try index.add(contentsOf: data.base.values, labels: (0..<n).map { VectorID($0) }, threads: c.buildThreads)
         } catch {
             throw .index(error)
         }
-        let buildSeconds = secondsSince(start)
+        let buildSeconds = MonotonicClock.seconds(since: start)
         progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s")
         // Re-ranking reads the full-precision vectors a collection keeps anyway; here, the base set, prepared.
         var prepared = data.base.values
@@ -94,9 +95,9 @@ public struct BenchRunner {
     func load() throws(BenchError) -> Data {
         let c = configuration
         do {
-            let start = monotonicNanoseconds()
+            let start = MonotonicClock.nanoseconds()
             let base = try DatasetReader.readFloats(c.basePath)
-            progress("loaded \(c.basePath): \(base.rows) × \(base.columns) in \(format(secondsSince(start), 2)) s")
+            progress("loaded \(c.basePath): \(base.rows) × \(base.columns) in \(format(MonotonicClock.seconds(since: start), 2)) s")
             let queries = try DatasetReader.readFloats(c.queriesPath, limit: c.maxQueries)
             let truth = try DatasetReader.readInt32s(c.groundTruthPath, limit: c.maxQueries)
             progress("loaded \(queries.rows) queries and their ground truth (top-\(truth.columns))")
@@ -131,7 +132,7 @@ public struct BenchRunner {
     func runFlat(_ data: Data) throws(BenchError) -> [BenchResult] {
         let c = configuration
         if c.buildThreads > 1 { progress("note: the flat index builds on one thread (a copy); --build-threads ignored") }
-        let start = monotonicNanoseconds()
+        let start = MonotonicClock.nanoseconds()
         let index: FlatIndex
         do {
             index = try FlatIndex(dimension: data.base.columns, metric: c.metric, reserve: data.base.rows)
@@ -146,7 +147,7 @@ public struct BenchRunner {
         } catch {
             throw .index(error)
         }
-        let buildSeconds = secondsSince(start)
+        let buildSeconds = MonotonicClock.seconds(since: start)
         let measured = try measure(data) { (query) throws(IndexError) in try index.search(query, k: c.k) }
         return [result(index: "flat", params: "", data: data, buildThreads: 1, buildSeconds: buildSeconds,
                        memoryBytes: index.memoryBytes, searchParam: "exact", searchValue: 0, measured: measured)]
@@ -155,7 +156,7 @@ public struct BenchRunner {
     func runHNSW(_ data: Data) throws(BenchError) -> [BenchResult] {
         let c = configuration
         let n = data.base.rows
-        let start = monotonicNanoseconds()
+        let start = MonotonicClock.nanoseconds()
         let index: HNSWIndex
         do {
             index = try HNSWIndex(
@@ -167,7 +168,7 @@ public struct BenchRunner {
                 contentsOf: data.base.values, labels: (0..<n).map { VectorID($0) }, threads: c.buildThreads
             ) { done in
                 if done % Swift.max(1, n / 10) < Swift.max(1, n / 100) {
-                    report.send("building hnsw: \(done)/\(n) vectors, \(format(secondsSince(began), 1)) s")
+                    report.send("building hnsw: \(done)/\(n) vectors, \(format(MonotonicClock.seconds(since: began), 1)) s")
                 }
             }
         } catch {
@@ -176,7 +177,7 @@ public struct BenchRunner {
         if c.index == .hnswSQ8 {
             do { try index.quantize(keepingFloats: c.keepFloats) } catch { throw .index(error) }
         }
-        let buildSeconds = secondsSince(start)
+        let buildSeconds = MonotonicClock.seconds(since: start)
         progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
         let memory = index.memoryBytes
         var params = "M=\(c.m) efConstruction=\(c.efConstruction)"
@@ -268,12 +269,12 @@ public struct BenchRunner {
                 }
                 for w in 0..<c.warmupQueries { _ = try search(query(w % nq)) }
                 let step = Swift.max(1, nq / 10)
-                let loopStart = monotonicNanoseconds()
+                let loopStart = MonotonicClock.nanoseconds()
                 var reported = loopStart
                 for i in 0..<nq {
-                    let t0 = monotonicNanoseconds()
+                    let t0 = MonotonicClock.nanoseconds()
                     let hits = try search(query(i))
-                    let t1 = monotonicNanoseconds()
+                    let t1 = MonotonicClock.nanoseconds()
                     latencies[i] = t1 &- t0
                     found[i] = hits.map(\.id)
                     if (i + 1) % step == 0 && t1 &- reported > 2_000_000_000 {
@@ -281,7 +282,7 @@ public struct BenchRunner {
                         reported = t1
                     }
                 }
-                loopSeconds = secondsSince(loopStart)
+                loopSeconds = MonotonicClock.seconds(since: loopStart)
             }
         } catch {
             throw .index(error)

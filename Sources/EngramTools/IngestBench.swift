@@ -1,3 +1,4 @@
+import EngramSync
 import EngramDatasets
 import EngramEngine
 import EngramIndex
@@ -118,7 +119,7 @@ public struct IngestBench: Sendable {
         let nextBatch = Atomic<Int>(0)
         let failure = Locked<String?>(nil)
         let batches = (base.rows + batch - 1) / batch
-        let start = monotonicNanoseconds()
+        let start = MonotonicClock.nanoseconds()
         runConcurrently(writers) { _ in
             while true {
                 let b = nextBatch.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -131,33 +132,33 @@ public struct IngestBench: Sendable {
                     return
                 }
                 if (b + 1) % Swift.max(1, batches / 10) == 0 {
-                    progress("ingest (\(name)): \((b + 1) * batch) records acknowledged, \(format(secondsSince(start), 1)) s")
+                    progress("ingest (\(name)): \((b + 1) * batch) records acknowledged, \(format(MonotonicClock.seconds(since: start), 1)) s")
                 }
             }
         }
         if let message = failure.withLock({ $0 }) { throw BenchError.invalidArgument(message) }
-        let seconds = secondsSince(start)
+        let seconds = MonotonicClock.seconds(since: start)
         progress("ingest (\(name)): \(format(Double(base.rows) / seconds, 0)) vectors/s acknowledged; indexing the rest")
         try store.waitUntilIndexed()
-        let indexedSeconds = secondsSince(start)
+        let indexedSeconds = MonotonicClock.seconds(since: start)
         let walBytes = store.logBytes
         try store.close(writingSnapshot: false)
 
         // Replay: every record from the log.
-        let recoveryStart = monotonicNanoseconds()
+        let recoveryStart = MonotonicClock.nanoseconds()
         let reopened = try Store.open(directory: dir, options: options)
         let recovered = try reopened.count("ingest")
-        let recoverySeconds = secondsSince(recoveryStart)
+        let recoverySeconds = MonotonicClock.seconds(since: recoveryStart)
         guard recovered == base.rows else { throw BenchError.inconsistentFiles("recovered \(recovered) of \(base.rows) records") }
         try reopened.waitUntilIndexed()
         try reopened.close()
 
-        let snapshotStart = monotonicNanoseconds()
+        let snapshotStart = MonotonicClock.nanoseconds()
         let fromSnapshot = try Store.open(directory: dir, options: options)
         guard try fromSnapshot.count("ingest") == base.rows, try fromSnapshot.unindexedCount("ingest") == 0 else {
             throw BenchError.inconsistentFiles("the snapshot lost records")
         }
-        let snapshotRecoverySeconds = secondsSince(snapshotStart)
+        let snapshotRecoverySeconds = MonotonicClock.seconds(since: snapshotStart)
         try fromSnapshot.close(writingSnapshot: false)
         progress("ingest (\(name)): replay \(format(recoverySeconds, 2)) s, snapshot \(format(snapshotRecoverySeconds, 2)) s")
 

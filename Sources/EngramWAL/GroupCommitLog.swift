@@ -1,3 +1,5 @@
+import EngramSync
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,8 +36,8 @@ public final class GroupCommitLog: @unchecked Sendable {
 
     private let log: WriteAheadLog
     public let mode: Mode
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Guards the properties below; broadcast when a batch is done.
+    private let done = ConditionLock()
     private var queue = [Pending]()
     private var results = [Int: Result<UInt64, WALError>]()
     private var nextTicket = 0
@@ -55,48 +57,45 @@ public final class GroupCommitLog: @unchecked Sendable {
         }
         self.log = log
         self.mode = mode
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        done.initialize(to: pthread_cond_t())
-        pthread_cond_init(done, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(done)
-        pthread_mutex_destroy(mutex)
-        done.deallocate()
-        mutex.deallocate()
     }
 
     /// Appends one record; returns its LSN once the mode's guarantee holds.
     public func append(type: UInt8, payload: [UInt8]) throws(WALError) -> UInt64 {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        let ticket = nextTicket
-        nextTicket += 1
-        queue.append(Pending(type: type, payload: payload, ticket: ticket))
-        while true {
-            if let result = results.removeValue(forKey: ticket) { return try result.get() }
-            if !leading {
-                lead()
-                continue
+        try done.withLock { () throws(WALError) -> UInt64 in
+            let ticket = nextTicket
+            nextTicket += 1
+            queue.append(Pending(type: type, payload: payload, ticket: ticket))
+            while true {
+                if let result = results.removeValue(forKey: ticket) { return try result.get() }
+                if !leading {
+                    lead()
+                    continue
+                }
+                done.wait()
             }
-            pthread_cond_wait(done, mutex)
         }
     }
 
-    /// Writes the queue as one batch (called with the mutex held; releases
+    /// Writes the queue as one batch (called with the lock held; releases
     /// it while doing I/O).
     private func lead() {
         leading = true
         if case .groupCommit(let delay) = mode, delay > 0 {
-            pthread_mutex_unlock(mutex)
-            usleep(useconds_t(delay))
-            pthread_mutex_lock(mutex)
+            done.unlocked { _ = usleep(useconds_t(delay)) }
         }
         let batch = queue
         queue.removeAll(keepingCapacity: true)
-        pthread_mutex_unlock(mutex)
+        let (outcomes, synced) = done.unlocked { write(batch) }
+        for (ticket, outcome) in outcomes { results[ticket] = outcome }
+        batches += 1
+        syncs += synced
+        leading = false
+        done.broadcast()
+    }
+
+    /// Appends `batch` to the log and, unless `.osBuffered`, fsyncs it once;
+    /// returns each caller's outcome and the number of fsyncs (0 or 1).
+    private func write(_ batch: [Pending]) -> (outcomes: [Int: Result<UInt64, WALError>], syncs: Int) {
 
         var outcomes = [Int: Result<UInt64, WALError>]()
         var failure: WALError?
@@ -109,8 +108,9 @@ public final class GroupCommitLog: @unchecked Sendable {
             do {
                 outcomes[item.ticket] = .success(try log.append(type: item.type, payload: item.payload))
             } catch {
-                failure = error as? WALError ?? WALError(kind: .io, reason: "\(error)")
-                outcomes[item.ticket] = .failure(failure!)
+                let failed = error as? WALError ?? WALError(kind: .io, reason: "\(error)")
+                failure = failed
+                outcomes[item.ticket] = .failure(failed)
             }
         }
         if mode != .osBuffered && outcomes.values.contains(where: { if case .success = $0 { return true } else { return false } }) {
@@ -123,13 +123,7 @@ public final class GroupCommitLog: @unchecked Sendable {
                 for key in outcomes.keys { outcomes[key] = .failure(e) }
             }
         }
-
-        pthread_mutex_lock(mutex)
-        for (ticket, outcome) in outcomes { results[ticket] = outcome }
-        batches += 1
-        syncs += synced
-        leading = false
-        pthread_cond_broadcast(done)
+        return (outcomes, synced)
     }
 
     /// Makes every appended record durable (for `.osBuffered` callers).
@@ -142,15 +136,15 @@ public final class GroupCommitLog: @unchecked Sendable {
     /// Runs `body` with the log while no batch is being written (for
     /// truncation and for reading its state); appends wait meanwhile.
     public func withExclusiveLog<R, E: Error>(_ body: (WriteAheadLog) throws(E) -> R) throws(E) -> R {
-        pthread_mutex_lock(mutex)
-        while leading { pthread_cond_wait(done, mutex) }
-        leading = true
-        pthread_mutex_unlock(mutex)
+        done.withLock {
+            while leading { done.wait() }
+            leading = true
+        }
         defer {
-            pthread_mutex_lock(mutex)
-            leading = false
-            pthread_cond_broadcast(done)
-            pthread_mutex_unlock(mutex)
+            done.withLock {
+                leading = false
+                done.broadcast()
+            }
         }
         return try body(log)
     }

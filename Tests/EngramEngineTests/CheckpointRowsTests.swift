@@ -1,4 +1,5 @@
 @testable import EngramEngine
+import EngramSync
 import EngramIndex
 import EngramTestSupport
 import Synchronization

@@ -1,3 +1,4 @@
+import EngramSync
 import EngramIndex
 import EngramEngine
 import EngramTestSupport

@@ -1,3 +1,4 @@
+import EngramSync
 import Synchronization
 @testable import EngramEngine
 import EngramIndex

@@ -1,3 +1,4 @@
+import EngramSync
 import EngramChecksum
 import EngramIndex
 import EngramKernels

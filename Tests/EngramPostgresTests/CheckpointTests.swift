@@ -1,3 +1,4 @@
+import EngramSync
 import EngramEngine
 import EngramIndex
 import EngramKernels

@@ -1,3 +1,4 @@
+import EngramSync
 import EngramIndex
 import EngramPostgres
 import EngramTestSupport

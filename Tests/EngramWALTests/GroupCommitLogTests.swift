@@ -1,3 +1,4 @@
+import EngramSync
 import EngramIndex
 import EngramTestSupport
 import Synchronization

@@ -1,3 +1,4 @@
+import EngramSync
 import EngramKernels
 
 extension IVFIndex {

@@ -1,3 +1,4 @@
+import EngramSync
 import Dispatch
 import EngramKernels
 

@@ -8,11 +8,11 @@ import Glibc
 /// waits on raw futexes that the thread sanitizer cannot see (it reports
 /// false races through it); pthread mutexes are intercepted, so the
 /// sanitizer checks the real synchronisation. Uncontended cost is similar.
-public final class Locked<State>: @unchecked Sendable {
+package final class Locked<State>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var state: State
 
-    public init(_ state: State) {
+    package init(_ state: State) {
         self.state = state
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -23,7 +23,7 @@ public final class Locked<State>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    public func withLock<R, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
+    package func withLock<R, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)

@@ -14,10 +14,10 @@ import Glibc
 /// writers (`preferringWriters: true`), a waiting writer holds off new
 /// readers; a thread must then never take the read lock it already holds
 /// (it would wait behind the writer, which waits for it).
-public final class ReadWriteLock: @unchecked Sendable {
+package final class ReadWriteLock: @unchecked Sendable {
     private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
 
-    public init(preferringWriters: Bool = false) {
+    package init(preferringWriters: Bool = false) {
         lock.initialize(to: pthread_rwlock_t())
         guard preferringWriters else {
             pthread_rwlock_init(lock, nil)
@@ -35,7 +35,7 @@ public final class ReadWriteLock: @unchecked Sendable {
         lock.deallocate()
     }
 
-    public func withReadLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    package func withReadLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
@@ -43,13 +43,13 @@ public final class ReadWriteLock: @unchecked Sendable {
 
     /// Runs `body` under the read lock if it can be had at once (no writer
     /// holds it, nor, when writers are preferred, waits for it); else nil.
-    public func withReadLockIfFree<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R? {
+    package func withReadLockIfFree<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R? {
         guard pthread_rwlock_tryrdlock(lock) == 0 else { return nil }
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    public func withWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    package func withWriteLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()

@@ -1,4 +1,4 @@
-import EngramIndex
+import EngramSync
 import EngramTestSupport
 import Synchronization
 import Testing
