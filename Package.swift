@@ -9,6 +9,7 @@
 //   EngramChecksum  CRC-32C of every byte format                       (no I/O)
 //   EngramKernels   distance kernels and the metric contract           (no I/O)
 //   EngramIndex     flat and HNSW indexes, heaps, filters, snapshots   (no I/O)
+//   EngramMetadata  metadata values, their codec and JSON, filters, the metadata index (no I/O)
 //   EngramDatasets  TEXMEX .fvecs/.ivecs and BigANN .fbin/.ibin files  (file I/O)
 //   CLZ4            system library: liblz4 (Debian liblz4-dev)
 //   EngramWAL       write-ahead log segments and records, LZ4-compressed (file I/O)
@@ -29,7 +30,7 @@ let package = Package(
     products: [
         .library(
             name: "Engram",
-            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramPostgres"]
+            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramPostgres"]
         ),
         .executable(name: "engram", targets: ["EngramCLI"]),
     ],
@@ -43,6 +44,7 @@ let package = Package(
         .target(name: "EngramChecksum"),
         .target(name: "EngramKernels"),
         .target(name: "EngramIndex", dependencies: ["EngramKernels", "EngramChecksum", "EngramSync"]),
+        .target(name: "EngramMetadata", dependencies: ["EngramIndex"]),
         .target(name: "EngramDatasets"),
         .systemLibrary(
             name: "CLibPQ",
@@ -58,21 +60,22 @@ let package = Package(
         .target(
             name: "EngramEngine",
             dependencies: [
-                "EngramIndex", "EngramKernels", "EngramSync", "EngramWAL",
+                "EngramIndex", "EngramKernels", "EngramMetadata", "EngramSync", "EngramWAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramChecksum", "EngramSync"]),
+        .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramChecksum", "EngramSync"]),
         .target(
             name: "EngramTools",
-            dependencies: ["EngramKernels", "EngramIndex", "EngramDatasets", "EngramEngine", "EngramSync", "EngramWAL"]
+            dependencies: ["EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramEngine", "EngramSync", "EngramWAL"]
         ),
         .executableTarget(
             name: "EngramCLI",
             dependencies: [
                 "EngramTools",
                 "EngramEngine",
+                "EngramMetadata",
                 "EngramDatasets",
                 "EngramSync",
                 "EngramWAL",
@@ -82,7 +85,7 @@ let package = Package(
         ),
         // The readers of untrusted bytes as fuzz targets, and the program libFuzzer drives
         // (scripts/fuzz; Docs/DEVELOPMENT.md, "Fuzzing"). Not part of the library product.
-        .target(name: "EngramFuzzTargets", dependencies: ["EngramChecksum", "EngramEngine", "EngramIndex", "EngramPostgres", "EngramWAL"]),
+        .target(name: "EngramFuzzTargets", dependencies: ["EngramChecksum", "EngramEngine", "EngramIndex", "EngramMetadata", "EngramPostgres", "EngramWAL"]),
         .executableTarget(name: "EngramFuzz", dependencies: ["EngramFuzzTargets"]),
         // Seeded generators and server lookup shared by the test targets.
         .target(name: "EngramTestSupport", dependencies: ["EngramIndex"], path: "Tests/EngramTestSupport"),
@@ -93,11 +96,12 @@ let package = Package(
             name: "EngramIndexTests",
             dependencies: ["EngramIndex", "EngramKernels", "EngramSync", "EngramTestSupport"]
         ),
+        .testTarget(name: "EngramMetadataTests", dependencies: ["EngramMetadata", "EngramIndex", "EngramTestSupport"]),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
         .testTarget(
             name: "EngramEngineTests",
             dependencies: [
-                "EngramChecksum", "EngramEngine", "EngramIndex", "EngramSync", "EngramTestSupport",
+                "EngramChecksum", "EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync", "EngramTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
@@ -105,17 +109,17 @@ let package = Package(
         .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramIndex", "EngramSync", "EngramTestSupport"]),
         .testTarget(
             name: "EngramPostgresTests",
-            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramSync", "EngramTestSupport"]
+            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramSync", "EngramTestSupport"]
         ),
         .testTarget(
             name: "EngramToolsTests",
-            dependencies: ["EngramTools", "EngramDatasets", "EngramIndex", "EngramTestSupport"]
+            dependencies: ["EngramTools", "EngramDatasets", "EngramIndex", "EngramMetadata", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramFuzzTests", dependencies: ["EngramFuzzTargets", "EngramTestSupport"]),
         .testTarget(
             name: "EngramCLITests",
             dependencies: [
-                "EngramCLI", "EngramEngine", "EngramPostgres", "EngramTestSupport",
+                "EngramCLI", "EngramEngine", "EngramMetadata", "EngramPostgres", "EngramTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,3 +1,4 @@
+import EngramMetadata
 import ArgumentParser
 import EngramDatasets
 import EngramEngine

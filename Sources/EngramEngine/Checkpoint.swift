@@ -1,3 +1,4 @@
+import EngramMetadata
 import EngramIndex
 
 /// What one checkpoint carries to the durable store (PostgreSQL): every

@@ -1,3 +1,4 @@
+import EngramMetadata
 import EngramIndex
 import EngramKernels
 
@@ -200,11 +201,11 @@ enum LogPayload: Equatable {
                 rows.append(UnsafeRawBufferPointer(rebasing: bytes[at..<(at + 4 * d)]))
                 at += 4 * d
                 // Metadata runs to the next record: find its end, copy it out to decode later.
-                var reader = MetadataCodec.Reader(bytes: bytes, offset: at)
-                do throws(MetadataError) { try reader.skipValue(depth: 1) } catch { throw fail("metadata: \(error)") }
-                metadata.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[at..<reader.offset]))
+                let end: Int
+                do throws(MetadataError) { end = try MetadataCodec.endOfValue(in: bytes, at: at) } catch { throw fail("metadata: \(error)") }
+                metadata.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[at..<end]))
                 metadata.ends.append(metadata.bytes.count)
-                at = reader.offset
+                at = end
             }
             guard at == bytes.count else { throw fail("trailing bytes") }
             return .upsert(collection: collection, ids: ids, metadata: metadata, dimension: dimension, rows: rows)

@@ -1,3 +1,4 @@
+import EngramMetadata
 import EngramIndex
 import EngramKernels
 

@@ -1,3 +1,4 @@
+import EngramMetadata
 import EngramEngine
 import EngramIndex
 import EngramPostgres

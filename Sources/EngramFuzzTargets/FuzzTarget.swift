@@ -1,3 +1,4 @@
+import EngramMetadata
 import EngramChecksum
 import EngramEngine
 import EngramIndex

@@ -1,3 +1,4 @@
+import EngramMetadata
 import EngramEngine
 
 /// One measured sweep point of `engram bench`: one JSON line with `--json`.

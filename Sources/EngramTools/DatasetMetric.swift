@@ -1,3 +1,4 @@
+import EngramMetadata
 import EngramDatasets
 import EngramEngine
 import EngramKernels

@@ -1,3 +1,4 @@
+import EngramMetadata
 import EngramSync
 import EngramEngine
 import EngramIndex

@@ -37,7 +37,7 @@ public enum MetadataValue: Sendable, Hashable {
     /// Numbers finite and nesting within bounds, text not looked at: what a
     /// logged value must be to replay (a log written before U+0000 was
     /// refused still opens).
-    var isStructurallyValid: Bool { problem(depth: 1, text: false) == nil }
+    package var isStructurallyValid: Bool { problem(depth: 1, text: false) == nil }
 
     private func problem(depth: Int, text checkText: Bool) -> String? {
         guard depth <= Self.maxDepth else { return "nests deeper than \(Self.maxDepth)" }

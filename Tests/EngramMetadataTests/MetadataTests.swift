@@ -1,4 +1,4 @@
-@testable import EngramEngine
+@testable import EngramMetadata
 import EngramTestSupport
 import Testing
 

@@ -4,9 +4,9 @@
 /// A Swift `String` is valid Unicode already; the one code point
 /// PostgreSQL refuses is U+0000 (SQLSTATE 22021, and `jsonb` refuses the
 /// `\u0000` escape), which a C string would also cut short.
-enum TextRules {
+package enum TextRules {
     /// Why `text` may not be stored (naming it `what`), or nil.
-    static func problem(_ text: String, _ what: String) -> String? {
+    package static func problem(_ text: String, _ what: String) -> String? {
         text.utf8.contains(0) ? "\(what) may not contain U+0000 (PostgreSQL's text cannot hold it)" : nil
     }
 }

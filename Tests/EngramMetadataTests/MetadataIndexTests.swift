@@ -1,4 +1,4 @@
-import EngramEngine
+import EngramMetadata
 import EngramIndex
 import EngramTestSupport
 import Testing
@@ -86,7 +86,7 @@ struct MetadataIndexTests {
         var records = [VectorID: MetadataValue]()
         func check(_ stage: String) { expectAgrees(index, records, filters: 40, &rng, stage) }
         func churn() {
-            EngramEngineTests.churn(&index, &records, count: 40, &rng)
+            EngramMetadataTests.churn(&index, &records, count: 40, &rng)
             for label in 300..<(300 + Int.random(in: 0...10, using: &rng)) where records[VectorID(label)] == nil {
                 let r = randomRecord(&rng)
                 index.set(r, for: VectorID(label))

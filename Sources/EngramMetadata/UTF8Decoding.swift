@@ -6,7 +6,7 @@ extension String {
     /// it. Far faster than the generic `String(validating:as:)` on short
     /// strings (ids, metadata keys), which replay and snapshot loading
     /// decode by the million.
-    init?(validUTF8 bytes: UnsafeRawBufferPointer) {
+    package init?(validUTF8 bytes: UnsafeRawBufferPointer) {
         let s = String(decoding: bytes, as: UTF8.self)
         guard s.utf8.elementsEqual(bytes) else { return nil }
         self = s

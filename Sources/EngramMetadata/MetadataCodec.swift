@@ -63,7 +63,7 @@ public enum MetadataCodec {
     }
 
     /// Decodes exactly one value filling `bytes`; never reads out of bounds.
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(MetadataError) -> MetadataValue {
+    package static func decode(_ bytes: UnsafeRawBufferPointer) throws(MetadataError) -> MetadataValue {
         var reader = Reader(bytes: bytes)
         let value = try reader.value(depth: 1)
         guard reader.offset == bytes.count else {
@@ -73,6 +73,15 @@ public enum MetadataCodec {
     }
 
     /// Reads values from borrowed bytes (valid while the reader is used).
+    /// Where the encoded value that starts at `offset` in `bytes` ends
+    /// (checked as far as its structure, without building it), for a
+    /// reader that finds a value's extent now and decodes it later.
+    package static func endOfValue(in bytes: UnsafeRawBufferPointer, at offset: Int) throws(MetadataError) -> Int {
+        var reader = Reader(bytes: bytes, offset: offset)
+        try reader.skipValue(depth: 1)
+        return reader.offset
+    }
+
     struct Reader {
         let bytes: UnsafeRawBufferPointer
         var offset = 0
