@@ -160,7 +160,7 @@ extension Store {
                 throw error
             }
             let decoded = engineNanoseconds()
-            collection.tombstones.removeAll()
+            collection.pruneTombstones(upTo: .max)  // the database holds exactly these records: nothing to resend
             if fresh {
                 writing.wait()
                 let temporary = try written.withLock({ $0 })!.get()

@@ -37,16 +37,18 @@ final class Collection: @unchecked Sendable {
     /// The HNSW graph or the IVF index (``CollectionConfiguration/ivf``).
     let index: CollectionIndex
     let staging: StagingBuffer
-    var metadata = MetadataIndex()
+    // Only this file writes the maps below; the extensions (search,
+    // checkpoint capture, snapshot sections, versions) read them.
+    private(set) var metadata = MetadataIndex()
     /// Keyed by the id's bytes (``RecordKey``).
-    var labelOfID: [RecordKey: VectorID] = [:]
+    private(set) var labelOfID: [RecordKey: VectorID] = [:]
     /// Indexed by label (labels are dense: freed ones are reused).
     private(set) var idOfLabel: [String?] = []
-    var labels = LabelTable()
+    private(set) var labels = LabelTable()
     /// Deleted ids not yet known to be checkpointed, with the delete's LSN
     /// (``Store/checkpoint(to:)`` prunes them; the store's
     /// `tombstoneHorizon` says below which LSN they are forgotten).
-    var tombstones: [RecordKey: UInt64] = [:]
+    private(set) var tombstones: [RecordKey: UInt64] = [:]
     /// The rows of the checkpoint in progress, which sets a vector aside
     /// before its label's version ends (``CheckpointRows``).
     private var checkpointRows: CheckpointRows?
@@ -81,70 +83,6 @@ final class Collection: @unchecked Sendable {
         } catch {
             throw .invalidArgument("collection '\(configuration.name)': \(error)")
         }
-    }
-
-    /// Checks a batch without applying anything; returns its vectors
-    /// prepared (validated, normalised under cosine), row after row.
-    @discardableResult
-    func validate(_ records: [Record]) throws(EngineError) -> [Float] {
-        var seen = Set<RecordKey>(minimumCapacity: records.count)
-        let d = configuration.dimension
-        var prepared = [Float](repeating: 0, count: records.count * d)
-        try prepared.withUnsafeMutableBufferPointer { (out) throws(EngineError) in
-            for (i, r) in records.enumerated() {
-                guard !r.id.isEmpty, r.id.utf8.count <= Record.maxIDBytes else {
-                    throw .invalidArgument("record \(i): an id must be 1 to \(Record.maxIDBytes) UTF-8 bytes")
-                }
-                if let why = TextRules.problem(r.id, "an id") { throw .invalidArgument("record \(i): \(why)") }
-                guard seen.insert(RecordKey(r.id)).inserted else { throw .invalidArgument("record \(i): id '\(r.id)' appears twice in the batch") }
-                if let why = r.metadata.problem { throw .invalidArgument("record \(i): its metadata \(why)") }
-                do throws(IndexError) {
-                    try r.vector.withUnsafeBufferPointer { (v) throws(IndexError) in
-                        try format.prepare(v, into: out.baseAddress! + i * d, row: i)
-                    }
-                } catch {
-                    throw .invalidVector(record: i, error)
-                }
-                if configuration.storedPrecision != .float32 {
-                    for j in 0..<d {
-                        if let why = configuration.storedPrecision.problem(out[i * d + j]) {
-                            throw .invalidArgument("record \(i), dimension \(j): \(why)")
-                        }
-                    }
-                }
-            }
-        }
-        return prepared
-    }
-
-    /// Validates and prepares a logged batch's rows (replay) straight into
-    /// staging blocks that `writer` hands out, in order; returns how many
-    /// rows went into each block. A row that fails is corruption of the log.
-    func prepareLogged(
-        _ rows: [UnsafeRawBufferPointer], dimension: Int, into writer: inout ReplayBlockWriter
-    ) throws(EngineError) -> [(block: StagingBuffer.Block, rows: Int)] {
-        let d = configuration.dimension
-        guard rows.isEmpty || dimension == d else {
-            throw .corrupt("a logged batch of dimension \(dimension) for collection '\(configuration.name)' of dimension \(d)")
-        }
-        var placed = [(block: StagingBuffer.Block, rows: Int)]()
-        for (i, row) in rows.enumerated() {
-            let (block, target) = writer.nextRow()
-            #if _endian(little)
-            UnsafeMutableRawPointer(target).copyMemory(from: row.baseAddress!, byteCount: 4 * d)
-            #else
-            for j in 0..<d { target[j] = Float(bitPattern: UInt32(littleEndian: row.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self))) }
-            #endif
-            do throws(IndexError) { try format.prepareInPlace(target, row: i) } catch {
-                throw .corrupt("a logged vector of collection '\(configuration.name)' fails validation: \(error)")
-            }
-            if let last = placed.last, last.block === block {
-                placed[placed.count - 1].rows += 1
-            } else {
-                placed.append((block, 1))
-            }
-        }
-        return placed
     }
 
     /// Applies a validated batch written at `lsn` (replay applies logged
@@ -215,6 +153,49 @@ final class Collection: @unchecked Sendable {
         guard !lock.withReadLock({ metadata.hasAllPostings }) else { return false }
         lock.withWriteLock { _ = metadata.indexPostings(atMost: limit) }
         return true
+    }
+
+    /// Installs a snapshot's records into this new, empty collection (its
+    /// index holds the indexed ones; `staged` holds a row per staged one),
+    /// checking that they agree; the metadata posting lists are deferred
+    /// (built by the store's maintenance).
+    func install(
+        _ records: [SnapshotRecord], staged: [(VectorID, UnsafeRawBufferPointer)], tombstones: [RecordKey: UInt64]
+    ) throws(RestoreProblem) {
+        try lock.withWriteLock { () throws(RestoreProblem) in
+            // Labels above the highest live one are as good as never handed out (nothing refers to them):
+            // the table is built up to it, so its size follows the records, not a declared bound.
+            let used = records.lazy.map { Int($0.label) + 1 }.max() ?? 0
+            labels = LabelTable(bound: used, placed: records.map { ($0.label, $0.placement, $0.lsn) })
+            metadata.deferPostings()
+            for r in records {
+                labelOfID[RecordKey(r.id)] = r.label
+                setID(r.id, of: r.label)
+                metadata.set(r.metadata, for: r.label)
+            }
+            guard labelOfID.count == records.count else { throw RestoreProblem(reason: "an id appears twice") }
+            // Every graph label is a record's indexed version; every staged row a staged one.
+            guard index.count == records.lazy.filter({ $0.placement == .indexed }).count,
+                  records.allSatisfy({ $0.placement != .indexed || index.contains($0.label) }) else {
+                throw RestoreProblem(reason: "the graph and the records disagree")
+            }
+            let d = configuration.dimension
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: d)
+            defer { row.deallocate() }
+            for (label, bytes) in staged {
+                guard Int(label) < labels.bound, labels.placement(label) == .staged else {
+                    throw RestoreProblem(reason: "staged row for label \(label), which is not staged")
+                }
+                do throws(IndexError) {
+                    try format.prepare(bytes.bindMemory(to: Float.self), into: row, row: Int(label))
+                } catch {
+                    throw RestoreProblem(reason: "staged vector: \(error)")
+                }
+                staging.append(row, label: label)
+            }
+            guard staging.count == records.count - index.count else { throw RestoreProblem(reason: "staged rows missing") }
+            self.tombstones = tombstones
+        }
     }
 
     /// Records restored into a collection whose graph holds their vectors
@@ -322,45 +303,13 @@ final class Collection: @unchecked Sendable {
         }
     }
 
-    /// The changes above `since`, for a checkpoint; the caller has paused
-    /// writers. The vectors are not copied: the rows stay pinned, read while
-    /// the target streams them, until ``CheckpointRows/release()``.
-    /// With `liveIDs`, also every live id (a resynchronising checkpoint).
-    func changes(since: UInt64, liveIDs: Bool = false) -> Checkpoint.Changes {
-        var out = Checkpoint.Changes(configuration: configuration)
-        let rows = lock.withReadLock { () -> CheckpointRows in
-            out.liveCount = labelOfID.count
-            if liveIDs { out.liveIDs = labelOfID.keys.map(\.id) }
-            // In label order (the live labels are exactly those with an id):
-            // the graph's rows are then read front to back.
-            var changedLabels = [VectorID]()
-            let expected = since == 0 ? labelOfID.count : 0
-            changedLabels.reserveCapacity(expected)
-            out.ids.reserveCapacity(expected)
-            out.lsns.reserveCapacity(expected)
-            out.metadata.reserveCapacity(expected)
-            for (i, id) in idOfLabel.enumerated() {
-                guard let id, labels.lsn(VectorID(i)) > since else { continue }
-                let label = VectorID(i)
-                changedLabels.append(label)
-                out.ids.append(id)
-                out.lsns.append(labels.lsn(label))
-                out.metadata.append(metadata.metadata(of: label) ?? .object([:]))
-            }
-            var stagedRows = [VectorID: UnsafeMutablePointer<Float>]()
-            for block in staging.blocks {
-                for (row, label) in block.labels.enumerated() where labels.placement(label).isLive { stagedRows[label] = block.row(row) }
-            }
-            out.deleted = tombstones.filter { $0.value > since }.map { (id: $0.key.id, lsn: $0.value) }
-            return CheckpointRows(self, labels: changedLabels, stagedRows: stagedRows, blocks: staging.blocks, labelBound: labels.bound)
-        }
-        // Writers are paused, so no version ended since the walk: pinned from here on.
+    /// Pins `rows` for the checkpoint in progress (releasing a previous
+    /// pin): from here on a version that ends sets its vector aside first.
+    func pin(_ rows: CheckpointRows) {
         lock.withWriteLock {
             checkpointRows?.markReleased()
             checkpointRows = rows
         }
-        out.vectors = rows
-        return out
     }
 
     /// Ends the pin of `rows` (``CheckpointRows/release()``).
@@ -384,87 +333,4 @@ final class Collection: @unchecked Sendable {
         return try indexing.withLock { _ in try body() }
     }
 
-    func get(_ id: String) -> Record? {
-        lock.withReadLock {
-            guard let label = labelOfID[RecordKey(id)] else { return nil }
-            let vector: [Float]
-            if labels.placement(label) == .indexed {
-                guard let v = try? index.vector(label) else { return nil }
-                vector = v
-            } else {
-                guard let v = stagedVector(label) else { return nil }
-                vector = v
-            }
-            return Record(id: id, vector: vector, metadata: metadata.metadata(of: label) ?? .object([:]))
-        }
-    }
-
-    private func stagedVector(_ label: VectorID) -> [Float]? {
-        for block in staging.blocks {
-            if let row = block.labels.firstIndex(of: label) {
-                return Array(UnsafeBufferPointer(start: block.row(row), count: configuration.dimension))
-            }
-        }
-        return nil
-    }
-
-    var count: Int { lock.withReadLock { labelOfID.count } }
-
-    /// Every live id, in no particular order.
-    var ids: [String] { lock.withReadLock { labelOfID.keys.map(\.id) } }
-
-    func contains(_ id: String) -> Bool { lock.withReadLock { labelOfID[RecordKey(id)] != nil } }
-
-    /// Records acknowledged but not yet in the graph.
-    var unindexedCount: Int { lock.withReadLock { staging.count } }
-
-    func search(_ query: [Float], k: Int, efSearch: Int?, filter: MetadataFilter?) throws(EngineError) -> [SearchHit] {
-        try lock.withReadLock { () throws(EngineError) -> [SearchHit] in
-            let allowed = filter.map { metadata.evaluate($0) }
-            // The staging scan needs the query prepared here; the graph prepares its own.
-            let prepared: UnsafeMutablePointer<Float>? = staging.count > 0 ? .allocate(capacity: configuration.dimension) : nil
-            defer { prepared?.deallocate() }
-            var heap = TopKHeap(capacity: k)
-            // In-flight versions the graph already returned: the staging scan must not offer them again.
-            var inFlightFromGraph = [VectorID]()
-            do throws(IndexError) {
-                try query.withUnsafeBufferPointer { (q) throws(IndexError) in
-                    if let prepared { try format.prepare(q, into: prepared, row: 0) }
-                    // Versions that died in flight may still be in the graph: ask for that many more.
-                    let wanted = Swift.min(k + labels.deadInFlight, SearchLimits.maxK)
-                    let fromGraph = try index.search(q, k: wanted, searchEffort: efSearch, filter: allowed.map { .bitset($0) })
-                    for hit in fromGraph where labels.placement(hit.id) == .indexed || labels.placement(hit.id) == .inFlight {
-                        heap.consider(distance: hit.distance, id: hit.id)
-                        if labels.placement(hit.id) == .inFlight { inFlightFromGraph.append(hit.id) }
-                    }
-                }
-            } catch {
-                throw .invalidVector(record: 0, error)
-            }
-            if let prepared { scanStaging(UnsafePointer(prepared), allowed: allowed, skipping: inFlightFromGraph, into: &heap) }
-            return heap.sortedResults().compactMap { hit in
-                guard let id = id(of: hit.id) else { return nil }
-                return SearchHit(id: id, distance: hit.distance, metadata: metadata.metadata(of: hit.id) ?? .object([:]))
-            }
-        }
-    }
-
-    /// Exact scan of the staged rows a search may return (read lock held),
-    /// except the in-flight labels in `skipping` (at most k: the graph's hits).
-    private func scanStaging(
-        _ query: UnsafePointer<Float>, allowed: Bitset?, skipping: [VectorID], into heap: inout TopKHeap
-    ) {
-        labels.placements.withUnsafeBufferPointer { placements in
-            let staged: (VectorID) -> Bool = { label in
-                let p = placements[Int(label)]
-                return p == .staged || (p == .inFlight && !skipping.contains(label))
-            }
-            let admits: (VectorID) -> Bool = allowed.map { bits in { staged($0) && bits.contains($0) } } ?? staged
-            switch configuration.metric {
-            case .squaredL2: staging.scan(SquaredL2Kernel.self, query, allowed: admits, into: &heap)
-            case .innerProduct: staging.scan(InnerProductKernel.self, query, allowed: admits, into: &heap)
-            case .cosine: staging.scan(CosineKernel.self, query, allowed: admits, into: &heap)
-            }
-        }
-    }
 }

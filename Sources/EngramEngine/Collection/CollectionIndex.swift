@@ -20,14 +20,17 @@ protocol CollectionIndex: AnyObject, Sendable {
     func search(_ query: UnsafeBufferPointer<Float>, k: Int, searchEffort: Int?, filter: CandidateFilter?) throws(IndexError) -> [SearchResult]
     /// The index in its own snapshot format (Docs/FORMATS.md).
     func snapshot() -> [UInt8]
-}
 
-extension HNSWIndex: CollectionIndex {
-    func insert(contentsOf floats: [Float], labels: [VectorID], threads: Int) throws(IndexError) {
-        try insert(contentsOf: floats, labels: labels, threads: threads, progress: nil)
-    }
+    // The maintenance's hooks: each kind says what upkeep it needs, so the
+    // store never asks which kind it holds.
 
-    func search(_ query: UnsafeBufferPointer<Float>, k: Int, searchEffort: Int?, filter: CandidateFilter?) throws(IndexError) -> [SearchResult] {
-        try search(query, k: k, efSearch: searchEffort, filter: filter)
-    }
+    /// What indexes the collection now (``Store/indexInfo(_:)``).
+    var info: CollectionIndexInfo { get }
+    /// Reclaims deleted entries once they are more than `tombstoneFraction`
+    /// of the index (and worth a pass); the entries reclaimed, or nil when
+    /// nothing was due. Called with the collection's indexing lock held.
+    func compactIfNeeded(tombstoneFraction: Double) -> Int?
+    /// Retrains the index's structure once the data has drifted from it;
+    /// whether it did. Searches and writes go on meanwhile.
+    func retrainIfDrifted(threads: Int) throws(IndexError) -> Bool
 }

@@ -150,6 +150,15 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
 
     /// Retrains the lists when the data has drifted (the store's
     /// maintenance calls it); returns whether it did.
+    var info: CollectionIndexInfo {
+        let trained = self.trained
+        return CollectionIndexInfo(kind: "ivf", trained: trained != nil, lists: trained?.nlist, drift: trained?.drift,
+                                   retrainings: retrainings.load(ordering: .relaxed))
+    }
+
+    /// Flat lists have no deleted entries to reclaim (a delete removes the row).
+    func compactIfNeeded(tombstoneFraction: Double) -> Int? { nil }
+
     func retrainIfDrifted(threads: Int) throws(IndexError) -> Bool {
         guard let ivf = trained, ivf.count >= ivf.nlist, ivf.needsRetraining() else { return false }
         try ivf.retrain(threads: threads)

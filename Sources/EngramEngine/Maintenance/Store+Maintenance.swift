@@ -90,33 +90,30 @@ extension Store {
         }
     }
 
-    /// Retrains an IVF collection's lists once its data has drifted
-    /// (``IVFIndex/needsRetraining(threshold:clippedThreshold:)``); searches
-    /// and writes go on meanwhile. Returns whether it retrained.
+    /// Retrains a collection's index once its data has drifted from it
+    /// (IVF: ``IVFIndex/needsRetraining(threshold:clippedThreshold:)``);
+    /// searches and writes go on meanwhile. Returns whether it retrained.
     func retrainIfDrifted(_ c: Collection) -> Bool {
-        guard let ivf = c.index as? IVFCollectionIndex else { return false }
         let start = engineNanoseconds()
         do throws(IndexError) {
-            guard try ivf.retrainIfDrifted(threads: options.indexThreads) else { return false }
+            guard try c.index.retrainIfDrifted(threads: options.indexThreads) else { return false }
         } catch {
-            telemetry.logger.error("IVF retraining failed", metadata: ["collection": "\(c.configuration.name)", "error": "\(error)"])
+            telemetry.logger.error("retraining failed", metadata: ["collection": "\(c.configuration.name)", "error": "\(error)"])
             return false
         }
-        telemetry.logger.info("retrained IVF lists after drift", metadata: [
+        telemetry.logger.info("retrained the index after drift", metadata: [
             "collection": "\(c.configuration.name)", "ms": "\((engineNanoseconds() - start) / 1_000_000)",
         ])
         return true
     }
 
-    /// Reclaims the graph's deleted nodes once they pass the configured fraction.
+    /// Reclaims the index's deleted entries once they pass the configured fraction.
     func compactIfNeeded(_ c: Collection) {
-        guard let graph = c.index as? HNSWIndex else { return }
-        let tombstones = graph.tombstoneCount
-        guard tombstones >= 1024, Double(tombstones) > options.compactTombstoneFraction * Double(graph.count) else { return }
         let start = engineNanoseconds()
-        let report = c.indexing.withLock { _ in graph.compact() }
-        telemetry.logger.info("compacted a graph", metadata: [
-            "collection": "\(c.configuration.name)", "reclaimed": "\(report.reclaimedSlots)",
+        let fraction = options.compactTombstoneFraction
+        guard let reclaimed = c.indexing.withLock({ _ in c.index.compactIfNeeded(tombstoneFraction: fraction) }) else { return }
+        telemetry.logger.info("compacted the index", metadata: [
+            "collection": "\(c.configuration.name)", "reclaimed": "\(reclaimed)",
             "ms": "\((engineNanoseconds() - start) / 1_000_000)",
         ])
     }

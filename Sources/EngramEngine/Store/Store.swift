@@ -193,13 +193,7 @@ public final class Store: Sendable {
 
     /// What indexes `collection` now: HNSW, or IVF with its training state and drift.
     public func indexInfo(_ collection: String) throws(EngineError) -> CollectionIndexInfo {
-        let index = try self.collection(collection).index
-        guard let ivf = index as? IVFCollectionIndex else {
-            return CollectionIndexInfo(kind: "hnsw", trained: true, lists: nil, drift: nil, retrainings: 0)
-        }
-        let trained = ivf.trained
-        return CollectionIndexInfo(kind: "ivf", trained: trained != nil, lists: trained?.nlist, drift: trained?.drift,
-                                   retrainings: ivf.retrainings.load(ordering: .relaxed))
+        try self.collection(collection).index.info
     }
 
     /// The `k` nearest records to `vector` that `filter` allows, best first.

@@ -1,0 +1,91 @@
+import EngramIndex
+import EngramKernels
+import EngramMetadata
+
+/// Reads: searches (the index, then an exact scan of the staged rows), point
+/// lookups and counts, all under the collection's read lock.
+extension Collection {
+    func search(_ query: [Float], k: Int, efSearch: Int?, filter: MetadataFilter?) throws(EngineError) -> [SearchHit] {
+        try lock.withReadLock { () throws(EngineError) -> [SearchHit] in
+            let allowed = filter.map { metadata.evaluate($0) }
+            // The staging scan needs the query prepared here; the graph prepares its own.
+            let prepared: UnsafeMutablePointer<Float>? = staging.count > 0 ? .allocate(capacity: configuration.dimension) : nil
+            defer { prepared?.deallocate() }
+            var heap = TopKHeap(capacity: k)
+            // In-flight versions the graph already returned: the staging scan must not offer them again.
+            var inFlightFromGraph = [VectorID]()
+            do throws(IndexError) {
+                try query.withUnsafeBufferPointer { (q) throws(IndexError) in
+                    if let prepared { try format.prepare(q, into: prepared, row: 0) }
+                    // Versions that died in flight may still be in the graph: ask for that many more.
+                    let wanted = Swift.min(k + labels.deadInFlight, SearchLimits.maxK)
+                    let fromGraph = try index.search(q, k: wanted, searchEffort: efSearch, filter: allowed.map { .bitset($0) })
+                    for hit in fromGraph where labels.placement(hit.id) == .indexed || labels.placement(hit.id) == .inFlight {
+                        heap.consider(distance: hit.distance, id: hit.id)
+                        if labels.placement(hit.id) == .inFlight { inFlightFromGraph.append(hit.id) }
+                    }
+                }
+            } catch {
+                throw .invalidVector(record: 0, error)
+            }
+            if let prepared { scanStaging(UnsafePointer(prepared), allowed: allowed, skipping: inFlightFromGraph, into: &heap) }
+            return heap.sortedResults().compactMap { hit in
+                guard let id = id(of: hit.id) else { return nil }
+                return SearchHit(id: id, distance: hit.distance, metadata: metadata.metadata(of: hit.id) ?? .object([:]))
+            }
+        }
+    }
+
+    /// Exact scan of the staged rows a search may return (read lock held),
+    /// except the in-flight labels in `skipping` (at most k: the graph's hits).
+    fileprivate func scanStaging(
+        _ query: UnsafePointer<Float>, allowed: Bitset?, skipping: [VectorID], into heap: inout TopKHeap
+    ) {
+        labels.placements.withUnsafeBufferPointer { placements in
+            let staged: (VectorID) -> Bool = { label in
+                let p = placements[Int(label)]
+                return p == .staged || (p == .inFlight && !skipping.contains(label))
+            }
+            let admits: (VectorID) -> Bool = allowed.map { bits in { staged($0) && bits.contains($0) } } ?? staged
+            switch configuration.metric {
+            case .squaredL2: staging.scan(SquaredL2Kernel.self, query, allowed: admits, into: &heap)
+            case .innerProduct: staging.scan(InnerProductKernel.self, query, allowed: admits, into: &heap)
+            case .cosine: staging.scan(CosineKernel.self, query, allowed: admits, into: &heap)
+            }
+        }
+    }
+
+    func get(_ id: String) -> Record? {
+        lock.withReadLock {
+            guard let label = labelOfID[RecordKey(id)] else { return nil }
+            let vector: [Float]
+            if labels.placement(label) == .indexed {
+                guard let v = try? index.vector(label) else { return nil }
+                vector = v
+            } else {
+                guard let v = stagedVector(label) else { return nil }
+                vector = v
+            }
+            return Record(id: id, vector: vector, metadata: metadata.metadata(of: label) ?? .object([:]))
+        }
+    }
+
+    fileprivate func stagedVector(_ label: VectorID) -> [Float]? {
+        for block in staging.blocks {
+            if let row = block.labels.firstIndex(of: label) {
+                return Array(UnsafeBufferPointer(start: block.row(row), count: configuration.dimension))
+            }
+        }
+        return nil
+    }
+
+    var count: Int { lock.withReadLock { labelOfID.count } }
+
+    /// Every live id, in no particular order.
+    var ids: [String] { lock.withReadLock { labelOfID.keys.map(\.id) } }
+
+    func contains(_ id: String) -> Bool { lock.withReadLock { labelOfID[RecordKey(id)] != nil } }
+
+    /// Records acknowledged but not yet in the graph.
+    var unindexedCount: Int { lock.withReadLock { staging.count } }
+}
