@@ -88,8 +88,8 @@ struct RestoreCommand: ParsableCommand {
         do {
             return (try Store.open(directory: dataDir), nil)
         } catch {
-            guard case .corrupt(let text) = error else { throw error }
-            why = text
+            guard error.code == .corrupt else { throw error }
+            why = error.message
         }
         printToStandardError("restore: \(dataDir) does not open (\(why)); rebuilding it from the database's last checkpoint and replaying its log")
         let start = MonotonicClock.seconds()

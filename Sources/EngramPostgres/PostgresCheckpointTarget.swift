@@ -51,7 +51,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         statementTimeoutSeconds: Int = 600, lockTimeoutSeconds: Int = 60
     ) throws {
         guard (1...86_400).contains(statementTimeoutSeconds), (1...86_400).contains(lockTimeoutSeconds) else {
-            throw PostgresError(kind: .decoding, message: "checkpoint timeouts must be 1 to 86400 seconds")
+            throw PostgresError(kind: .invalidArgument, message: "checkpoint timeouts must be 1 to 86400 seconds")
         }
         self.pool = pool
         self.createSQLIndex = createSQLIndex
@@ -73,7 +73,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     /// An LSN as PostgreSQL's `bigint` holds it (LSNs above `Int64.max` cannot be stored).
     static func bigint(_ lsn: UInt64) throws -> Int64 {
         guard let value = Int64(exactly: lsn) else {
-            throw PostgresError(kind: .decoding, message: "LSN \(lsn) does not fit PostgreSQL's bigint")
+            throw PostgresError(kind: .invalidArgument, message: "LSN \(lsn) does not fit PostgreSQL's bigint")
         }
         return value
     }
@@ -104,11 +104,11 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                 case checkpoint.storeID?:
                     break
                 case let other?:
-                    throw PostgresError(kind: .server, message: "the database takes the checkpoints of store \(other), not of store \(checkpoint.storeID) (restore into an empty directory to carry that store on)")
+                    throw PostgresError(kind: .conflict, message: "the database takes the checkpoints of store \(other), not of store \(checkpoint.storeID) (restore into an empty directory to carry that store on)")
                 }
                 let current = try Self.checkpointLSN(db)
                 guard current == checkpoint.since else {
-                    throw PostgresError(kind: .server, message: "the database moved from checkpoint \(checkpoint.since) to \(current) meanwhile")
+                    throw PostgresError(kind: .conflict, message: "the database moved from checkpoint \(checkpoint.since) to \(current) meanwhile")
                 }
                 var result = CheckpointCommitResult()
                 for changes in checkpoint.collections {
@@ -144,7 +144,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         // The stored precision is the column's business: compared apart from the other parameters
         // (a float32 collection registered as halfvec by an older option keeps its table).
         guard registered.configuration.sameParameters(as: configuration) else {
-            throw PostgresError(kind: .server, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric))")
+            throw PostgresError(kind: .conflict, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric))")
         }
         let quoted = try PostgresConnection.quoteIdentifier(registered.table)
         try db.execute("""

@@ -21,7 +21,7 @@ public enum PostgresCollectionReader {
                    index_kind, ivf_nlist, ivf_nprobe, ivf_training_size
             FROM engram_collections WHERE name = $1
             """, [.text(name)])
-        guard r.rowCount == 1 else { throw PostgresError(kind: .server, message: "unknown collection '\(name)' in the database") }
+        guard r.rowCount == 1 else { throw PostgresError(kind: .invalidArgument, message: "unknown collection '\(name)' in the database") }
         func int(_ c: Int) throws -> Int {
             guard let text = r.text(row: 0, column: c), let v = Int(text) else {
                 throw PostgresError(kind: .decoding, message: "collection '\(name)': column \(c) of its registry row is not a number")

@@ -22,12 +22,11 @@ extension PostgresConnection {
         do throws(PostgresError) { try sender.finish() } catch { failure = failure ?? error }
         let ended = PQputCopyEnd(handle, failure == nil ? nil : "aborted by the client")
         guard ended == 1 else { throw connectionError() }
-        let rows = try finishCommand()
-        if let failure {
-            if let failure = failure as? PostgresError { throw failure }
-            throw PostgresError(kind: .decoding, message: "copy aborted: \(failure)")
-        }
-        return rows
+        guard let failure else { return try finishCommand() }
+        // The server answers the abort with an error of its own (57014); what ended the copy is ours.
+        _ = try? finishCommand()
+        if let failure = failure as? PostgresError { throw failure }
+        throw PostgresError(kind: .aborted, message: "copy aborted by the client: \(failure)")
     }
 
     /// Runs `COPY ... TO STDOUT`, handing each data message (for `FORMAT

@@ -94,7 +94,7 @@ public final class PostgresConnection {
     /// enter SQL text; NUL characters are rejected.
     public static func quoteIdentifier(_ name: String) throws(PostgresError) -> String {
         guard !name.isEmpty, !name.utf8.contains(0) else {
-            throw PostgresError(kind: .decoding, message: "an identifier must be non-empty and contain no NUL")
+            throw PostgresError(kind: .invalidArgument, message: "an identifier must be non-empty and contain no NUL")
         }
         return "\"" + name.replacingAll("\"", with: "\"\"") + "\""
     }

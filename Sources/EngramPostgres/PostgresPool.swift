@@ -44,7 +44,7 @@ public final class PostgresPool: @unchecked Sendable {
 
     public init(_ configuration: PostgresConfiguration = .fromEnvironment(), options: Options = Options()) throws(PostgresError) {
         guard options.maxConnections >= 1, options.acquireTimeoutSeconds >= 0 else {
-            throw PostgresError(kind: .decoding, message: "a pool needs at least one connection and a non-negative timeout")
+            throw PostgresError(kind: .invalidArgument, message: "a pool needs at least one connection and a non-negative timeout")
         }
         self.configuration = configuration
         self.options = options

@@ -55,8 +55,8 @@ public enum PostgresRestore {
                                   usedGraphSnapshot: true, snapshotFallback: nil, owner: owner)
                 }
             } catch let error as EngineError {
-                guard case .corrupt(let why) = error else { throw error }
-                fallback = "the stored graph snapshot is damaged (\(why)); rebuilding the graph from the rows"
+                guard error.code == .corrupt else { throw error }
+                fallback = "the stored graph snapshot is damaged (\(error.message)); rebuilding the graph from the rows"
             } catch let error as PostgresError where error.kind == .decoding {
                 fallback = "the stored graph snapshot is damaged (\(error.message)); rebuilding the graph from the rows"
             }

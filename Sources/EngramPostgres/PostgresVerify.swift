@@ -88,7 +88,7 @@ public enum PostgresVerify {
     /// metadata are compared for one id in `sampleEvery` (by a hash of the
     /// id: 1 compares every row); ids, versions and counts for all.
     public static func compare(store: Store, pool: PostgresPool, sampleEvery: Int = 1) throws -> Report {
-        guard sampleEvery >= 1 else { throw PostgresError(kind: .decoding, message: "sampleEvery must be at least 1, got \(sampleEvery)") }
+        guard sampleEvery >= 1 else { throw PostgresError(kind: .invalidArgument, message: "sampleEvery must be at least 1, got \(sampleEvery)") }
         return try PostgresRestore.checkpointView(pool) { db, checkpointLSN, owner in
             var report = Report(databaseLSN: checkpointLSN, storeLSN: store.lastLSN)
             if let owner, owner != store.storeID {
@@ -106,8 +106,7 @@ public enum PostgresVerify {
             }
             for name in store.collectionNames {
                 var collection = CollectionReport(name: name)
-                let versions: Store.CollectionVersions
-                do { versions = try store.versions(name) } catch { throw PostgresError(kind: .decoding, message: "\(error)") }
+                let versions = try store.versions(name)
                 collection.engineRecords = versions.live.count
                 var live = [RecordKey: UInt64](minimumCapacity: versions.live.count)
                 for (id, lsn) in versions.live { live[RecordKey(id)] = lsn }

@@ -9,8 +9,7 @@ import Testing
 @Suite("Store: the input rules that keep every acknowledged write checkpointable")
 struct InputRulesTests {
     private func isInvalidArgument(_ error: EngineError?) -> Bool {
-        if case .invalidArgument? = error { return true }
-        return false
+        error?.code == .invalidArgument
     }
 
     @Test("U+0000 in an id, a metadata string or key, or a collection name is refused with a typed error; nothing is logged")

@@ -1,3 +1,4 @@
+import Foundation
 @testable import EngramEngine
 import EngramIndex
 import EngramTestSupport
@@ -91,6 +92,26 @@ struct StoreTests {
         }
     }
 
+    @Test("a snapshot file that cannot be read is an .io error naming it, not a log error")
+    func unreadableSnapshot() throws {
+        let dir = TemporaryDirectory("engram-snapshot-io")
+        defer { dir.remove() }
+        let store = try Store.open(directory: dir.path)
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: 2, metric: .squaredL2))
+        try store.upsert("c", [Record(id: "a", vector: [1, 2])])
+        let lsn = try store.snapshot()
+        try store.close()
+        // A directory where the newest snapshot file should be: open(2) works, read(2) fails (EISDIR).
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("snapshot-") }.sorted()
+        let newest = try #require(files.last)
+        #expect(newest.contains(String(lsn)))
+        try FileManager.default.removeItem(atPath: dir.path + "/" + newest)
+        try FileManager.default.createDirectory(atPath: dir.path + "/" + newest, withIntermediateDirectories: false)
+        let error = #expect(throws: EngineError.self) { try Store.open(directory: dir.path) }
+        #expect(error?.code == .io, "\(String(describing: error))")
+        #expect(error?.message.contains(newest) == true)
+    }
+
     @Test("bad input is a typed error and applies nothing")
     func validation() throws {
         let dir = TemporaryDirectory("engram-store")
@@ -123,8 +144,9 @@ struct StoreTests {
         defer { dir.remove() }
         func expectInUse(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) {
             let error = #expect(throws: EngineError.self, sourceLocation: sourceLocation) { try Store.open(directory: path) }
-            guard case .invalidArgument(let text)? = error else { return }
-            #expect(text.contains("in use by another open store"), sourceLocation: sourceLocation)
+            // Any other shape of error is a failure, not a reason to stop checking.
+            #expect(error?.code == .invalidArgument, "\(String(describing: error))", sourceLocation: sourceLocation)
+            #expect(error?.message.contains("in use by another open store") == true, sourceLocation: sourceLocation)
         }
         // In this process, under two spellings of the path.
         let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))

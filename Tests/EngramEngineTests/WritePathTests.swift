@@ -334,7 +334,7 @@ func asyncAPI() async throws {
         _ = try await store.search("c", vector: [1, 2], k: 1)
         Issue.record("a wrong dimension was accepted")
     } catch {
-        guard case .invalidVector = error else { Issue.record("unexpected error \(error)"); return }
+        #expect(error.code == .invalidVector && error.record == 0 && error.indexError != nil, "unexpected error \(error)")
     }
     try await store.close()
 }

@@ -68,6 +68,22 @@ struct PostgresConnectionTests {
         // The connection is still usable after an error.
         #expect(try db.execute("SELECT 1").text(row: 0, column: 0) == "1")
     }
+
+    @Test("the caller's mistakes are .invalidArgument, checked before anything is sent; not .decoding or .server")
+    func callerErrors() throws {
+        let empty = #expect(throws: PostgresError.self) { try PostgresConnection.quoteIdentifier("") }
+        #expect(empty?.kind == .invalidArgument)
+        let pool = #expect(throws: PostgresError.self) { try PostgresPool(options: .init(maxConnections: 0)) }
+        #expect(pool?.kind == .invalidArgument)
+        let db = try PostgresConnection()
+        try db.execute("CREATE TEMP TABLE engram_aborted (x int)")
+        struct Stop: Error {}
+        let aborted = #expect(throws: PostgresError.self) {
+            try db.copyIn("COPY engram_aborted FROM STDIN") { _ in throw Stop() }
+        }
+        #expect(aborted?.kind == .aborted, "\(String(describing: aborted))")
+        #expect(try db.execute("SELECT count(*) FROM engram_aborted").text(row: 0, column: 0) == "0")
+    }
 }
 
 @Suite("libpq wrapper without a server")

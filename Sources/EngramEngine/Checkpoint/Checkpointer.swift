@@ -112,7 +112,7 @@ public final class Checkpointer: @unchecked Sendable {
             loop.backoff = schedule.initialBackoffSeconds
             loop.retryAt = nil
         } catch {
-            if case .closed = error { return false }
+            if error.code == .closed { return false }
             state.withLock {
                 $0.failures += 1
                 $0.consecutiveFailures += 1

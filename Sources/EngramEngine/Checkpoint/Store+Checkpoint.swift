@@ -42,7 +42,7 @@ extension Store {
         return try changing { () throws(EngineError) -> CheckpointReport in
             return try checkpointing.withLock { (committed) throws(EngineError) -> CheckpointReport in
                 let state: CheckpointTargetState
-                do { state = try target.state() } catch { throw .checkpoint("\(error)") }
+                do { state = try target.state() } catch { throw .checkpoint("\(error)", underlying: error) }
                 let store = identity.withLock { $0 }
                 if let owner = state.owner, owner != store {
                     throw .checkpoint("the database takes the checkpoints of store \(owner), not of this store \(store) (restore from it into an empty data directory to carry that store on)")
@@ -91,7 +91,7 @@ extension Store {
                         report.resynchronised = captured.resynchronises
                     } catch {
                         telemetry.logger.error("checkpoint failed; the log keeps every change", metadata: ["error": "\(error)"])
-                        throw .checkpoint("\(error)")
+                        throw .checkpoint("\(error)", underlying: error)
                     }
                 }
                 report.commitSeconds = Double(engineNanoseconds() - commitStart) / 1e9

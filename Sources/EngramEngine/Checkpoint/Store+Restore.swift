@@ -87,7 +87,7 @@ extension Store {
         } catch let error as EngineError {
             throw error
         } catch {
-            throw .checkpoint("reading the collection failed: \(error)")
+            throw .checkpoint("reading the collection failed: \(error)", underlying: error)
         }
         if let failure { throw failure }
         progress("read", ids.count)

@@ -66,7 +66,7 @@ enum DataDirectory {
         let path = "\(directory)/\(checkpointFile)"
         guard let bytes = read(path) else {
             if errno == ENOENT { return 0 }
-            throw .log(WALError(kind: .io, segment: path, reason: "cannot read the checkpoint file", errno: errno))
+            throw .io(path, "cannot read the checkpoint file", errno: errno)
         }
         return try decodeCheckpointLSN(bytes, path: path)
     }
@@ -91,7 +91,7 @@ enum DataDirectory {
             path += path.isEmpty && part.isEmpty ? "/" : (path.isEmpty || path == "/" ? "" : "/") + part
             guard !part.isEmpty else { continue }
             do { try WriteAheadLog.makeDirectory(path) } catch {
-                throw .log(error as? WALError ?? WALError(kind: .io, segment: path, reason: "\(error)"))
+                throw .io(error)
             }
         }
     }
@@ -139,7 +139,7 @@ enum DataDirectory {
     static func writeTemporary(_ bytes: [UInt8], for path: String) throws(EngineError) -> String {
         let temporary = path + ".tmp"
         func fail(_ what: String) -> EngineError {
-            .log(WALError(kind: .io, segment: temporary, reason: "\(what): \(String(cString: strerror(errno)))", errno: errno))
+            .io(temporary, what, errno: errno)
         }
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, WriteAheadLog.fileMode)
         guard fd >= 0 else { throw fail("cannot create") }
@@ -169,11 +169,11 @@ enum DataDirectory {
     /// rename durable: a crash leaves the old file or the new one.
     static func publish(_ temporary: String, as path: String) throws(EngineError) {
         guard rename(temporary, path) == 0 else {
-            throw .log(WALError(kind: .io, segment: path, reason: "rename failed: \(String(cString: strerror(errno)))", errno: errno))
+            throw .io(path, "rename failed", errno: errno)
         }
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         do { try WriteAheadLog.syncDirectory(dir.isEmpty ? "." : dir) } catch {
-            throw .log(error as? WALError ?? WALError(kind: .io, segment: path, reason: "\(error)"))
+            throw .io(error)
         }
     }
 

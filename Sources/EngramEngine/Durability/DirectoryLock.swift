@@ -51,7 +51,7 @@ final class DirectoryLock: Sendable {
         var st = stat()
         guard stat(directory, &st) == 0 else {
             if shared && errno == ENOENT { throw .invalidArgument("no data directory at \(directory)") }
-            throw .log(WALError(kind: .io, segment: directory, reason: "cannot stat the data directory", errno: errno))
+            throw .io(directory, "cannot stat the data directory", errno: errno)
         }
         let key = Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
         let inUse = EngineError.invalidArgument("the data directory \(directory) is in use by another open store")
@@ -62,7 +62,7 @@ final class DirectoryLock: Sendable {
             let error = errno
             _ = held.withLock { $0.remove(key) }
             if shared && error == ENOENT { throw .invalidArgument("\(directory) is not an Engram data directory (no LOCK file)") }
-            throw .log(WALError(kind: .io, segment: path, reason: "cannot open the lock file", errno: error))
+            throw .io(path, "cannot open the lock file", errno: error)
         }
         var whole = flock()
         whole.l_type = Int16(shared ? F_RDLCK : F_WRLCK)
@@ -74,7 +74,7 @@ final class DirectoryLock: Sendable {
             Glibc.close(fd)
             _ = held.withLock { $0.remove(key) }
             if error == EACCES || error == EAGAIN { throw inUse }
-            throw .log(WALError(kind: .io, segment: path, reason: "cannot lock the lock file", errno: error))
+            throw .io(path, "cannot lock the lock file", errno: error)
         }
         return DirectoryLock(key: key, fd: fd)
     }

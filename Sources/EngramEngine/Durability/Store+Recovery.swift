@@ -47,7 +47,7 @@ extension Store {
             base = try rebuildBase(from: source, storeID: storeID, threads: threads, logger: logger)
         } else if let (lsn, file) = DataDirectory.snapshotFiles(directory).last {
             guard let bytes = DataDirectory.read(file) else {
-                throw .log(WALError(kind: .io, segment: file, reason: "cannot read the snapshot", errno: errno))
+                throw .io(file, "cannot read the snapshot", errno: errno)
             }
             base = try StoreSnapshot.decode(bytes, file: file)
             guard base.lsn == lsn else { throw .corrupt("snapshot \(file) holds LSN \(base.lsn), its name says \(lsn)") }
@@ -154,7 +154,7 @@ extension Store {
         if source != nil {
             for (_, file) in DataDirectory.snapshotFiles(directory) {
                 guard rename(file, file + ".damaged") == 0 else {
-                    throw .log(WALError(kind: .io, segment: file, reason: "cannot set the snapshot aside", errno: errno))
+                    throw .io(file, "cannot set the snapshot aside", errno: errno)
                 }
             }
             store.checkpointed.withLock { $0 = base.checkpointLSN }
@@ -186,7 +186,7 @@ extension Store {
         } catch let error as EngineError {
             throw error
         } catch {
-            throw .checkpoint("reading the checkpoint failed: \(error)")
+            throw .checkpoint("reading the checkpoint failed: \(error)", underlying: error)
         }
         logger.warning("rebuilt the store's collections from the last checkpoint; replaying the local log above it", metadata: [
             "lsn": "\(base.lsn)", "collections": "\(base.collections.count)",
