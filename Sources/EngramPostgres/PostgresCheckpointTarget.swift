@@ -95,12 +95,14 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     public func commit(_ checkpoint: Checkpoint) throws -> CheckpointCommitResult {
         try pool.withConnection { db in
             try db.transaction { () throws -> CheckpointCommitResult in
-                try db.execute("SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
-                               [.text("\(statementTimeoutSeconds)s"), .text("\(lockTimeoutSeconds)s")])
-                try db.execute("SELECT pg_advisory_xact_lock($1)", [.text(String(PostgresSchema.lockKey))])
+                try db.execute("""
+                    SELECT set_config('statement_timeout', \("\(statementTimeoutSeconds)s"), true),
+                           set_config('lock_timeout', \("\(lockTimeoutSeconds)s"), true)
+                    """)
+                try db.execute("SELECT pg_advisory_xact_lock(\(PostgresSchema.lockKey))")
                 switch try Self.owner(db) {
                 case nil:
-                    try db.execute("INSERT INTO engram_owner (store_id) VALUES ($1)", [.text(checkpoint.storeID)])
+                    try db.execute("INSERT INTO engram_owner (store_id) VALUES (\(checkpoint.storeID))")
                 case checkpoint.storeID?:
                     break
                 case let other?:
@@ -115,10 +117,10 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                     result.resynchronisedDeletes += try merge(changes, lsn: checkpoint.lsn, db)
                 }
                 try db.execute("""
-                    INSERT INTO engram_checkpoints (lsn, since, upserts, deletes) VALUES ($1, $2, $3, $4)
+                    INSERT INTO engram_checkpoints (lsn, since, upserts, deletes)
+                    VALUES (\(try Self.bigint(checkpoint.lsn)), \(checkpoint.since), \(checkpoint.upserts), \(checkpoint.deletes + result.resynchronisedDeletes))
                     ON CONFLICT (lsn) DO NOTHING
-                    """, [.text(String(try Self.bigint(checkpoint.lsn))), .text(String(checkpoint.since)),
-                          .text(String(checkpoint.upserts)), .text(String(checkpoint.deletes + result.resynchronisedDeletes))])
+                    """)
                 return result
             }
         }
@@ -128,29 +130,28 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     /// that a registered collection has the same parameters.
     static func ensureTable(
         _ configuration: CollectionConfiguration, _ db: PostgresConnection, sqlIndex: Bool, vectorType: PostgresVectorType
-    ) throws -> (table: String, type: PostgresVectorType) {
+    ) throws -> (table: PostgresIdentifier, type: PostgresVectorType) {
         let table = PostgresSchema.tableName(forCollection: configuration.name)
         try db.execute("""
             INSERT INTO engram_collections (name, table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed,
                                             vector_type, index_kind, ivf_nlist, ivf_nprobe, ivf_training_size)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (name) DO NOTHING
-            """, [.text(configuration.name), .text(table), .text(String(configuration.dimension)), .text(configuration.metric.rawValue),
-                  .text(String(configuration.hnsw.m)), .text(String(configuration.hnsw.efConstruction)),
-                  .text(String(configuration.hnsw.efSearch)), .text(String(Int64(bitPattern: configuration.hnsw.seed))),
-                  .text(vectorType.rawValue), .text(configuration.ivf == nil ? "hnsw" : "ivf"),
-                  .text(String(configuration.ivf?.nlist ?? 0)), .text(String(configuration.ivf?.nprobe ?? 0)),
-                  .text(String(configuration.ivf?.trainingSize ?? 0))])
+            VALUES (\(configuration.name), \(table), \(configuration.dimension), \(configuration.metric.rawValue),
+                    \(configuration.hnsw.m), \(configuration.hnsw.efConstruction), \(configuration.hnsw.efSearch),
+                    \(Int64(bitPattern: configuration.hnsw.seed)), \(vectorType.rawValue), \(configuration.ivf == nil ? "hnsw" : "ivf"),
+                    \(configuration.ivf?.nlist ?? 0), \(configuration.ivf?.nprobe ?? 0), \(configuration.ivf?.trainingSize ?? 0))
+            ON CONFLICT (name) DO NOTHING
+            """)
         let registered = try PostgresCollectionReader.configuration(configuration.name, db)
         // The stored precision is the column's business: compared apart from the other parameters
         // (a float32 collection registered as halfvec by an older option keeps its table).
         guard registered.configuration.sameParameters(as: configuration) else {
             throw PostgresError(kind: .conflict, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric))")
         }
-        let quoted = try PostgresConnection.quoteIdentifier(registered.table)
+        let quoted = try PostgresIdentifier(registered.table)
         try db.execute("""
             CREATE TABLE IF NOT EXISTS \(quoted) (
                 id text COLLATE "C" PRIMARY KEY,
-                embedding \(registered.vectorType.rawValue)(\(configuration.dimension)) NOT NULL,
+                embedding \(unsafeRaw: registered.vectorType.rawValue)(\(unsafeRaw: String(configuration.dimension))) NOT NULL,
                 metadata jsonb NOT NULL,
                 lsn bigint NOT NULL,
                 updated_at timestamptz NOT NULL DEFAULT now())
@@ -158,8 +159,8 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         if sqlIndex {
             let family = registered.vectorType == .halfvec ? "halfvec" : "vector"
             let ops = configuration.metric == .cosine ? "\(family)_cosine_ops" : configuration.metric == .innerProduct ? "\(family)_ip_ops" : "\(family)_l2_ops"
-            let index = try PostgresConnection.quoteIdentifier(registered.table + "_hnsw")
-            try db.execute("CREATE INDEX IF NOT EXISTS \(index) ON \(quoted) USING hnsw (embedding \(ops))")
+            let index = try PostgresIdentifier(registered.table + "_hnsw")
+            try db.execute("CREATE INDEX IF NOT EXISTS \(index) ON \(quoted) USING hnsw (embedding \(unsafeRaw: ops))")
         }
         return (quoted, registered.vectorType)
     }
@@ -169,7 +170,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
 
     /// Replaces the collection's stored graph snapshot with `bytes`, taken at `lsn`.
     static func storeGraphSnapshot(_ bytes: [UInt8], of name: String, lsn: UInt64, _ db: PostgresConnection) throws {
-        try db.execute("DELETE FROM engram_index_snapshots WHERE collection = $1", [.text(name)])
+        try db.execute("DELETE FROM engram_index_snapshots WHERE collection = \(name)")
         var chunk = 0
         try bytes.withUnsafeBytes { all in
             var start = 0
@@ -178,9 +179,9 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                 let raw = UnsafeRawBufferPointer(rebasing: all[start..<end])
                 let packed = LZ4Block.compress(raw)
                 try db.execute("""
-                    INSERT INTO engram_index_snapshots (collection, chunk, lsn, bytes, raw_bytes, lz4) VALUES ($1, $2, $3, $4, $5, $6)
-                    """, [.text(name), .text(String(chunk)), .text(String(lsn)), .binary(packed ?? Array(raw)),
-                          .text(String(raw.count)), .text(packed == nil ? "false" : "true")])
+                    INSERT INTO engram_index_snapshots (collection, chunk, lsn, bytes, raw_bytes, lz4)
+                    VALUES (\(name), \(chunk), \(lsn), \(.binary(packed ?? Array(raw))), \(raw.count), \(packed == nil ? "false" : "true"))
+                    """)
                 chunk += 1
                 start = end
             }
@@ -192,8 +193,8 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     /// memory holds the snapshot once plus one chunk.
     static func graphSnapshot(of name: String, at lsn: UInt64, _ db: PostgresConnection) throws -> [UInt8]? {
         let index = try db.execute("""
-            SELECT chunk, lsn, raw_bytes, lz4 FROM engram_index_snapshots WHERE collection = $1 ORDER BY chunk
-            """, [.text(name)])
+            SELECT chunk, lsn, raw_bytes, lz4 FROM engram_index_snapshots WHERE collection = \(name) ORDER BY chunk
+            """)
         guard index.rowCount > 0 else { return nil }
         var sizes = [Int](), compressed = [Bool]()
         for row in 0..<index.rowCount {
@@ -211,8 +212,8 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             for (row, size) in sizes.enumerated() {
                 let chunk: PostgresResult
                 do throws(PostgresError) {
-                    chunk = try db.execute("SELECT bytes FROM engram_index_snapshots WHERE collection = $1 AND chunk = $2",
-                                           [.text(name), .text(String(row))], resultFormat: .binary)
+                    chunk = try db.execute("SELECT bytes FROM engram_index_snapshots WHERE collection = \(name) AND chunk = \(row)",
+                                           resultFormat: .binary)
                 } catch {
                     failure = error
                     break
@@ -289,20 +290,24 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         // An empty table (the first checkpoint) takes the rows straight: ids in a checkpoint are unique.
         let empty = try db.execute("SELECT NOT EXISTS (SELECT 1 FROM \(table))").text(row: 0, column: 0) == "t"
         // Into an empty table the primary key is built once after the COPY (a sort), not row by row.
-        var primaryKey: String?
+        var primaryKey: PostgresIdentifier?
         if empty {
-            let key = try db.execute("SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'", [.text(table)])
+            let key = try db.execute("SELECT conname FROM pg_constraint WHERE conrelid = \(table.quoted)::regclass AND contype = 'p'")
             if key.rowCount == 1, let name = key.text(row: 0, column: 0) {
-                primaryKey = try PostgresConnection.quoteIdentifier(name)
-                try db.execute("ALTER TABLE \(table) DROP CONSTRAINT \(primaryKey!)")
+                let constraint = try PostgresIdentifier(name)
+                primaryKey = constraint
+                try db.execute("ALTER TABLE \(table) DROP CONSTRAINT \(constraint)")
             }
         } else {
             try db.execute("""
-                CREATE TEMP TABLE engram_stage (id text COLLATE "C" NOT NULL, embedding \(type.rawValue)(\(d)) NOT NULL, metadata jsonb NOT NULL, lsn bigint NOT NULL)
+                CREATE TEMP TABLE engram_stage (
+                    id text COLLATE "C" NOT NULL, embedding \(unsafeRaw: type.rawValue)(\(unsafeRaw: String(d))) NOT NULL,
+                    metadata jsonb NOT NULL, lsn bigint NOT NULL)
                 ON COMMIT DROP
                 """)
         }
-        try db.copyIn("COPY \(empty ? table : "engram_stage") (id, embedding, metadata, lsn) FROM STDIN (FORMAT binary)") { send in
+        let destination = empty ? table : try PostgresIdentifier("engram_stage")
+        try db.copyIn("COPY \(destination) (id, embedding, metadata, lsn) FROM STDIN (FORMAT binary)") { send in
             var writer = BinaryCopyWriter()
             // The rows are read from the collection a slice at a time (``CheckpointRows``).
             let n = changes.ids.count

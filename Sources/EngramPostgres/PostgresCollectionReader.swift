@@ -13,14 +13,13 @@ public enum PostgresCollectionReader {
         public var vectorType: PostgresVectorType
     }
 
-    /// The registered collection `name`; `.server` error `42704` style
-    /// message if there is none.
+    /// The registered collection `name`; an `.invalidArgument` error if there is none.
     public static func configuration(_ name: String, _ db: PostgresConnection) throws -> Registered {
         let r = try db.execute("""
             SELECT table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed, vector_type,
                    index_kind, ivf_nlist, ivf_nprobe, ivf_training_size
-            FROM engram_collections WHERE name = $1
-            """, [.text(name)])
+            FROM engram_collections WHERE name = \(name)
+            """)
         guard r.rowCount == 1 else { throw PostgresError(kind: .invalidArgument, message: "unknown collection '\(name)' in the database") }
         func int(_ c: Int) throws -> Int {
             guard let text = r.text(row: 0, column: c), let v = Int(text) else {
@@ -66,7 +65,7 @@ public enum PostgresCollectionReader {
         let vector = UnsafeMutablePointer<Float>.allocate(capacity: d)
         defer { vector.deallocate() }
         var reader = BinaryCopyReader()
-        let table = try PostgresConnection.quoteIdentifier(registered.table)
+        let table = try PostgresIdentifier(registered.table)
         try db.copyOut("COPY \(table) (id, embedding, metadata, lsn) TO STDOUT (FORMAT binary)") { chunk in
             try reader.feed(chunk) { fields in
                 guard fields.count == 4, let id = fields[0], let embedding = fields[1], let metadata = fields[2], let lsn = fields[3] else {

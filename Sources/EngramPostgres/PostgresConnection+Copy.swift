@@ -10,8 +10,8 @@ extension PostgresConnection {
     /// `body` builds the next chunk while the server takes the last one;
     /// `body` must not use the connection itself.
     @discardableResult
-    public func copyIn(_ sql: String, _ body: (_ send: ([UInt8]) throws(PostgresError) -> Void) throws -> Void) throws(PostgresError) -> Int {
-        try startCopy(sql, expecting: PGRES_COPY_IN)
+    public func copyIn(_ query: PostgresQuery, _ body: (_ send: ([UInt8]) throws(PostgresError) -> Void) throws -> Void) throws(PostgresError) -> Int {
+        try startCopy(query, expecting: PGRES_COPY_IN)
         var failure: Error?
         let sender = CopySender(handle: handle)
         do {
@@ -33,8 +33,8 @@ extension PostgresConnection {
     /// binary`, feed them to ``BinaryCopyReader``) to `body`, in order. The
     /// bytes are valid only during the call.
     /// Errors from `body` are rethrown after the copy is drained.
-    public func copyOut(_ sql: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        try startCopy(sql, expecting: PGRES_COPY_OUT)
+    public func copyOut(_ query: PostgresQuery, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try startCopy(query, expecting: PGRES_COPY_OUT)
         var failure: Error?
         while true {
             var buffer: UnsafeMutablePointer<CChar>?
@@ -69,8 +69,11 @@ extension PostgresConnection {
         return result
     }
 
-    private func startCopy(_ sql: String, expecting status: ExecStatusType) throws(PostgresError) {
-        guard let result = PQexec(handle, sql) else { throw connectionError() }
+    private func startCopy(_ query: PostgresQuery, expecting status: ExecStatusType) throws(PostgresError) {
+        guard query.binds.isEmpty else {
+            throw PostgresError(kind: .invalidArgument, message: "COPY takes no bind parameters: \(query)")
+        }
+        guard let result = PQexec(handle, query.sql) else { throw connectionError() }
         defer { PQclear(result) }
         guard PQresultStatus(result) == status else { throw Self.error(from: result, handle: handle) }
     }

@@ -7,9 +7,9 @@ import Glibc
 /// One libpq connection. The rest of the engine talks to PostgreSQL through
 /// this type and never touches C.
 ///
-/// Statements are parameterised only (`$1`, `$2`, ...): values go as bind
-/// parameters, never into SQL text. Identifiers that cannot be parameters
-/// go through ``quoteIdentifier(_:)``.
+/// Statements are ``PostgresQuery`` values: what is interpolated goes as a
+/// bind parameter, never into SQL text, and identifiers that cannot be
+/// parameters are ``PostgresIdentifier``s.
 ///
 /// Concurrency: a connection serves one statement at a time. It is not
 /// `Sendable`; a pool hands connections to one task at a time.
@@ -52,11 +52,10 @@ public final class PostgresConnection {
     /// The server's version number (e.g. 180006 for 18.6).
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
 
-    /// Runs one statement with bind parameters and returns its rows.
+    /// Runs one statement with its bind parameters and returns its rows.
     @discardableResult
-    public func execute(
-        _ sql: String, _ parameters: [PostgresValue] = [], resultFormat: PostgresFormat = .text
-    ) throws(PostgresError) -> PostgresResult {
+    public func execute(_ query: PostgresQuery, resultFormat: PostgresFormat = .text) throws(PostgresError) -> PostgresResult {
+        let parameters = query.binds
         // libpq wants parallel C arrays of pointers, lengths and formats; keep the
         // bytes alive in Swift arrays for the duration of the call.
         let payloads: [[UInt8]?] = parameters.map {
@@ -75,7 +74,7 @@ public final class PostgresConnection {
             return 0
         }
         let result: OpaquePointer? = withPointers(payloads) { pointers in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, pointers, lengths, formats, resultFormat.rawValue)
+            PQexecParams(handle, query.sql, Int32(parameters.count), nil, pointers, lengths, formats, resultFormat.rawValue)
         }
         guard let result else {
             throw PostgresError(kind: .connection, message: String(cString: PQerrorMessage(handle)))
@@ -87,16 +86,6 @@ public final class PostgresConnection {
         default:
             throw Self.error(from: result, handle: handle)
         }
-    }
-
-    /// Quotes an identifier (table, column) for SQL text: wraps it in double
-    /// quotes and doubles any double quote inside. The only way identifiers
-    /// enter SQL text; NUL characters are rejected.
-    public static func quoteIdentifier(_ name: String) throws(PostgresError) -> String {
-        guard !name.isEmpty, !name.utf8.contains(0) else {
-            throw PostgresError(kind: .invalidArgument, message: "an identifier must be non-empty and contain no NUL")
-        }
-        return "\"" + name.replacingAll("\"", with: "\"\"") + "\""
     }
 }
 
@@ -115,12 +104,4 @@ private func withPointers<R>(
         pointers.append(UnsafeRawPointer(buffer).assumingMemoryBound(to: CChar.self))
     }
     return body(pointers)
-}
-
-extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for ch in self { if ch == target { out += replacement } else { out.append(ch) } }
-        return out
-    }
 }

@@ -94,7 +94,7 @@ public enum PostgresRestore {
         try pool.withConnection { db in
             try PostgresSchema.migrate(db)
             let registered = try PostgresCollectionReader.configuration(name, db)
-            let table = try PostgresConnection.quoteIdentifier(registered.table)
+            let table = try PostgresIdentifier(registered.table)
             let op: String
             switch registered.configuration.metric {
             case .squaredL2: op = "<->"
@@ -102,8 +102,7 @@ public enum PostgresRestore {
             case .cosine: op = "<=>"
             }
             // A deterministic sample: the ids ordered by their hash with the seed.
-            let sample = try db.execute(
-                "SELECT embedding::text FROM \(table) ORDER BY md5(id || $1) LIMIT $2", [.text(String(seed)), .text(String(queries))])
+            let sample = try db.execute("SELECT embedding::text FROM \(table) ORDER BY md5(id || \(seed)) LIMIT \(queries)")
             var state = seed
             func noise() -> Float {
                 state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -118,9 +117,10 @@ public enum PostgresRestore {
                 let base = try PgVectorCodec.decode(text: text)
                 let scale = (base.map { $0 * $0 }.reduce(0, +) / Float(max(1, base.count))).squareRoot() * 0.2
                 let query = base.map { $0 + noise() * scale }
-                let exact = try db.execute(
-                    "SELECT id FROM \(table) ORDER BY embedding \(op) $1::\(registered.vectorType.rawValue) LIMIT $2",
-                    [.text(PgVectorCodec.text(query)), .text(String(k))])
+                let exact = try db.execute("""
+                    SELECT id FROM \(table) ORDER BY embedding \(unsafeRaw: op) \(PgVectorCodec.text(query))::\(unsafeRaw: registered.vectorType.rawValue)
+                    LIMIT \(k)
+                    """)
                 let truth = Set((0..<exact.rowCount).compactMap { exact.text(row: $0, column: 0) })
                 let got = try store.search(name, vector: query, k: k).map(\.id)
                 hits += got.filter(truth.contains).count

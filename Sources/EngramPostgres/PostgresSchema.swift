@@ -9,7 +9,7 @@ public enum PostgresSchema {
     struct Migration {
         let version: Int
         let name: String
-        let statements: [String]
+        let statements: [PostgresQuery]
     }
 
     /// The advisory lock key of Engram's migrations and checkpoints ("engram" in ASCII).
@@ -104,7 +104,7 @@ public enum PostgresSchema {
     public static func migrate(_ db: PostgresConnection) throws -> Int {
         try db.transaction {
             // The lock first: two processes creating the same table at once would collide.
-            try db.execute("SELECT pg_advisory_xact_lock($1)", [.text(String(lockKey))])
+            try db.execute("SELECT pg_advisory_xact_lock(\(lockKey))")
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS engram_migrations (
                     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
@@ -114,8 +114,7 @@ public enum PostgresSchema {
             var count = 0
             for migration in migrations where !applied.contains(migration.version) {
                 for statement in migration.statements { try db.execute(statement) }
-                try db.execute("INSERT INTO engram_migrations (version, name) VALUES ($1, $2)",
-                               [.text(String(migration.version)), .text(migration.name)])
+                try db.execute("INSERT INTO engram_migrations (version, name) VALUES (\(migration.version), \(migration.name))")
                 count += 1
             }
             return count

@@ -157,8 +157,9 @@ struct StoreCommandLineTests {
         defer { dir.remove() }
         let schema = "engram_test_cli_\(UInt32.random(in: 0...UInt32.max))"
         let admin = try PostgresConnection()
-        try admin.execute("CREATE SCHEMA \(schema)")
-        defer { _ = try? admin.execute("DROP SCHEMA \(schema) CASCADE") }
+        let schemaName = try PostgresIdentifier(schema)
+        try admin.execute("CREATE SCHEMA \(schemaName)")
+        defer { _ = try? admin.execute("DROP SCHEMA \(schemaName) CASCADE") }
         let base = PostgresConfiguration.fromEnvironment().connectionString
         let url = (base.isEmpty ? "postgresql:///postgres" : base) + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)%2Cpublic"
         let env = ["ENGRAM_DATABASE_URL": url]
@@ -174,10 +175,10 @@ struct StoreCommandLineTests {
         let pending = try engram(["verify", "--data-dir", data, "--json"], environment: env)
         #expect(pending.status == 0 && pending.stdout.contains(#""pending_deletes":1"#), "\(pending.stdout) \(pending.stderr)")
         // A row changed in the table, one deleted, one added: three differences.
-        let table = try PostgresConnection.quoteIdentifier(PostgresSchema.tableName(forCollection: "c"))
-        try admin.execute("UPDATE \(schema).\(table) SET embedding = '[9,9,9]' WHERE id = 'r1'")
-        try admin.execute("DELETE FROM \(schema).\(table) WHERE id = 'r2'")
-        try admin.execute("INSERT INTO \(schema).\(table) (id, embedding, metadata, lsn) VALUES ('ghost', '[1,1,1]', '{}', 1)")
+        let table = try PostgresIdentifier(PostgresSchema.tableName(forCollection: "c"))
+        try admin.execute("UPDATE \(schemaName).\(table) SET embedding = '[9,9,9]' WHERE id = 'r1'")
+        try admin.execute("DELETE FROM \(schemaName).\(table) WHERE id = 'r2'")
+        try admin.execute("INSERT INTO \(schemaName).\(table) (id, embedding, metadata, lsn) VALUES ('ghost', '[1,1,1]', '{}', 1)")
         let bad = try engram(["verify", "--data-dir", data], environment: env)
         #expect(bad.status == 1, "\(bad.stdout) \(bad.stderr)")
         #expect(bad.stdout.contains("NOT consistent: 3 differences"), "\(bad.stdout)")

@@ -47,14 +47,14 @@ struct CheckpointTests {
                 // This test's schema only: other tests' schemas hold tables of the same name at once.
                 try $0.execute("""
                     SELECT collation_name FROM information_schema.columns
-                    WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'id'
-                    """, [.text(table)]).text(row: 0, column: 0)
+                    WHERE table_schema = current_schema() AND table_name = \(table) AND column_name = 'id'
+                    """).text(row: 0, column: 0)
             }
         }
         #expect(try collation() == "C")
         // A database from before migration 6: ids under the database's collation.
         try db.pool.withConnection { conn in
-            try conn.execute("ALTER TABLE \(try PostgresConnection.quoteIdentifier(table)) ALTER COLUMN id TYPE text COLLATE \"default\"")
+            try conn.execute("ALTER TABLE \(try PostgresIdentifier(table)) ALTER COLUMN id TYPE text COLLATE \"default\"")
             try conn.execute("DELETE FROM engram_migrations WHERE version = 6")
         }
         #expect(try collation() == nil)
@@ -285,16 +285,14 @@ struct CheckpointTests {
         try store.close()
         func columnType(_ name: String) throws -> String? {
             try db.pool.withConnection {
-                try $0.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'embedding'",
-                               [.text(PostgresSchema.tableName(forCollection: name))]).text(row: 0, column: 0)
+                try $0.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = \(.text(PostgresSchema.tableName(forCollection: name)))::regclass AND attname = 'embedding'").text(row: 0, column: 0)
             }
         }
         #expect(try columnType("wide") == "vector(2)")
         #expect(try columnType("unit") == "halfvec(2)")
         #expect(try db.rows("wide")["w"]?.0 == [1e6, -3e7])
         let column = try db.pool.withConnection {
-            try $0.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = $1::regclass AND attname = 'embedding'",
-                           [.text(PostgresSchema.tableName(forCollection: "h"))])
+            try $0.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = \(.text(PostgresSchema.tableName(forCollection: "h")))::regclass AND attname = 'embedding'")
         }
         #expect(column.text(row: 0, column: 0) == "halfvec(32)")
         let rows = try db.rows("h")
@@ -438,8 +436,8 @@ struct CheckpointTests {
                 for _ in 0..<2000 {
                     let r = try? admin.execute("""
                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                        WHERE application_name = $1 AND query LIKE 'COPY engram_stage%' AND state = 'active'
-                        """, [.text(db.schema)])
+                        WHERE application_name = \(.text(db.schema)) AND query LIKE 'COPY engram_stage%' AND state = 'active'
+                        """)
                     if let r, r.rowCount > 0 { killed.withLock { $0 = r.rowCount }; return }
                     if !outcome.withLock({ $0 }).isEmpty { return }
                     usleep(500)

@@ -10,7 +10,7 @@ struct PostgresCopyAndPoolTests {
     @Test("binary COPY in and out round-trips text, int8, jsonb, vector and NULL exactly, hostile text included")
     func copyRoundTrip() throws {
         let db = try PostgresConnection()
-        let table = try PostgresConnection.quoteIdentifier(uniqueTable("copy"))
+        let table = try PostgresIdentifier(uniqueTable("copy"))
         try db.execute("CREATE TABLE \(table) (id text PRIMARY KEY, n bigint, meta jsonb, embedding vector(3))")
         defer { _ = try? db.execute("DROP TABLE \(table)") }
         var rng = SeededGenerator.forTest("postgres.copy", defaultSeed: 41)
@@ -54,7 +54,7 @@ struct PostgresCopyAndPoolTests {
             #expect((got.1 == nil) == (meta == nil))
         }
         // jsonb normalises spacing; the values survive.
-        let k = try db.execute("SELECT meta->>'s' FROM \(table) WHERE id = $1", [.text("row-1")])
+        let k = try db.execute("SELECT meta->>'s' FROM \(table) WHERE id = \(.text("row-1"))")
         #expect(k.text(row: 0, column: 0) == "a\"b")
         #expect(try db.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'pg_class'").rowCount == 1)
     }
@@ -62,7 +62,7 @@ struct PostgresCopyAndPoolTests {
     @Test("a COPY the client aborts stores nothing; a failed transaction rolls back")
     func abortAndRollback() throws {
         let db = try PostgresConnection()
-        let table = try PostgresConnection.quoteIdentifier(uniqueTable("abort"))
+        let table = try PostgresIdentifier(uniqueTable("abort"))
         try db.execute("CREATE TABLE \(table) (id text PRIMARY KEY)")
         defer { _ = try? db.execute("DROP TABLE \(table)") }
         struct Stop: Error {}
@@ -77,12 +77,12 @@ struct PostgresCopyAndPoolTests {
         }
         #expect(throws: Stop.self) {
             try db.transaction {
-                try db.execute("INSERT INTO \(table) VALUES ($1)", [.text("y")])
+                try db.execute("INSERT INTO \(table) VALUES (\(.text("y")))")
                 throw Stop()
             }
         }
         #expect(try db.execute("SELECT count(*) FROM \(table)").text(row: 0, column: 0) == "0")
-        try db.transaction { try db.execute("INSERT INTO \(table) VALUES ($1)", [.text("z")]) }
+        try db.transaction { try db.execute("INSERT INTO \(table) VALUES (\(.text("z")))") }
         #expect(try db.execute("SELECT count(*) FROM \(table)").text(row: 0, column: 0) == "1")
     }
 
@@ -113,7 +113,7 @@ struct PostgresCopyAndPoolTests {
         #expect(peak.withLock { $0 } <= 2)
         // The server ends every pooled session (as a restart would): the pool notices on checkout and reconnects.
         let admin = try PostgresConnection()
-        let ended = try admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [.text(name)])
+        let ended = try admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = \(.text(name))")
         #expect(ended.rowCount >= 1)
         for _ in 0..<4 {
             #expect(try pool.withConnection { try $0.execute("SELECT 2").text(row: 0, column: 0) } == "2")

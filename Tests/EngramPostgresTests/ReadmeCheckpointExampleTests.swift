@@ -11,8 +11,8 @@ func readmeCheckpointExample() throws {
     defer { dir.remove() }
     let schema = "engram_test_readme_\(UInt32.random(in: 0...UInt32.max))"
     let admin = try PostgresConnection()
-    try admin.execute("CREATE SCHEMA \(try PostgresConnection.quoteIdentifier(schema))")
-    defer { _ = try? admin.execute("DROP SCHEMA \(try PostgresConnection.quoteIdentifier(schema)) CASCADE") }
+    try admin.execute("CREATE SCHEMA \(try PostgresIdentifier(schema))")
+    defer { _ = try? admin.execute("DROP SCHEMA \(try PostgresIdentifier(schema)) CASCADE") }
     let base = PostgresConfiguration.fromEnvironment().connectionString
     let url = base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)%2Cpublic"
     let v: [Float] = (0..<384).map { Float($0 % 7) + 1 }
@@ -30,6 +30,6 @@ func readmeCheckpointExample() throws {
     let checkpointer = try store.startCheckpointing(to: database, schedule: .init(intervalSeconds: 60))
     try store.close()
     #expect(checkpointer.status.failures == 0)
-    let rows = try admin.execute("SELECT count(*) FROM \(try PostgresConnection.quoteIdentifier(schema)).\(PostgresSchema.tableName(forCollection: "memories"))")
+    let rows = try admin.execute("SELECT count(*) FROM \(try PostgresIdentifier(schema)).\(try PostgresIdentifier(PostgresSchema.tableName(forCollection: "memories")))")
     #expect(rows.text(row: 0, column: 0) == "1")
 }

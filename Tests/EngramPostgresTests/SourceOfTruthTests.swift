@@ -66,7 +66,7 @@ struct SourceOfTruthTests {
         try store.createCollection(CollectionConfiguration(name: "c", dimension: 8, metric: .squaredL2))
         try store.upsert("c", (0..<50).map { Record(id: "r\($0)", vector: vs[$0]) })
         let first = try store.checkpoint(to: target)
-        let table = try PostgresConnection.quoteIdentifier(PostgresSchema.tableName(forCollection: "c"))
+        let table = try PostgresIdentifier(PostgresSchema.tableName(forCollection: "c"))
         // Save the table as of the first checkpoint (what a point-in-time restore would bring back).
         try db.pool.withConnection { try $0.execute("CREATE TABLE saved AS SELECT * FROM \(table)") }
         try store.delete("c", ids: (0..<8).map { "r\($0)" })
@@ -77,7 +77,7 @@ struct SourceOfTruthTests {
         try db.pool.withConnection { conn in
             try conn.execute("DELETE FROM \(table)")
             try conn.execute("INSERT INTO \(table) SELECT * FROM saved")
-            try conn.execute("DELETE FROM engram_checkpoints WHERE lsn > $1", [.text(String(first.lsn))])
+            try conn.execute("DELETE FROM engram_checkpoints WHERE lsn > \(.text(String(first.lsn)))")
         }
         #expect(try db.rows("c").count == 50)
         try store.delete("c", ids: ["r30"])
@@ -107,7 +107,7 @@ struct SourceOfTruthTests {
         try store.upsert("c", (0..<10).map { Record(id: "r\($0)", vector: vs[$0]) })
         try store.checkpoint(to: target)
         try db.pool.withConnection {
-            try $0.execute("INSERT INTO engram_checkpoints (lsn, since, upserts, deletes) VALUES (900, $1, 0, 0)", [.text(String(store.lastLSN))])
+            try $0.execute("INSERT INTO engram_checkpoints (lsn, since, upserts, deletes) VALUES (900, \(.text(String(store.lastLSN))), 0, 0)")
         }
         let error = #expect(throws: EngineError.self) { try store.checkpoint(to: target) }
         #expect(message(error).contains("LSN 900") && message(error).contains("LSN \(store.lastLSN)"), "\(message(error))")
@@ -155,10 +155,10 @@ struct SourceOfTruthTests {
         try store.upsert("c", (0..<10).map { Record(id: "r\($0)", vector: vs[$0]) })
         // Another session holds Engram's advisory lock (a hung checkpointer, say).
         let holder = try PostgresConnection(db.configuration)
-        try holder.execute("SELECT pg_advisory_lock($1)", [.text(String(0x656E_6772_616D))])
+        try holder.execute("SELECT pg_advisory_lock(\(.text(String(0x656E_6772_616D))))")
         let error = #expect(throws: EngineError.self) { try store.checkpoint(to: target) }
         #expect(message(error).contains("lock timeout"), "\(message(error))")
-        try holder.execute("SELECT pg_advisory_unlock($1)", [.text(String(0x656E_6772_616D))])
+        try holder.execute("SELECT pg_advisory_unlock(\(.text(String(0x656E_6772_616D))))")
         let report = try store.checkpoint(to: target)
         #expect(report.upserts == 10)
         try expectTableEqualsEngine(store, db)

@@ -21,12 +21,12 @@ struct IsolatedDatabase {
         let option = "options=-csearch_path%3D\(schema)%2Cpublic&application_name=\(schema)"
         configuration = PostgresConfiguration(connectionString: base.isEmpty ? "postgresql:///postgres?\(option)" : base + (base.contains("?") ? "&" : "?") + option)
         let admin = try PostgresConnection()
-        try admin.execute("CREATE SCHEMA \(try PostgresConnection.quoteIdentifier(schema))")
+        try admin.execute("CREATE SCHEMA \(try PostgresIdentifier(schema))")
         pool = try PostgresPool(configuration, options: .init(maxConnections: 2, acquireTimeoutSeconds: 20))
     }
 
     func cleanup() {
-        _ = try? PostgresConnection().execute("DROP SCHEMA \(try PostgresConnection.quoteIdentifier(schema)) CASCADE")
+        _ = try? PostgresConnection().execute("DROP SCHEMA \(try PostgresIdentifier(schema)) CASCADE")
     }
 
     /// Every row of a collection's table: id → (vector, metadata JSON, LSN).
