@@ -87,6 +87,12 @@ let package = Package(
         // (scripts/fuzz; Docs/DEVELOPMENT.md, "Fuzzing"). Not part of the library product.
         .target(name: "EngramFuzzTargets", dependencies: ["EngramChecksum", "EngramEngine", "EngramIndex", "EngramMetadata", "EngramPostgres", "EngramWAL"]),
         .executableTarget(name: "EngramFuzz", dependencies: ["EngramFuzzTargets"]),
+        // The writer the crash tests kill at random moments (a test instrument, not shipped in `engram`).
+        .executableTarget(
+            name: "EngramCrashWriter",
+            dependencies: ["EngramEngine", "EngramPostgres", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/EngramCrashWriter"
+        ),
         // Seeded generators and server lookup shared by the test targets.
         .target(name: "EngramTestSupport", dependencies: ["EngramIndex"], path: "Tests/EngramTestSupport"),
         .testTarget(name: "EngramSyncTests", dependencies: ["EngramSync", "EngramTestSupport"]),

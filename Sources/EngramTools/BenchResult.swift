@@ -1,4 +1,3 @@
-import EngramMetadata
 import EngramEngine
 
 /// One measured sweep point of `engram bench`: one JSON line with `--json`.
@@ -22,34 +21,33 @@ public struct BenchResult: Sendable, Equatable {
     public var qps: Double
     public var latency: LatencySummary
 
-    /// One JSON object, keys in a fixed order.
-    public var jsonLine: String {
-        var fields: [(String, String)] = [
-            ("engine", quoted("engram")), ("index", quoted(index)), ("params", quoted(params)),
-            ("dataset", quoted(dataset)), ("n", "\(n)"), ("dim", "\(dim)"), ("metric", quoted(metric)),
-            ("k", "\(k)"), ("build_threads", "\(buildThreads)"), ("build_s", number(buildSeconds, 3)),
-            ("mem_bytes", "\(memoryBytes)"), ("search_param", quoted(searchParam)),
-            ("search_value", "\(searchValue)"),
-        ]
-        if k == 10 { fields.append(("recall_at_10", number(recall, 4))) }
-        fields += [
-            ("recall_at_k", number(recall, 4)), ("nq", "\(nq)"), ("qps", number(qps, 1)),
-            ("p50_us", number(latency.p50Microseconds, 1)), ("p95_us", number(latency.p95Microseconds, 1)),
-            ("p99_us", number(latency.p99Microseconds, 1)), ("mean_us", number(latency.meanMicroseconds, 1)),
-        ]
-        return "{" + fields.map { "\(quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+    /// One JSON object (the keys `shared/harness` uses).
+    public var jsonLine: String { JSONLine.encode(Line(self)) }
+
+    /// The JSON line's fields.
+    private struct Line: Encodable {
+        let engine = "engram"
+        let index, params, dataset, metric: String
+        let n, dim, k, nq: Int
+        let build_threads, mem_bytes, search_value: Int
+        let build_s, recall_at_k, qps, p50_us, p95_us, p99_us, mean_us: Rounded
+        let search_param: String
+        /// Only when k is 10 (the harness's name for recall@10).
+        let recall_at_10: Rounded?
+
+        init(_ r: BenchResult) {
+            index = r.index; params = r.params; dataset = r.dataset; metric = r.metric
+            n = r.n; dim = r.dim; k = r.k; nq = r.nq
+            build_threads = r.buildThreads; mem_bytes = r.memoryBytes; search_value = r.searchValue
+            build_s = Rounded(r.buildSeconds, 3)
+            recall_at_k = Rounded(r.recall, 4)
+            recall_at_10 = r.k == 10 ? Rounded(r.recall, 4) : nil
+            qps = Rounded(r.qps, 1)
+            p50_us = Rounded(r.latency.p50Microseconds, 1)
+            p95_us = Rounded(r.latency.p95Microseconds, 1)
+            p99_us = Rounded(r.latency.p99Microseconds, 1)
+            mean_us = Rounded(r.latency.meanMicroseconds, 1)
+            search_param = r.searchParam
+        }
     }
-}
-
-/// A JSON string literal (the engine's JSON writer does the escaping).
-func quoted(_ text: String) -> String { MetadataJSON.format(.string(text)) }
-
-/// A finite number with at most `decimals` decimals (JSON has no NaN: null).
-func number(_ value: Double, _ decimals: Int) -> String {
-    guard value.isFinite else { return "null" }
-    var scale = 1.0
-    for _ in 0..<decimals { scale *= 10 }
-    let rounded = (value * scale).rounded() / scale
-    if rounded == rounded.rounded() && abs(rounded) < 1e15 { return "\(Int(rounded))" }
-    return "\(rounded)"
 }

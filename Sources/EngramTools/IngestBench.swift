@@ -48,17 +48,30 @@ public struct IngestBench: Sendable {
                 + "\(format(recoverySeconds, 3))  \(format(recoverySeconds * 1e6 / Double(n), 2))  \(format(snapshotRecoverySeconds, 3))"
         }
 
-        public var jsonLine: String {
-            "{\"engine\":\"engram\",\"mode\":\"ingest\",\"dataset\":\(quoted(dataset)),\"n\":\(n),\"dim\":\(dim),"
-                + "\"durability\":\(quoted(durability)),\"batch\":\(batch),\"writers\":\(writers),"
-                + "\"ingest_s\":\(number(seconds, 3)),\"vectors_per_s\":\(number(vectorsPerSecond, 1)),"
-                + "\"indexed_s\":\(number(indexedSeconds, 3)),\"wal_bytes\":\(walBytes),"
-                + "\"wal_bytes_per_record\":\(number(Double(walBytes) / Double(n), 1)),"
-                + "\"payload_bytes_per_record\":\(number(Double(payloadBytes) / Double(n), 1)),"
-                + "\"vector_bytes_per_record\":\(dim * 4),\"lz4_ratio_vectors\":\(number(vectorLZ4Ratio, 3)),"
-                + "\"lz4_ratio_metadata\":\(number(metadataLZ4Ratio, 3)),\"recovery_s\":\(number(recoverySeconds, 3)),"
-                + "\"recovery_s_per_million\":\(number(recoverySeconds * 1e6 / Double(n), 2)),"
-                + "\"snapshot_recovery_s\":\(number(snapshotRecoverySeconds, 3))}"
+        public var jsonLine: String { JSONLine.encode(Line(self)) }
+
+        /// The JSON line's fields.
+        private struct Line: Encodable {
+            let engine = "engram", mode = "ingest"
+            let dataset, durability: String
+            let n, dim, batch, writers, wal_bytes, vector_bytes_per_record: Int
+            let ingest_s, vectors_per_s, indexed_s, wal_bytes_per_record, payload_bytes_per_record: Rounded
+            let lz4_ratio_vectors, lz4_ratio_metadata, recovery_s, recovery_s_per_million, snapshot_recovery_s: Rounded
+
+            init(_ r: Result) {
+                dataset = r.dataset; durability = r.durability
+                n = r.n; dim = r.dim; batch = r.batch; writers = r.writers; wal_bytes = r.walBytes; vector_bytes_per_record = r.dim * 4
+                ingest_s = Rounded(r.seconds, 3)
+                vectors_per_s = Rounded(r.vectorsPerSecond, 1)
+                indexed_s = Rounded(r.indexedSeconds, 3)
+                wal_bytes_per_record = Rounded(Double(r.walBytes) / Double(r.n), 1)
+                payload_bytes_per_record = Rounded(Double(r.payloadBytes) / Double(r.n), 1)
+                lz4_ratio_vectors = Rounded(r.vectorLZ4Ratio, 3)
+                lz4_ratio_metadata = Rounded(r.metadataLZ4Ratio, 3)
+                recovery_s = Rounded(r.recoverySeconds, 3)
+                recovery_s_per_million = Rounded(r.recoverySeconds * 1e6 / Double(r.n), 2)
+                snapshot_recovery_s = Rounded(r.snapshotRecoverySeconds, 3)
+            }
         }
     }
 

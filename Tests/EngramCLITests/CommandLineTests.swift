@@ -15,6 +15,19 @@ struct CommandLineTests {
         }
     }
 
+    @Test("the store commands share --data-dir, --json and the database options; the crash writer is not part of engram")
+    func sharedOptions() {
+        for command in [ImportCommand.self, SearchCommand.self, StatsCommand.self, DeleteCommand.self] as [ParsableCommand.Type] {
+            let help = EngramCommand.helpMessage(for: command)
+            #expect(help.contains("--data-dir") && help.contains("--json"), "\(command)")
+        }
+        for command in [CheckpointCommand.self, RestoreCommand.self, VerifyCommand.self] as [ParsableCommand.Type] {
+            let help = EngramCommand.helpMessage(for: command)
+            #expect(help.contains("--data-dir") && help.contains("--json") && help.contains("--database-url"), "\(command)")
+        }
+        #expect(!EngramCommand.helpMessage().contains("crash"))
+    }
+
     @Test("bad arguments fail validation with a clear message and a non-zero exit code",
           arguments: [
             (["bench"], "--dataset"),
@@ -27,6 +40,10 @@ struct CommandLineTests {
             (["bench", "--dataset", "x", "--index", "hnsw", "--m", "1"], "--m"),
             (["bench", "--dataset", "x", "--index", "hnsw", "--filter-selectivity", "2"], "(0, 1]"),
             (["bench", "--dataset", "x", "--filter-selectivity", "0.5"], "applies to --index hnsw"),
+            (["import", "--data-dir", "d", "--collection", "c", "--file", "f", "--index", "flat"], "hnsw"),
+            (["import", "--data-dir", "d", "--collection", "c", "--file", "f", "--nlist", "8"], "--index ivf"),
+            (["search", "--data-dir", "d", "--collection", "c", "--vector", "1,,2"], "comma-separated numbers"),
+            (["crash-writer", "--data-dir", "d"], "Unknown"),
           ])
     func badArguments(arguments: [String], message: String) {
         do {

@@ -140,7 +140,7 @@ struct StoreCommandLineTests {
           arguments: [
             (["delete", "--data-dir", "/tmp/x", "--collection", "c"], "--id"),
             (["delete", "--data-dir", "/tmp/x", "--collection", "c", "--id", "a", "--file", "f"], "not both"),
-            (["search", "--data-dir", "/tmp/x", "--collection", "c", "--vector", "1,x"], ""),
+            (["search", "--data-dir", "/tmp/x", "--collection", "c", "--vector", "1,x"], "comma-separated numbers"),
             (["search", "--data-dir", "/tmp/x", "--collection", "c"], "exactly one"),
             (["verify", "--data-dir", "/tmp/x", "--sample-every", "0"], "--sample-every"),
           ])

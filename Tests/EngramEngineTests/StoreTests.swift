@@ -172,8 +172,8 @@ struct StoreTests {
         try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered)).close()
 
         // Another process: held while it runs, free once it is killed.
-        let engram = ChildProcess.sibling("engram")
-        let writer = try #require(ChildProcess(engram, ["crash-writer", "--data-dir", dir.path, "--start", "0", "--index", "hnsw"]))
+        let writerPath = ChildProcess.sibling("EngramCrashWriter")
+        let writer = try #require(ChildProcess(writerPath, ["--data-dir", dir.path, "--start", "0", "--index", "hnsw"]))
         var acknowledged = false
         for _ in 0..<100 where !acknowledged {
             acknowledged = writer.readLines(for: 100).contains { $0.hasPrefix("ack ") }
@@ -196,19 +196,19 @@ struct StoreTests {
         try killTrials(index: "ivf", defaultTrials: 20, seed: 103)
     }
 
-    /// Kills `engram crash-writer --index <index>` at random moments, reopens, and counts lost and half-applied writes.
+    /// Kills `EngramCrashWriter --index <index>` at random moments, reopens, and counts lost and half-applied writes.
     private func killTrials(index: String, defaultTrials: Int, seed: UInt64) throws {
         let dir = TemporaryDirectory("engram-kill")
         defer { dir.remove() }
         var rng = SeededGenerator.forTest("store.kill.\(index)", defaultSeed: seed)
         let trials = Int(String(cString: getenv("ENGRAM_KILL_TRIALS") ?? strdup("\(defaultTrials)"))) ?? defaultTrials
-        let engram = ChildProcess.sibling("engram")
+        let writerPath = ChildProcess.sibling("EngramCrashWriter")
         var acknowledged = Set<String>()
         var next = 0
         var lost = 0, phantoms = 0
         for trial in 0..<trials {
-            guard let child = ChildProcess(engram, ["crash-writer", "--data-dir", dir.path, "--start", "\(next)", "--index", index]) else {
-                Issue.record("cannot start \(engram)")
+            guard let child = ChildProcess(writerPath, ["--data-dir", dir.path, "--start", "\(next)", "--index", index]) else {
+                Issue.record("cannot start \(writerPath)")
                 return
             }
             let lines = child.readLines(for: Int.random(in: 30...250, using: &rng))

@@ -1,3 +1,4 @@
+import Foundation
 @testable import EngramMetadata
 import EngramTestSupport
 import Testing
@@ -28,6 +29,17 @@ struct MetadataTests {
             #expect(value.isValid)
             #expect(try MetadataCodec.decode(MetadataCodec.encode(value)) == value)
             let text = MetadataJSON.format(value)
+            #expect(try MetadataJSON.parse(text) == value, "\(text)")
+        }
+    }
+
+    @Test("Encodable writes what MetadataJSON reads back: random values round-trip through JSONEncoder")
+    func encodable() throws {
+        var rng = SeededGenerator.forTest("metadata.encodable", defaultSeed: 31)
+        let encoder = JSONEncoder()
+        for _ in 0..<500 {
+            let value = randomValue(&rng)
+            let text = String(decoding: try encoder.encode(value), as: UTF8.self)
             #expect(try MetadataJSON.parse(text) == value, "\(text)")
         }
     }

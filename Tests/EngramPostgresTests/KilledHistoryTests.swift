@@ -57,16 +57,16 @@ struct KilledHistoryTests {
         defer { db.cleanup() }
         let dir = TemporaryDirectory("engram-history")
         defer { dir.remove() }
-        let engram = ChildProcess.sibling("engram")
+        let writerPath = ChildProcess.sibling("EngramCrashWriter")
         let target = try PostgresCheckpointTarget(pool: db.pool)
         var acknowledged = Set<Int>(), deleted = Set<Int>()
         var next = 0
         for trial in 0..<trials {
-            let arguments = ["crash-writer", "--data-dir", dir.path, "--start", "\(next)", "--index", index,
+            let arguments = ["--data-dir", dir.path, "--start", "\(next)", "--index", index,
                              "--database-url", db.configuration.connectionString,
                              "--checkpoint-every", "\(Int.random(in: 5...60, using: &rng))", "--snapshot-every", "\(Int.random(in: 5...40, using: &rng))"]
-            guard let child = ChildProcess(engram, arguments) else {
-                Issue.record("cannot start \(engram)")
+            guard let child = ChildProcess(writerPath, arguments) else {
+                Issue.record("cannot start \(writerPath)")
                 return
             }
             let lines = child.readLines(for: Int.random(in: 50...400, using: &rng))
@@ -126,5 +126,5 @@ struct KilledHistoryTests {
     }
 }
 
-/// The vector `engram crash-writer` writes for record `i`.
+/// The vector `EngramCrashWriter` writes for record `i`.
 private func crashVector(_ i: Int) -> [Float] { (0..<8).map { Float((i * 31 + $0 * 7) % 97) / 97 + 0.01 } }

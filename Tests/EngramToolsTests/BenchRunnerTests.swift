@@ -58,7 +58,8 @@ struct BenchRunnerTests {
                     "search_param", "search_value", "recall_at_10", "nq", "qps", "p50_us", "p95_us", "p99_us"] {
             #expect(line.contains("\"\(key)\":"), "missing \(key)")
         }
-        #expect(line.hasPrefix("{\"engine\":\"engram\",\"index\":\"flat\""))
+        #expect(line.hasPrefix("{") && line.hasSuffix("}") && !line.contains("\n"))
+        #expect(line.contains("\"engine\":\"engram\"") && line.contains("\"index\":\"flat\""))
         #expect(line.contains("\"nq\":20,"))
     }
 

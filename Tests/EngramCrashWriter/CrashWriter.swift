@@ -2,7 +2,12 @@ import ArgumentParser
 import EngramEngine
 import EngramPostgres
 
-/// `engram crash-writer`: a writer for the crash tests. It upserts records
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `EngramCrashWriter`: the writer the crash tests kill (a test-only
+/// executable, not part of the shipped `engram`). It upserts records
 /// `r<start>`, `r<start+1>`, … into the collection `crash` (dimension 8)
 /// (an HNSW collection, or IVF with `--index ivf`) and prints `ack <id>` to stdout after each write is acknowledged. The
 /// test kills it with SIGKILL at a random moment and checks what survived.
@@ -12,15 +17,15 @@ import EngramPostgres
 /// whole histories: after record `r<i>` with `i % 5 == 4` it deletes
 /// `r<i-2>` (`del <id>` once acknowledged), and after every 40th record
 /// (`--checkpoint-every`) it checkpoints into that database (`ckpt <lsn>`).
-/// Hidden from help: it is a test instrument, not a user command.
-struct CrashWriterCommand: ParsableCommand {
+@main
+struct CrashWriter: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "crash-writer", abstract: "Write records until killed (crash tests).", shouldDisplay: false)
+        commandName: "EngramCrashWriter", abstract: "Write records until killed (crash tests).")
 
     @Option(name: .customLong("data-dir")) var dataDir: String
     @Option var start: Int = 0
     @Option var count: Int = 1_000_000
-    @Option(help: "hnsw, or ivf (8 lists, trained at 200 records).") var index: String = "hnsw"
+    @Option(help: "hnsw, or ivf (8 lists, trained at 200 records).") var index: Kind = .hnsw
     @Option(name: .customLong("database-url"), help: "Also delete and checkpoint into this database.") var databaseURL: String?
     @Option(name: .customLong("checkpoint-every"), help: "With --database-url: checkpoint after every this many records.") var checkpointEvery: Int = 40
     @Option(name: .customLong("snapshot-every"), help: "Write a local snapshot after every this many records.") var snapshotEvery: Int = 25
@@ -33,7 +38,6 @@ struct CrashWriterCommand: ParsableCommand {
 
     func validate() throws {
         guard start >= 0, count >= 0, start <= Int.max - count else { throw ValidationError("--start and --count must be non-negative") }
-        guard index == "hnsw" || index == "ivf" else { throw ValidationError("--index must be hnsw or ivf") }
         guard checkpointEvery >= 1, snapshotEvery >= 1 else { throw ValidationError("--checkpoint-every and --snapshot-every must be at least 1") }
     }
 
@@ -43,7 +47,7 @@ struct CrashWriterCommand: ParsableCommand {
         let store = try Store.open(directory: dataDir, options: options)
         try store.createCollection(CollectionConfiguration(
             name: "crash", dimension: 8, metric: .squaredL2,
-            ivf: index == "ivf" ? IVFSettings(nlist: 8, nprobe: 8, trainingSize: 200) : nil))
+            ivf: index == .ivf ? IVFSettings(nlist: 8, nprobe: 8, trainingSize: 200) : nil))
         let target = try databaseURL.map {
             try PostgresCheckpointTarget(pool: try PostgresPool(PostgresConfiguration(connectionString: $0), options: .init(maxConnections: 1)))
         }
@@ -61,4 +65,17 @@ struct CrashWriterCommand: ParsableCommand {
             if i % snapshotEvery == snapshotEvery - 1 { try store.snapshot() }
         }
     }
+}
+
+extension CrashWriter {
+    enum Kind: String, ExpressibleByArgument {
+        case hnsw
+        case ivf
+    }
+}
+
+/// Writes one line to standard output and flushes it at once (the parent reads acknowledgements as they come).
+func printAndFlush(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { bytes in _ = write(1, bytes.baseAddress, bytes.count) }
 }

@@ -1,0 +1,70 @@
+import ArgumentParser
+import EngramDatasets
+import EngramEngine
+import EngramMetadata
+import EngramTools
+import EngramWAL
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `engram stats`: what a data directory holds.
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Collections, counts, log size, LSNs.",
+        discussion: "Opens the data directory read-only: nothing in it is created or changed.")
+
+    @OptionGroup var dataDirectory: DataDirectoryOptions
+    @OptionGroup var output: OutputOptions
+
+    private struct CollectionStats: Encodable {
+        var name: String
+        var count, unindexed, dimension: Int
+        var metric, index: String
+        /// IVF only.
+        var trained: Bool?
+        var lists: Int?
+        var drift: Rounded?
+    }
+    private struct Stats: Encodable {
+        var collections: [CollectionStats]
+        var wal_bytes: Int
+        var last_lsn, snapshot_lsn: UInt64
+    }
+
+    func run() throws {
+        let store = try Store.open(directory: dataDirectory.path, options: .readOnly)
+        let names = store.collectionNames
+        if output.json {
+            let collections = try names.map { name -> CollectionStats in
+                let c = try store.configuration(name), index = try store.indexInfo(name)
+                let ivf = index.kind == "ivf"
+                return CollectionStats(
+                    name: name, count: try store.count(name), unindexed: try store.unindexedCount(name), dimension: c.dimension,
+                    metric: "\(c.metric)", index: index.kind, trained: ivf ? index.trained : nil, lists: ivf ? index.lists : nil,
+                    drift: ivf ? index.drift.map { Rounded($0, 3) } : nil)
+            }
+            printAndFlush(JSONLine.encode(Stats(collections: collections, wal_bytes: store.logBytes, last_lsn: store.lastLSN, snapshot_lsn: store.snapshotLSN)))
+        } else {
+            for name in names {
+                let c = try store.configuration(name), index = try store.indexInfo(name)
+                var kind = index.kind
+                if index.kind == "ivf" {
+                    kind += index.trained ? " (\(index.lists ?? 0) lists, drift \(format(index.drift ?? 0, 2)))" : " (searched exactly until trained)"
+                }
+                printAndFlush("\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric), index \(kind)")
+            }
+            printAndFlush("log: \(store.logBytes) bytes, last LSN \(store.lastLSN), snapshot at LSN \(store.snapshotLSN)")
+        }
+        try store.close()
+    }
+}
+
+extension String {
+    var trimmingNewline: String {
+        var s = self
+        while s.hasSuffix("\n") || s.hasSuffix("\r") { s.removeLast() }
+        return s
+    }
+}
