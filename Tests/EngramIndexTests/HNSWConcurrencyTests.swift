@@ -96,10 +96,13 @@ struct HNSWConcurrencyTests {
             let index = try HNSWIndex(dimension: d, metric: .squaredL2, configuration: HNSWConfiguration())
             let batches = Int.random(in: 0..<1000, using: &rng)
             let failure = Locked<String?>(nil)
+            let inserted = Atomic<Bool>(false)
             // Two threads insert each batch while a third searches: three
             // threads on two cores, so inserts are preempted half-linked.
             runOnThreads(2) { worker in
                 if worker == 0 {
+                    // Set however the inserts end, so the searching thread stops even if one fails.
+                    defer { inserted.store(true, ordering: .releasing) }
                     var batchRNG = SeededGenerator(seed: UInt64(batches))
                     var next = 0
                     while next < n {
@@ -114,7 +117,7 @@ struct HNSWConcurrencyTests {
                     }
                 } else {
                     var i = 0
-                    while index.count < n {
+                    while !inserted.load(ordering: .acquiring) {
                         _ = try? index.search(point(i), k: 5, efSearch: 64)
                         i += 1
                     }

@@ -424,35 +424,57 @@ struct CheckpointTests {
         #expect((error?.underlying as? PostgresError)?.kind == .connection, "\(String(describing: error?.underlying))")
         #expect(store.checkpointLSN == 0)
 
-        // Killed: the session running the checkpoint is ended while it copies.
+        // Killed: the session running the checkpoint is ended while it copies. The race is retried
+        // (with more rows to send each time) until a kill lands; the test fails if none ever does.
         let target = try PostgresCheckpointTarget(pool: db.pool)
-        let killed = Locked<Int>(0)
-        let outcome = Locked<String>("")
-        runOnThreads(2) { thread in
-            if thread == 0 {
-                do { try store.checkpoint(to: target); outcome.withLock { $0 = "committed" } } catch { outcome.withLock { $0 = "\(error)" } }
-            } else {
-                guard let admin = try? PostgresConnection() else { return }
-                for _ in 0..<2000 {
+        var total = 30_000, committed = 0, killedIn: Int?
+        for attempt in 0..<6 where killedIn == nil {
+            if attempt > 0 {
+                try store.upsert("c", (0..<5000).map { Record(id: "a\(attempt)-\($0)", vector: vs[$0]) })
+                total += 5000
+            }
+            let killed = Locked<Int>(0)
+            let outcome = Locked<String>("")
+            let adminFailure = Locked<String?>(nil)
+            runOnThreads(2) { thread in
+                if thread == 0 {
+                    do { try store.checkpoint(to: target); outcome.withLock { $0 = "committed" } } catch { outcome.withLock { $0 = "\(error)" } }
+                    return
+                }
+                let admin: PostgresConnection
+                do { admin = try PostgresConnection() } catch {
+                    adminFailure.withLock { $0 = "\(error)" }
+                    return
+                }
+                while outcome.withLock({ $0 }).isEmpty {
+                    // The COPY into the table (the first checkpoint) or into the staging table (later ones).
                     let r = try? admin.execute("""
                         SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                        WHERE application_name = \(.text(db.schema)) AND query LIKE 'COPY engram_stage%' AND state = 'active'
+                        WHERE application_name = \(db.schema) AND query LIKE 'COPY %' AND state = 'active'
                         """)
-                    if let r, r.rowCount > 0 { killed.withLock { $0 = r.rowCount }; return }
-                    if !outcome.withLock({ $0 }).isEmpty { return }
-                    usleep(500)
+                    if let r, r.rowCount > 0 {
+                        killed.withLock { $0 = r.rowCount }
+                        return
+                    }
+                    usleep(200)
                 }
             }
+            #expect(adminFailure.withLock { $0 } == nil, "the admin connection failed: \(adminFailure.withLock { $0 } ?? "")")
+            print("mid-checkpoint kill, attempt \(attempt): \(killed.withLock { $0 }) session(s) ended; the checkpoint: \(outcome.withLock { $0 })")
+            if killed.withLock({ $0 }) > 0 {
+                killedIn = attempt
+                #expect(outcome.withLock { $0 } != "committed")
+                let checkpoints = try db.pool.withConnection { try $0.execute("SELECT count(*) FROM engram_checkpoints") }.text(row: 0, column: 0)
+                #expect(checkpoints == String(committed), "a killed checkpoint must leave no trace")
+            } else if outcome.withLock({ $0 }) == "committed" {
+                committed += 1
+            }
         }
-        print("mid-checkpoint kill: \(killed.withLock { $0 }) session(s) ended; the checkpoint: \(outcome.withLock { $0 })")
-        if killed.withLock({ $0 }) > 0 {
-            #expect(outcome.withLock { $0 } != "committed")
-            #expect(try db.pool.withConnection { try $0.execute("SELECT count(*) FROM engram_checkpoints") }.text(row: 0, column: 0) == "0")
-        }
+        #expect(killedIn != nil, "no checkpoint's COPY was caught and ended in 6 attempts: the kill assertions never ran")
         // Back: the next checkpoint sends everything, and the table matches the engine.
         try store.checkpoint(to: target)
         let rows = try db.rows("c")
-        #expect(rows.count == 30_000)
+        #expect(rows.count == total)
         #expect(rows["r12345"]?.0 == vs[12345])
         #expect(store.checkpointLSN == store.lastLSN)
         try store.close()

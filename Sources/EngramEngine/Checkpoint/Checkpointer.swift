@@ -15,7 +15,7 @@ import Synchronization
 /// them too); after ``stop()`` returns, no checkpoint is running or will
 /// start.
 public final class Checkpointer: @unchecked Sendable {
-    public struct Schedule: Sendable {
+    public struct Schedule: Sendable, Equatable {
         public var intervalSeconds: Double
         public var logBytes: Int
         public var initialBackoffSeconds: Double
@@ -72,32 +72,20 @@ public final class Checkpointer: @unchecked Sendable {
 
     private func run() {
         defer { stopped.signal() }
-        var loop = LoopState(lastCheckpoint: MonotonicClock.seconds(), loggedAtLast: store?.loggedBytes.load(ordering: .relaxed) ?? 0,
-                             backoff: schedule.initialBackoffSeconds)
+        var policy = CheckpointerPolicy(schedule: schedule, now: MonotonicClock.seconds(),
+                                        logged: store?.loggedBytes.load(ordering: .relaxed) ?? 0)
         while !stopping.load(ordering: .acquiring) {
             // The store is held only during a pass, never while sleeping: a dropped store ends the loop.
-            guard pass(&loop) else { return }
-            let next = loop.retryAt ?? (loop.lastCheckpoint + schedule.intervalSeconds)
-            let pause = Swift.max(0.01, Swift.min(1, next - MonotonicClock.seconds()))
-            _ = wake.wait(timeout: .now() + pause)
+            guard pass(&policy) else { return }
+            _ = wake.wait(timeout: .now() + policy.pause(now: MonotonicClock.seconds()))
         }
     }
 
-    private struct LoopState {
-        var lastCheckpoint: Double
-        var loggedAtLast: Int
-        var backoff: Double
-        var retryAt: Double?
-    }
-
     /// Checkpoints if one is due; false once the store is gone or closed.
-    private func pass(_ loop: inout LoopState) -> Bool {
+    private func pass(_ policy: inout CheckpointerPolicy) -> Bool {
         guard let store else { return false }
-        let now = MonotonicClock.seconds()
         let logged = store.loggedBytes.load(ordering: .relaxed)
-        let due = loop.retryAt.map { now >= $0 }
-            ?? (now - loop.lastCheckpoint >= schedule.intervalSeconds || logged - loop.loggedAtLast >= schedule.logBytes)
-        guard due else { return true }
+        guard policy.isDue(now: MonotonicClock.seconds(), logged: logged) else { return true }
         let withGraphs = schedule.graphEvery > 0 && (state.withLock { $0.committed } + 1) % schedule.graphEvery == 0
         do throws(EngineError) {
             let report = try store.checkpoint(to: target, withGraphs: withGraphs)
@@ -107,10 +95,7 @@ public final class Checkpointer: @unchecked Sendable {
                 $0.lastError = nil
                 $0.lastLSN = report.lsn
             }
-            loop.lastCheckpoint = MonotonicClock.seconds()
-            loop.loggedAtLast = logged
-            loop.backoff = schedule.initialBackoffSeconds
-            loop.retryAt = nil
+            policy.succeeded(now: MonotonicClock.seconds(), logged: logged)
         } catch {
             if error.code == .closed { return false }
             state.withLock {
@@ -118,8 +103,7 @@ public final class Checkpointer: @unchecked Sendable {
                 $0.consecutiveFailures += 1
                 $0.lastError = "\(error)"
             }
-            loop.retryAt = MonotonicClock.seconds() + loop.backoff
-            loop.backoff = Swift.min(loop.backoff * 2, schedule.maxBackoffSeconds)
+            policy.failed(now: MonotonicClock.seconds())
         }
         return true
     }
