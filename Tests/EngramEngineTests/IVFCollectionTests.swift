@@ -118,11 +118,14 @@ struct IVFCollectionTests {
         let vs = Self.vectors("ivf.collection.snapshot", seed: 547, n: 600, d: d)
         let settings = IVFSettings(nlist: 8, nprobe: 8, trainingSize: 400)
         let index = try IVFCollectionIndex(dimension: d, metric: .squaredL2, settings: settings)
-        try index.insert(contentsOf: vs[0..<300].flatMap { $0 }, labels: (0..<300).map { VectorID($0) }, threads: 1)
+        // L2 vectors are prepared as they are (finite, no normalisation).
+        try vs[0..<300].flatMap { $0 }.withUnsafeBufferPointer { try index.insert(preparedRows: $0, labels: (0..<300).map { VectorID($0) }, threads: 1) }
         var rng = SeededGenerator.forTest("ivf.collection.snapshot.damage", defaultSeed: 557)
         for stage in ["pending", "trained"] {
             if stage == "trained" {
-                try index.insert(contentsOf: vs[300..<600].flatMap { $0 }, labels: (300..<600).map { VectorID($0) }, threads: 1)
+                try vs[300..<600].flatMap { $0 }.withUnsafeBufferPointer {
+                    try index.insert(preparedRows: $0, labels: (300..<600).map { VectorID($0) }, threads: 1)
+                }
                 #expect(index.isTrained)
             }
             let bytes = index.snapshot()

@@ -101,8 +101,12 @@ extension Store {
         while start < ids.count {
             let end = Swift.min(ids.count, start + slice)
             do throws(IndexError) {
-                try collection.index.insert(
-                    contentsOf: Array(rows[(start * d)..<(end * d)]), labels: (start..<end).map { VectorID($0) }, threads: threads)
+                // Prepared above, row by row: the index takes them as they are.
+                try rows.withUnsafeBufferPointer { (all) throws(IndexError) in
+                    try collection.index.insert(
+                        preparedRows: UnsafeBufferPointer(rebasing: all[(start * d)..<(end * d)]), labels: (start..<end).map { VectorID($0) },
+                        threads: threads)
+                }
             } catch {
                 throw .invalidArgument("collection '\(configuration.name)': \(error)")
             }

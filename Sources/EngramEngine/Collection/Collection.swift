@@ -263,7 +263,7 @@ final class Collection: @unchecked Sendable {
     func indexOldestBlock(threads: Int, yielding: Bool = true) throws(IndexError) -> Int? {
         if yielding && snapshotsWaiting.load(ordering: .acquiring) > 0 { return nil }
         return try indexing.withLock { (blocksIndexed) throws(IndexError) -> Int? in
-            let taken: (floats: [Float], labels: [VectorID])? = lock.withWriteLock {
+            let taken: (block: StagingBuffer.Block, floats: [Float]?, labels: [VectorID])? = lock.withWriteLock {
                 guard let block = staging.sealOldest() else { return nil }
                 let rows = block.rows { labels.placement($0) == .staged }
                 for label in block.labels {
@@ -273,13 +273,21 @@ final class Collection: @unchecked Sendable {
                     default: break
                     }
                 }
-                return rows
+                return (block, rows.floats, rows.labels)
             }
             guard let taken else { return nil }
             var failure: IndexError?
             if !taken.labels.isEmpty {
+                // The rows were prepared on their way in; a sealed block's rows do not change, so they go
+                // to the index from the block itself unless some died while staged.
                 do throws(IndexError) {
-                    try index.insert(contentsOf: taken.floats, labels: taken.labels, threads: threads)
+                    if let packed = taken.floats {
+                        try packed.withUnsafeBufferPointer { (rows) throws(IndexError) in
+                            try index.insert(preparedRows: rows, labels: taken.labels, threads: threads)
+                        }
+                    } else {
+                        try index.insert(preparedRows: taken.block.allRows, labels: taken.labels, threads: threads)
+                    }
                 } catch {
                     failure = error
                 }

@@ -12,7 +12,10 @@ import EngramIndex
 protocol CollectionIndex: AnyObject, Sendable {
     var count: Int { get }
     func contains(_ label: VectorID) -> Bool
-    func insert(contentsOf floats: [Float], labels: [VectorID], threads: Int) throws(IndexError)
+    /// Inserts rows that passed the collection's ``VectorFormat`` on their
+    /// way in (validated, normalised under cosine): no kind validates or
+    /// prepares them again.
+    func insert(preparedRows rows: UnsafeBufferPointer<Float>, labels: [VectorID], threads: Int) throws(IndexError)
     func delete(_ label: VectorID) throws(IndexError)
     func vector(_ label: VectorID) throws(IndexError) -> [Float]
     func copyVectors(_ labels: [VectorID], toRows rows: [Int], of destination: UnsafeMutablePointer<Float>) throws(IndexError)

@@ -2,8 +2,8 @@ import EngramIndex
 
 /// An HNSW graph as a collection's index.
 extension HNSWIndex: CollectionIndex {
-    func insert(contentsOf floats: [Float], labels: [VectorID], threads: Int) throws(IndexError) {
-        try insert(contentsOf: floats, labels: labels, threads: threads, progress: nil)
+    func insert(preparedRows rows: UnsafeBufferPointer<Float>, labels: [VectorID], threads: Int) throws(IndexError) {
+        try insert(preparedRows: rows, labels: labels, threads: threads, progress: nil)
     }
 
     func search(_ query: UnsafeBufferPointer<Float>, k: Int, searchEffort: Int?, filter: CandidateFilter?) throws(IndexError) -> [SearchResult] {

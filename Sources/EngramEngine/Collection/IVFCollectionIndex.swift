@@ -44,25 +44,27 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
     var count: Int { lock.withReadLock { pendingLabels.count + (ivf?.count ?? 0) } }
     func contains(_ label: VectorID) -> Bool { lock.withReadLock { pendingRow[label] != nil || ivf?.contains(label) == true } }
 
-    func insert(contentsOf floats: [Float], labels: [VectorID], threads: Int) throws(IndexError) {
+    func insert(preparedRows rows: UnsafeBufferPointer<Float>, labels: [VectorID], threads: Int) throws(IndexError) {
         let d = dimension
-        guard floats.count == labels.count * d else { throw .raggedBatch(floats: floats.count, dimension: d) }
-        let trained: IVFIndex? = try lock.withWriteLock { () throws(IndexError) -> IVFIndex? in
+        guard rows.count == labels.count * d else { throw .raggedBatch(floats: rows.count, dimension: d) }
+        let trained: IVFIndex? = lock.withWriteLock { () -> IVFIndex? in
             if let ivf { return ivf }
-            let prepared = try format.prepared(floats)
             for (i, label) in labels.enumerated() {
-                if let row = pendingRow[label] {
-                    pendingVectors.replaceSubrange((row * d)..<((row + 1) * d), with: prepared[(i * d)..<((i + 1) * d)])
+                let row = UnsafeBufferPointer(rebasing: rows[(i * d)..<((i + 1) * d)])
+                if let at = pendingRow[label] {
+                    pendingVectors.withUnsafeMutableBufferPointer { v in
+                        _ = UnsafeMutableBufferPointer(rebasing: v[(at * d)..<((at + 1) * d)]).initialize(from: row)
+                    }
                 } else {
                     pendingRow[label] = pendingLabels.count
                     pendingLabels.append(label)
-                    pendingVectors.append(contentsOf: prepared[(i * d)..<((i + 1) * d)])
+                    pendingVectors.append(contentsOf: row)
                 }
             }
             return nil
         }
         if let trained {
-            try trained.add(contentsOf: floats, labels: labels, threads: threads)
+            try trained.add(preparedRows: rows, labels: labels, threads: threads)
         } else if lock.withReadLock({ pendingLabels.count >= settings.vectorsBeforeTraining }) {
             try train(threads: threads)
         }
@@ -75,9 +77,11 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
         let n = sample.count / dimension
         let nlist = Swift.min(n, settings.nlist ?? Swift.max(1, Int((4 * Double(n).squareRoot()).rounded())))
         let index = try IVFIndex(dimension: dimension, metric: format.metric, nlist: nlist)
-        try index.train(sample, threads: threads)
+        try sample.withUnsafeBufferPointer { (rows) throws(IndexError) in _ = try index.train(preparedRows: rows, threads: threads) }
         try lock.withWriteLock { () throws(IndexError) in
-            try index.add(contentsOf: pendingVectors, labels: pendingLabels, threads: threads)
+            try pendingVectors.withUnsafeBufferPointer { (rows) throws(IndexError) in
+                try index.add(preparedRows: rows, labels: pendingLabels, threads: threads)
+            }
             ivf = index
             pendingLabels = []
             pendingVectors = []
@@ -148,8 +152,6 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
         return heap.sortedResults()
     }
 
-    /// Retrains the lists when the data has drifted (the store's
-    /// maintenance calls it); returns whether it did.
     var info: CollectionIndexInfo {
         let trained = self.trained
         return CollectionIndexInfo(kind: "ivf", trained: trained != nil, lists: trained?.nlist, drift: trained?.drift,
@@ -159,6 +161,8 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
     /// Flat lists have no deleted entries to reclaim (a delete removes the row).
     func compactIfNeeded(tombstoneFraction: Double) -> Int? { nil }
 
+    /// Retrains the lists when the data has drifted (the store's
+    /// maintenance calls it); returns whether it did.
     func retrainIfDrifted(threads: Int) throws(IndexError) -> Bool {
         guard let ivf = trained, ivf.count >= ivf.nlist, ivf.needsRetraining() else { return false }
         try ivf.retrain(threads: threads)

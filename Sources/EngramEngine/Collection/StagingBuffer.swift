@@ -71,8 +71,11 @@ final class StagingBuffer {
             labels.append(label)
         }
 
-        /// The rows whose labels `keep` accepts, packed, with their labels.
-        func rows(where keep: (VectorID) -> Bool) -> (floats: [Float], labels: [VectorID]) {
+        /// The rows whose labels `keep` accepts, with their labels: nil
+        /// floats when it accepts every row (the block's own buffer is then
+        /// the rows, no copy), else those rows packed.
+        func rows(where keep: (VectorID) -> Bool) -> (floats: [Float]?, labels: [VectorID]) {
+            guard !labels.allSatisfy(keep) else { return (nil, labels) }
             var floats = [Float]()
             var kept = [VectorID]()
             floats.reserveCapacity(count * dimension)
@@ -82,6 +85,9 @@ final class StagingBuffer {
             }
             return (floats, kept)
         }
+
+        /// The block's rows as one buffer (read-only once sealed).
+        var allRows: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: vectors, count: count * dimension) }
     }
 
     let dimension: Int

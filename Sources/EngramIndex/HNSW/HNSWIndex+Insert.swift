@@ -28,12 +28,7 @@ extension HNSWIndex {
         guard floats.count == n * dimension else {
             throw .raggedBatch(floats: floats.count, dimension: dimension)
         }
-        guard threads >= 1 && threads <= 256 else {
-            throw .invalidParameter(.threads, value: threads)
-        }
-        var seen = Set<VectorID>(minimumCapacity: n)
-        for label in labels where !seen.insert(label).inserted { throw .duplicateID(label) }
-        guard n > 0 else { return }
+        guard n > 0 else { try checkBatch(labels, threads: threads); return }
         let prepared = UnsafeMutablePointer<Float>.allocate(capacity: n * dimension)
         defer { prepared.deallocate() }
         try floats.withUnsafeBufferPointer { (all) throws(IndexError) in
@@ -43,6 +38,21 @@ extension HNSWIndex {
                     into: prepared + r * dimension, row: r)
             }
         }
+        try insert(preparedRows: UnsafeBufferPointer(start: prepared, count: n * dimension), labels: labels, threads: threads, progress: progress)
+    }
+
+    /// Inserts `labels.count` rows that already passed this index's
+    /// ``VectorFormat`` (the same dimension and metric: finite, unit length
+    /// under cosine), packed in `rows`: the engine validates and prepares a
+    /// record's vector once on its way in and hands the rows straight over.
+    package func insert(
+        preparedRows rows: UnsafeBufferPointer<Float>, labels: [VectorID], threads: Int = 1,
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) throws(IndexError) {
+        guard rows.count == labels.count * dimension else { throw .raggedBatch(floats: rows.count, dimension: dimension) }
+        try checkBatch(labels, threads: threads)
+        let n = labels.count
+        guard n > 0, let prepared = rows.baseAddress else { return }
         let (used, free) = registry.withLock { ($0.slotCount, $0.freeSlots.count) }
         let needed = used + n - free
         let current = lock.withReadLock { capacity }
@@ -51,7 +61,7 @@ extension HNSWIndex {
 
         let workers = Swift.min(threads, n)
         let next = AtomicCounter()
-        let source = SendablePointer(prepared)
+        let source = SendablePointer(UnsafeMutablePointer(mutating: prepared))
         let step = Swift.max(1, n / 100)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
@@ -73,6 +83,15 @@ extension HNSWIndex {
             return true
         }
         if due { relinkStranded() }
+    }
+
+    /// Refuses a thread count out of range and a label given twice in one batch.
+    private func checkBatch(_ labels: [VectorID], threads: Int) throws(IndexError) {
+        guard threads >= 1 && threads <= 256 else {
+            throw .invalidParameter(.threads, value: threads)
+        }
+        var seen = Set<VectorID>(minimumCapacity: labels.count)
+        for label in labels where !seen.insert(label).inserted { throw .duplicateID(label) }
     }
 
     /// Links in every live node that no layer-0 path from the entry point

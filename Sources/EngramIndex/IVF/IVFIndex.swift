@@ -92,13 +92,24 @@ public final class IVFIndex: @unchecked Sendable {
     @discardableResult
     public func train(_ vectors: [Float], iterations: Int = 10, maxPointsPerCentroid: Int = 256, seed: UInt64 = 1234, threads: Int = 1) throws(IndexError) -> KMeans.Result {
         let prepared = try format.prepared(vectors)
-        let n = prepared.count / dimension
-        guard n >= nlist else { throw .invalidParameter(.nlist, value: nlist) }
-        let (trained, ranges) = try prepared.withUnsafeBufferPointer { (p) throws(IndexError) in
-            let result = try KMeans.train(p.baseAddress!, count: n, dimension: dimension, metric: metric, configuration: .init(
-                clusters: nlist, iterations: iterations, maxPointsPerCentroid: maxPointsPerCentroid, seed: seed, threads: threads))
-            return (result, encoding == .sq8 ? ScalarQuantizer(training: p.baseAddress!, count: n, dimension: dimension) : nil)
+        return try prepared.withUnsafeBufferPointer { (p) throws(IndexError) in
+            try train(preparedRows: p, iterations: iterations, maxPointsPerCentroid: maxPointsPerCentroid, seed: seed, threads: threads)
         }
+    }
+
+    /// ``train(_:iterations:maxPointsPerCentroid:seed:threads:)`` on rows
+    /// that already passed this index's ``VectorFormat``.
+    @discardableResult
+    package func train(
+        preparedRows rows: UnsafeBufferPointer<Float>, iterations: Int = 10, maxPointsPerCentroid: Int = 256, seed: UInt64 = 1234,
+        threads: Int = 1
+    ) throws(IndexError) -> KMeans.Result {
+        guard rows.count % dimension == 0 else { throw .raggedBatch(floats: rows.count, dimension: dimension) }
+        let n = rows.count / dimension
+        guard n >= nlist, let p = rows.baseAddress else { throw .invalidParameter(.nlist, value: nlist) }
+        let trained = try KMeans.train(p, count: n, dimension: dimension, metric: metric, configuration: .init(
+            clusters: nlist, iterations: iterations, maxPointsPerCentroid: maxPointsPerCentroid, seed: seed, threads: threads))
+        let ranges = encoding == .sq8 ? ScalarQuantizer(training: p, count: n, dimension: dimension) : nil
         try lock.withWriteLock { () throws(IndexError) in
             guard location.isEmpty else { throw .invalidParameter(.nlist, value: nlist) }
             centroids = trained.centroids
@@ -114,17 +125,22 @@ public final class IVFIndex: @unchecked Sendable {
         guard vectors.count == labels.count * dimension else {
             throw .raggedBatch(floats: vectors.count, dimension: dimension)
         }
+        let prepared = try format.prepared(vectors)
+        try prepared.withUnsafeBufferPointer { (p) throws(IndexError) in try add(preparedRows: p, labels: labels, threads: threads) }
+    }
+
+    /// ``add(contentsOf:labels:threads:)`` of rows that already passed this
+    /// index's ``VectorFormat``, packed in `rows`.
+    package func add(preparedRows rows: UnsafeBufferPointer<Float>, labels: [VectorID], threads: Int = 1) throws(IndexError) {
+        guard rows.count == labels.count * dimension else { throw .raggedBatch(floats: rows.count, dimension: dimension) }
         var seen = Set<VectorID>(minimumCapacity: labels.count)
         for label in labels where !seen.insert(label).inserted { throw .duplicateID(label) }
-        let prepared = try format.prepared(vectors)
         try lock.withWriteLock { () throws(IndexError) in
             guard !centroids.isEmpty else { throw .notTrained }
-            guard !labels.isEmpty else { return }
-            let assigned = prepared.withUnsafeBufferPointer { p in
-                centroids.withUnsafeBufferPointer { c in
-                    KMeans.assign(p.baseAddress!, count: labels.count, dimension: dimension, metric: metric,
-                                  centroids: c.baseAddress!, clusters: nlist, threads: threads)
-                }
+            guard !labels.isEmpty, let rows = rows.baseAddress else { return }
+            let assigned = centroids.withUnsafeBufferPointer { c in
+                KMeans.assign(rows, count: labels.count, dimension: dimension, metric: metric,
+                              centroids: c.baseAddress!, clusters: nlist, threads: threads)
             }
             for label in labels where location[label] != nil { removeLocked(label) }
             if journal != nil { journal!.formUnion(labels) }
@@ -135,12 +151,10 @@ public final class IVFIndex: @unchecked Sendable {
             for (l, extra) in arriving.enumerated() where extra > 0 && lists[l].labels.count + extra > lists[l].labels.capacity {
                 reserve(lists[l], rows: Swift.max(lists[l].labels.count + extra, lists[l].labels.capacity * 3 / 2))
             }
-            prepared.withUnsafeBufferPointer { p in
-                for (i, label) in labels.enumerated() {
-                    let list = lists[Int(assigned[i])]
-                    location[label] = (assigned[i], Int32(list.labels.count))
-                    append(p.baseAddress! + i * dimension, label: label, to: list)
-                }
+            for (i, label) in labels.enumerated() {
+                let list = lists[Int(assigned[i])]
+                location[label] = (assigned[i], Int32(list.labels.count))
+                append(rows + i * dimension, label: label, to: list)
             }
         }
     }
