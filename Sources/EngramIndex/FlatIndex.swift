@@ -136,55 +136,20 @@ public final class FlatIndex: @unchecked Sendable {
         guard (1...SearchLimits.maxK).contains(k) else { throw .invalidK(k, maxK: SearchLimits.maxK) }
     }
 
-    /// Exact top-k of a prepared query (`stride` floats, normalised if needed).
+    /// Exact top-k of a prepared query (`stride` floats, normalised if needed), through ``ExactScan``.
     func scan(_ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?) -> [SearchResult] {
-        switch metric {
-        case .squaredL2: return scan(SquaredL2Kernel.self, query, k: k, filter: filter)
-        case .innerProduct: return scan(InnerProductKernel.self, query, k: k, filter: filter)
-        case .cosine: return scan(CosineKernel.self, query, k: k, filter: filter)
-        }
-    }
-
-    @inline(never)
-    func scan<K: DistanceKernel>(
-        _: K.Type, _ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?
-    ) -> [SearchResult] {
         var heap = TopKHeap(capacity: Swift.min(k, Swift.max(storage.count, 1)))
-        let base = UnsafePointer(storage.base)
-        let stride = storage.stride
-        let n = storage.count
+        let rows = UnsafePointer(storage.base)
         switch filter {
         case nil:
-            // Four rows per step through the batched kernel, then the rest one by one.
-            var row = base
-            var i = 0
-            while i &+ 4 <= n {
-                let d = K.distances4(query, row, row + stride, row + 2 &* stride, row + 3 &* stride, count: stride)
-                let id = VectorID(truncatingIfNeeded: i)
-                heap.consider(distance: d[0], id: id)
-                heap.consider(distance: d[1], id: id &+ 1)
-                heap.consider(distance: d[2], id: id &+ 2)
-                heap.consider(distance: d[3], id: id &+ 3)
-                row += 4 &* stride
-                i &+= 4
-            }
-            while i < n {
-                heap.consider(distance: K.distance(query, row, count: stride), id: VectorID(truncatingIfNeeded: i))
-                row += stride
-                i &+= 1
-            }
+            ExactScan.scan(metric: metric, query: query, rows: rows, count: storage.count, stride: storage.stride,
+                           labels: nil, allowed: nil, into: &heap)
         case .bitset(let bits)?:
-            bits.forEach { id in
-                guard Int(id) < n else { return }
-                heap.consider(distance: K.distance(query, base + Int(id) &* stride, count: stride), id: id)
-            }
+            ExactScan.scan(metric: metric, query: query, rows: rows, count: storage.count, stride: storage.stride,
+                           labels: nil, allowed: { bits.contains($0) }, into: &heap)
         case .predicate(let allows)?:
-            var row = base
-            for i in 0..<n {
-                let id = VectorID(truncatingIfNeeded: i)
-                if allows(id) { heap.consider(distance: K.distance(query, row, count: stride), id: id) }
-                row += stride
-            }
+            ExactScan.scan(metric: metric, query: query, rows: rows, count: storage.count, stride: storage.stride,
+                           labels: nil, allowed: allows, into: &heap)
         }
         return heap.sortedResults()
     }

@@ -47,11 +47,7 @@ extension Collection {
                 return p == .staged || (p == .inFlight && !skipping.contains(label))
             }
             let admits: (VectorID) -> Bool = allowed.map { bits in { staged($0) && bits.contains($0) } } ?? staged
-            switch configuration.metric {
-            case .squaredL2: staging.scan(SquaredL2Kernel.self, query, allowed: admits, into: &heap)
-            case .innerProduct: staging.scan(InnerProductKernel.self, query, allowed: admits, into: &heap)
-            case .cosine: staging.scan(CosineKernel.self, query, allowed: admits, into: &heap)
-            }
+            staging.scan(metric: configuration.metric, query, allowed: admits, into: &heap)
         }
     }
 

@@ -132,21 +132,18 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
             let prepared = UnsafeMutablePointer<Float>.allocate(capacity: dimension)
             defer { prepared.deallocate() }
             try format.prepare(query, into: prepared, row: 0)
-            switch format.metric {
-            case .squaredL2: return scanPending(SquaredL2Kernel.self, prepared, k: k, filter: filter)
-            case .innerProduct: return scanPending(InnerProductKernel.self, prepared, k: k, filter: filter)
-            case .cosine: return scanPending(CosineKernel.self, prepared, k: k, filter: filter)
-            }
+            return scanPending(prepared, k: k, filter: filter)
         }
     }
 
-    /// Exact search over the pending rows (lock held).
-    private func scanPending<K: DistanceKernel>(_: K.Type, _ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?) -> [SearchResult] {
+    /// Exact search over the pending rows (lock held), through ``ExactScan``.
+    private func scanPending(_ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?) -> [SearchResult] {
         var heap = TopKHeap(capacity: k)
-        let d = dimension
-        pendingVectors.withUnsafeBufferPointer { v in
-            for (row, label) in pendingLabels.enumerated() where filter?.allows(label) ?? true {
-                heap.consider(distance: K.distance(query, v.baseAddress! + row * d, count: d), id: label)
+        pendingVectors.withUnsafeBufferPointer { rows in
+            pendingLabels.withUnsafeBufferPointer { labels in
+                guard let base = rows.baseAddress else { return }
+                ExactScan.scan(metric: format.metric, query: query, rows: base, count: labels.count, stride: dimension,
+                               labels: labels, allowed: filter.map { f in { f.allows($0) } }, into: &heap)
             }
         }
         return heap.sortedResults()

@@ -130,16 +130,15 @@ final class StagingBuffer {
         blocks.removeFirst()
     }
 
-    /// Offers every row whose label `allowed` admits to `heap`.
-    func scan<K: DistanceKernel>(
-        _: K.Type, _ query: UnsafePointer<Float>, allowed: (VectorID) -> Bool, into heap: inout TopKHeap
+    /// Offers every row whose label `allowed` admits to `heap` (``ExactScan``, the metric's kernel chosen once).
+    func scan(
+        metric: Metric, _ query: UnsafePointer<Float>, allowed: (VectorID) -> Bool, into heap: inout TopKHeap
     ) {
-        for block in blocks {
-            block.labels.withUnsafeBufferPointer { labels in
-                var row = UnsafePointer(block.vectors)
-                for label in labels {
-                    if allowed(label) { heap.consider(distance: K.distance(query, row, count: dimension), id: label) }
-                    row += dimension
+        withoutActuallyEscaping(allowed) { allowed in
+            for block in blocks {
+                block.labels.withUnsafeBufferPointer { labels in
+                    ExactScan.scan(metric: metric, query: query, rows: UnsafePointer(block.vectors), count: labels.count,
+                                   stride: dimension, labels: labels, allowed: allowed, into: &heap)
                 }
             }
         }
