@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 //
-// Engram: a pure-Swift vector store engine with PostgreSQL persistence.
+// Engram: a vector store engine in Swift (liblz4 and libpq reached through system-library
+// targets) with PostgreSQL persistence.
 //
 // Modules, lowest (purest) first. A module may depend only on modules above it
 // in this list; see Docs/ARCHITECTURE.md for the map.
@@ -18,7 +19,7 @@
 //   EngramPostgres  libpq wrapper, pool, binary COPY; the engine's checkpoint target and
 //                   the restore reader (PostgreSQL + pgvector)          (network I/O)
 //   EngramTools     `engram` command implementations (bench, ...)
-//   EngramCLI       the `engram` executable (argument parsing only)
+//   EngramCLI       the `engram` executable: one file per command, shared option groups, Codable JSON
 //
 // No unsafeFlags here: the package must stay usable as a versioned dependency.
 // The AVX2/FMA build comes from scripts/toolset-x86-64-v3.json (see README).
@@ -38,6 +39,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // `swift package generate-documentation` (the DocC catalogs under Sources/*/*.docc).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .target(name: "EngramSync"),

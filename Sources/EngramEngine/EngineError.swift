@@ -7,7 +7,7 @@ import Glibc
 
 /// An error of the engine: a ``Code`` that says what kind of failure it is,
 /// a message for people, and the error underneath when there is one (the
-/// ``IndexError`` of a refused vector, the ``WALError`` of a failed log, the
+/// `IndexError` of a refused vector, the `WALError` of a failed log, the
 /// checkpoint target's own error, such as a `PostgresError` with its
 /// SQLSTATE). A failed call applies nothing.
 ///
@@ -40,7 +40,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         public static let collectionExists = Code("collectionExists")
         /// Stored bytes (the log, a snapshot, a checkpoint's rows) do not decode or do not agree.
         public static let corrupt = Code("corrupt")
-        /// The write-ahead log failed (I/O, or poisoned after a failed fsync); the underlying ``WALError`` says how.
+        /// The write-ahead log failed (I/O, or poisoned after a failed fsync); the underlying `WALError` says how.
         public static let log = Code("log")
         /// A file of the data directory other than the log (a snapshot, the CHECKPOINT file, the lock file) could not be read or written.
         public static let io = Code("io")
@@ -54,7 +54,7 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
-    /// The error this one reports, when it comes from below (``IndexError``, ``WALError``, a checkpoint target's error).
+    /// The error this one reports, when it comes from below (`IndexError`, `WALError`, a checkpoint target's error).
     public var underlying: (any Error)?
     /// ``Code/invalidVector``: the position of the refused vector in the call.
     public var record: Int?
@@ -75,9 +75,9 @@ public struct EngineError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The ``WALError`` underneath a ``Code/log`` error.
+    /// The `WALError` underneath a ``Code/log`` error.
     public var walError: WALError? { underlying as? WALError }
-    /// The ``IndexError`` underneath a ``Code/invalidVector`` error.
+    /// The `IndexError` underneath a ``Code/invalidVector`` error.
     public var indexError: IndexError? { underlying as? IndexError }
 }
 

@@ -15,7 +15,7 @@ import EngramKernels
 ///
 /// - Complexity: `consider` is O(1) when the candidate is rejected (one or
 ///   two comparisons with the root) and O(log k) when it is kept.
-public struct TopKHeap: ~Copyable {
+package struct TopKHeap: ~Copyable {
     @usableFromInline let distances: UnsafeMutablePointer<Float>
     @usableFromInline let ids: UnsafeMutablePointer<VectorID>
     @usableFromInline let capacity: Int
@@ -23,7 +23,7 @@ public struct TopKHeap: ~Copyable {
 
     /// A heap that keeps at most `capacity` entries (`capacity ≥ 1`).
     @inlinable
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         let capacity = Swift.max(1, capacity)
         self.capacity = capacity
         self.count = 0
@@ -53,7 +53,7 @@ public struct TopKHeap: ~Copyable {
 
     /// Offers a candidate; keeps it if the heap is not full or it beats the root.
     @inlinable @inline(__always)
-    public mutating func consider(distance: Float, id: VectorID) {
+    package mutating func consider(distance: Float, id: VectorID) {
         if count < capacity {
             push(distance.isNaN ? .infinity : distance, id)
         } else if distance < distances[0] || (distance == distances[0] && id < ids[0]) {
@@ -97,7 +97,7 @@ public struct TopKHeap: ~Copyable {
     }
 
     /// The kept entries, best first (ascending distance, then ascending id).
-    public func sortedResults() -> [SearchResult] {
+    package func sortedResults() -> [SearchResult] {
         var out = [SearchResult]()
         out.reserveCapacity(count)
         for i in 0..<count { out.append(SearchResult(id: ids[i], distance: distances[i])) }

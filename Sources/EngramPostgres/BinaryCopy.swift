@@ -10,35 +10,35 @@
 /// `vector` (``PgVectorCodec/binary(_:)``: int16 dimension, int16 0,
 /// float4s), `halfvec` (int16 dimension, int16 0, float2s), `jsonb` (byte 1, then the JSON text), `timestamptz`
 /// (int64 microseconds since 2000-01-01 UTC).
-public enum BinaryCopy {
+package enum BinaryCopy {
     static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
     /// Seconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
-    public static let postgresEpochOffsetSeconds: Int64 = 946_684_800
+    package static let postgresEpochOffsetSeconds: Int64 = 946_684_800
 
-    public static func int64(_ field: UnsafeRawBufferPointer) throws(PostgresError) -> Int64 {
+    package static func int64(_ field: UnsafeRawBufferPointer) throws(PostgresError) -> Int64 {
         guard field.count == 8 else { throw PostgresError(kind: .decoding, message: "an int8 field of \(field.count) bytes") }
         return Int64(bigEndian: field.loadUnaligned(as: Int64.self))
     }
 
-    public static func text(_ field: UnsafeRawBufferPointer) -> String {
+    package static func text(_ field: UnsafeRawBufferPointer) -> String {
         String(decoding: field, as: UTF8.self)
     }
 
     /// A `jsonb` field's JSON text.
-    public static func jsonb(_ field: UnsafeRawBufferPointer) throws(PostgresError) -> String {
+    package static func jsonb(_ field: UnsafeRawBufferPointer) throws(PostgresError) -> String {
         guard field.count >= 1, field[0] == 1 else { throw PostgresError(kind: .decoding, message: "a jsonb field of unknown version") }
         return String(decoding: UnsafeRawBufferPointer(rebasing: field[1...]), as: UTF8.self)
     }
 
     /// A `halfvec` field's dimension; its values, widened, go to `into`.
-    public static func halfvec(_ field: UnsafeRawBufferPointer, into: UnsafeMutablePointer<Float>, capacity: Int) throws(PostgresError) -> Int {
+    package static func halfvec(_ field: UnsafeRawBufferPointer, into: UnsafeMutablePointer<Float>, capacity: Int) throws(PostgresError) -> Int {
         try pgvector(field, type: "halfvec", bytesPerValue: 2, into: into, capacity: capacity) { field, offset in
             Float(Float16(bitPattern: UInt16(bigEndian: field.loadUnaligned(fromByteOffset: offset, as: UInt16.self))))
         }
     }
 
     /// A `vector` field's dimension; its floats go to `into` (at least that many).
-    public static func vector(_ field: UnsafeRawBufferPointer, into: UnsafeMutablePointer<Float>, capacity: Int) throws(PostgresError) -> Int {
+    package static func vector(_ field: UnsafeRawBufferPointer, into: UnsafeMutablePointer<Float>, capacity: Int) throws(PostgresError) -> Int {
         try pgvector(field, type: "vector", bytesPerValue: 4, into: into, capacity: capacity) { field, offset in
             Float(bitPattern: UInt32(bigEndian: field.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
         }
@@ -62,32 +62,32 @@ public enum BinaryCopy {
 
 /// Builds a binary `COPY ... FROM STDIN` stream row by row; ``take()``
 /// drains what is built so far, so a large copy streams in chunks.
-public struct BinaryCopyWriter {
+package struct BinaryCopyWriter {
     private var bytes: [UInt8] = []
 
-    public init() {
+    package init() {
         bytes = BinaryCopy.signature
         put32(0)
         put32(0)
     }
 
     /// The bytes built since the last take.
-    public var pendingBytes: Int { bytes.count }
+    package var pendingBytes: Int { bytes.count }
 
-    public mutating func take() -> [UInt8] {
+    package mutating func take() -> [UInt8] {
         defer { bytes.removeAll(keepingCapacity: true) }
         return bytes
     }
 
     /// Starts a row of `fields` fields; then exactly that many field calls.
-    public mutating func row(fields: Int) {
+    package mutating func row(fields: Int) {
         bytes.append(UInt8(truncatingIfNeeded: fields >> 8))
         bytes.append(UInt8(truncatingIfNeeded: fields))
     }
 
-    public mutating func null() { put32(UInt32(bitPattern: -1)) }
+    package mutating func null() { put32(UInt32(bitPattern: -1)) }
 
-    public mutating func text(_ value: String) {
+    package mutating func text(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             put32(UInt32(utf8.count))
@@ -95,13 +95,13 @@ public struct BinaryCopyWriter {
         }
     }
 
-    public mutating func int64(_ value: Int64) {
+    package mutating func int64(_ value: Int64) {
         put32(8)
         withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// A `jsonb` value from its JSON text.
-    public mutating func jsonb(_ json: String) {
+    package mutating func jsonb(_ json: String) {
         var json = json
         json.withUTF8 { utf8 in
             put32(UInt32(utf8.count + 1))
@@ -111,14 +111,14 @@ public struct BinaryCopyWriter {
     }
 
     /// A `vector` value.
-    public mutating func vector(_ values: UnsafeBufferPointer<Float>) {
+    package mutating func vector(_ values: UnsafeBufferPointer<Float>) {
         pgvector(values, bytesPerValue: 4) { out, offset, value in
             out.storeBytes(of: value.bitPattern.bigEndian, toByteOffset: offset, as: UInt32.self)
         }
     }
 
     /// A `halfvec` value: each float rounded to half precision.
-    public mutating func halfvec(_ values: UnsafeBufferPointer<Float>) {
+    package mutating func halfvec(_ values: UnsafeBufferPointer<Float>) {
         pgvector(values, bytesPerValue: 2) { out, offset, value in
             out.storeBytes(of: Float16(value).bitPattern.bigEndian, toByteOffset: offset, as: UInt16.self)
         }
@@ -144,7 +144,7 @@ public struct BinaryCopyWriter {
     }
 
     /// Ends the stream (after the last row).
-    public mutating func finish() {
+    package mutating func finish() {
         bytes.append(0xFF)
         bytes.append(0xFF)
     }
@@ -157,17 +157,17 @@ public struct BinaryCopyWriter {
 ///
 /// Invariant: `pending` holds the bytes of at most one incomplete row (or
 /// header) carried over from the previous chunk.
-public struct BinaryCopyReader {
+package struct BinaryCopyReader {
     private var pending: [UInt8] = []
     private var sawHeader = false
     /// Whether the trailer was read: the stream is complete.
-    public private(set) var finished = false
+    package private(set) var finished = false
 
-    public init() {}
+    package init() {}
 
     /// Parses what `chunk` completes, calling `row` with each row's fields
     /// (nil = NULL), valid during the call.
-    public mutating func feed(
+    package mutating func feed(
         _ chunk: UnsafeRawBufferPointer, row: ([UnsafeRawBufferPointer?]) throws -> Void
     ) throws {
         pending.append(contentsOf: chunk)

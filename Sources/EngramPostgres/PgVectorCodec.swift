@@ -6,16 +6,16 @@
 /// | binary | `int16 dim`, `int16 unused (0)`, then `dim` × `float4`, all big-endian |
 ///
 /// pgvector accepts at most 16,000 dimensions and no NaN or infinity.
-public enum PgVectorCodec {
-    public static let maxDimension = 16_000
+package enum PgVectorCodec {
+    package static let maxDimension = 16_000
 
     /// The text literal, e.g. `[1,0.5,-2]`.
-    public static func text(_ vector: [Float]) -> String {
+    package static func text(_ vector: [Float]) -> String {
         "[" + vector.map { "\($0)" }.joined(separator: ",") + "]"
     }
 
     /// The binary (`vector_recv`) form.
-    public static func binary(_ vector: [Float]) -> [UInt8] {
+    package static func binary(_ vector: [Float]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(4 + 4 * vector.count)
         let dim = UInt16(truncatingIfNeeded: vector.count)
@@ -28,7 +28,7 @@ public enum PgVectorCodec {
     }
 
     /// Decodes the text form.
-    public static func decode(text: String) throws(PostgresError) -> [Float] {
+    package static func decode(text: String) throws(PostgresError) -> [Float] {
         guard text.first == "[", text.last == "]" else {
             throw PostgresError(kind: .decoding, message: "a vector literal must be enclosed in [ ]")
         }
@@ -45,7 +45,7 @@ public enum PgVectorCodec {
     }
 
     /// Decodes the binary form; rejects a length that disagrees with the header.
-    public static func decode(binary bytes: [UInt8]) throws(PostgresError) -> [Float] {
+    package static func decode(binary bytes: [UInt8]) throws(PostgresError) -> [Float] {
         guard bytes.count >= 4 else {
             throw PostgresError(kind: .decoding, message: "a binary vector needs a 4-byte header, got \(bytes.count) bytes")
         }

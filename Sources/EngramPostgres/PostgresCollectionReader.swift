@@ -5,16 +5,16 @@ import EngramKernels
 /// Reads collections back out of PostgreSQL (``PostgresCheckpointTarget``'s
 /// tables) for `engram restore`: the registry entry, and every row streamed
 /// with binary `COPY`.
-public enum PostgresCollectionReader {
+package enum PostgresCollectionReader {
     /// A registered collection: its parameters and its table.
-    public struct Registered: Sendable {
-        public var configuration: CollectionConfiguration
-        public var table: String
-        public var vectorType: PostgresVectorType
+    package struct Registered: Sendable {
+        package var configuration: CollectionConfiguration
+        package var table: String
+        package var vectorType: PostgresVectorType
     }
 
     /// The registered collection `name`; an `.invalidArgument` error if there is none.
-    public static func configuration(_ name: String, _ db: PostgresConnection) throws -> Registered {
+    package static func configuration(_ name: String, _ db: PostgresConnection) throws -> Registered {
         let r = try db.execute("""
             SELECT table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed, vector_type,
                    index_kind, ivf_nlist, ivf_nprobe, ivf_training_size
@@ -50,14 +50,14 @@ public enum PostgresCollectionReader {
     }
 
     /// The names of every registered collection, sorted.
-    public static func collectionNames(_ db: PostgresConnection) throws -> [String] {
+    package static func collectionNames(_ db: PostgresConnection) throws -> [String] {
         let r = try db.execute("SELECT name FROM engram_collections ORDER BY name")
         return (0..<r.rowCount).compactMap { r.text(row: $0, column: 0) }
     }
 
     /// Streams every row of a registered collection to `row` (id, vector of
     /// `dimension` floats valid during the call, metadata JSON, LSN).
-    public static func rows(
+    package static func rows(
         of registered: Registered, _ db: PostgresConnection,
         _ row: (String, UnsafeBufferPointer<Float>, String, UInt64) throws -> Void
     ) throws {

@@ -5,9 +5,9 @@ import EngramKernels
 ///
 /// Built and checked by the command line (``validate()``) before anything is
 /// loaded, so a bad argument fails fast with a clear message.
-public struct BenchConfiguration: Sendable, Equatable {
+package struct BenchConfiguration: Sendable, Equatable {
     /// The index kinds `engram bench` can build.
-    public enum IndexKind: String, Sendable, CaseIterable {
+    package enum IndexKind: String, Sendable, CaseIterable {
         case flat
         case hnsw
         case ivf
@@ -15,51 +15,51 @@ public struct BenchConfiguration: Sendable, Equatable {
         case hnswSQ8 = "hnsw-sq8"
 
         /// Whether the kind is an HNSW graph (takes --m, --ef-construction and --ef-search).
-        public var isHNSW: Bool { self == .hnsw || self == .hnswSQ8 }
+        package var isHNSW: Bool { self == .hnsw || self == .hnswSQ8 }
 
         /// Whether the kind is an inverted-file index (takes --nlist and --nprobe).
-        public var isIVF: Bool { self == .ivf || self == .ivfSQ8 }
+        package var isIVF: Bool { self == .ivf || self == .ivfSQ8 }
     }
 
     /// The nprobe points swept for IVF (the harness sweeps FAISS IVFFlat over 1…64).
-    public static let defaultNprobe = [1, 2, 4, 8, 16, 32, 64]
+    package static let defaultNprobe = [1, 2, 4, 8, 16, 32, 64]
 
     /// The efSearch points `shared/harness` sweeps for its HNSW anchors.
-    public static let defaultEfSearch = [10, 20, 40, 80, 120, 200, 400]
+    package static let defaultEfSearch = [10, 20, 40, 80, 120, 200, 400]
 
-    public var basePath: String
-    public var queriesPath: String
-    public var groundTruthPath: String
+    package var basePath: String
+    package var queriesPath: String
+    package var groundTruthPath: String
     /// The name reported in `dataset` (the dataset folder's name by default).
-    public var datasetName: String
-    public var index: IndexKind = .flat
-    public var metric: Metric = .cosine
-    public var k: Int = 10
+    package var datasetName: String
+    package var index: IndexKind = .flat
+    package var metric: Metric = .cosine
+    package var k: Int = 10
     /// Values of the index's search parameter to sweep (empty: the index's default).
-    public var efSearch: [Int] = []
-    public var buildThreads: Int = 1
+    package var efSearch: [Int] = []
+    package var buildThreads: Int = 1
     /// HNSW: links per node (layer 0 keeps 2·M).
-    public var m: Int = 16
+    package var m: Int = 16
     /// HNSW: candidate list size while building.
-    public var efConstruction: Int = 200
+    package var efConstruction: Int = 200
     /// HNSW: also measure filtered search at these fractions of allowed vectors
     /// (a seeded random subset; exact filtered ground truth from the flat index).
-    public var filterSelectivities: [Double] = []
+    package var filterSelectivities: [Double] = []
     /// IVF: inverted lists (nil: 4·√n, the harness's rule).
-    public var nlist: Int?
+    package var nlist: Int?
     /// IVF: lists probed per search, swept (empty: ``defaultNprobe``).
-    public var nprobe: [Int] = []
+    package var nprobe: [Int] = []
     /// SQ8: candidates re-ranked with the full-precision vectors (0: the codes' order is the answer).
-    public var rerank: Int = 0
+    package var rerank: Int = 0
     /// hnsw-sq8: keep the float vectors beside the codes (layer 0 on codes, re-ranked with the floats)
     /// instead of codes only.
-    public var keepFloats = false
+    package var keepFloats = false
     /// Untimed queries run before each timed sweep point.
-    public var warmupQueries: Int = 200
+    package var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
-    public var maxQueries: Int?
+    package var maxQueries: Int?
 
-    public init(basePath: String, queriesPath: String, groundTruthPath: String, datasetName: String) {
+    package init(basePath: String, queriesPath: String, groundTruthPath: String, datasetName: String) {
         self.basePath = basePath
         self.queriesPath = queriesPath
         self.groundTruthPath = groundTruthPath
@@ -67,7 +67,7 @@ public struct BenchConfiguration: Sendable, Equatable {
     }
 
     /// The files of a folder laid out as `shared/harness` lays it.
-    public init(datasetDirectory dir: String) {
+    package init(datasetDirectory dir: String) {
         let trimmed = dir.hasSuffix("/") ? String(dir.dropLast()) : dir
         let name = trimmed.split(separator: "/").last.map(String.init) ?? trimmed
         self.init(
@@ -76,7 +76,7 @@ public struct BenchConfiguration: Sendable, Equatable {
     }
 
     /// Checks every parameter; throws ``BenchError/invalidArgument(_:)`` naming the first bad one.
-    public func validate() throws(BenchError) {
+    package func validate() throws(BenchError) {
         guard k >= 1 && k <= 1000 else { throw .invalidArgument("--k must be between 1 and 1000, got \(k)") }
         guard buildThreads >= 1 && buildThreads <= 256 else {
             throw .invalidArgument("--build-threads must be between 1 and 256, got \(buildThreads)")

@@ -4,14 +4,14 @@ import EngramIndex
 /// Why `engram bench` stopped. User errors (`invalidArgument`,
 /// `inconsistentFiles`) are kept apart from file errors (``DatasetError``,
 /// which separates I/O from corruption) and index errors.
-public enum BenchError: Error, Sendable, CustomStringConvertible {
+package enum BenchError: Error, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// The files do not fit together (dimensions, counts, ground-truth width).
     case inconsistentFiles(String)
     case dataset(DatasetError)
     case index(IndexError)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidArgument(let text): return text
         case .inconsistentFiles(let text): return text

@@ -3,26 +3,26 @@ import EngramEngine
 /// One measured sweep point of `engram bench`: one JSON line with `--json`.
 ///
 /// The keys match `shared/harness` result rows, so both can sit in one table.
-public struct BenchResult: Sendable, Equatable {
-    public var index: String
-    public var params: String
-    public var dataset: String
-    public var n: Int
-    public var dim: Int
-    public var metric: String
-    public var k: Int
-    public var buildThreads: Int
-    public var buildSeconds: Double
-    public var memoryBytes: Int
-    public var searchParam: String
-    public var searchValue: Int
-    public var recall: Double
-    public var nq: Int
-    public var qps: Double
-    public var latency: LatencySummary
+package struct BenchResult: Sendable, Equatable {
+    package var index: String
+    package var params: String
+    package var dataset: String
+    package var n: Int
+    package var dim: Int
+    package var metric: String
+    package var k: Int
+    package var buildThreads: Int
+    package var buildSeconds: Double
+    package var memoryBytes: Int
+    package var searchParam: String
+    package var searchValue: Int
+    package var recall: Double
+    package var nq: Int
+    package var qps: Double
+    package var latency: LatencySummary
 
     /// One JSON object (the keys `shared/harness` uses).
-    public var jsonLine: String { JSONLine.encode(Line(self)) }
+    package var jsonLine: String { JSONLine.encode(Line(self)) }
 
     /// The JSON line's fields.
     private struct Line: Encodable {

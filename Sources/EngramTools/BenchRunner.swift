@@ -12,12 +12,12 @@ import Synchronization
 /// Protocol (the same as `shared/harness`): `warmupQueries` untimed queries
 /// first, then every query in order, each timed on its own; `qps` is the
 /// number of queries over the loop's wall time.
-public struct BenchRunner {
-    public let configuration: BenchConfiguration
+package struct BenchRunner {
+    package let configuration: BenchConfiguration
     /// Receives progress lines (the command line prints them to stderr).
-    public let progress: (String) -> Void
+    package let progress: (String) -> Void
 
-    public init(configuration: BenchConfiguration, progress: @escaping (String) -> Void = { _ in }) {
+    package init(configuration: BenchConfiguration, progress: @escaping (String) -> Void = { _ in }) {
         self.configuration = configuration
         self.progress = progress
     }
@@ -29,7 +29,7 @@ public struct BenchRunner {
         var groundTruth: Int32Matrix
     }
 
-    public func run() throws(BenchError) -> [BenchResult] {
+    package func run() throws(BenchError) -> [BenchResult] {
         try configuration.validate()
         let data = try load()
         let c = configuration
@@ -306,7 +306,7 @@ public struct BenchRunner {
 }
 
 /// `value` with `decimals` decimals, for progress lines and tables.
-public func format(_ value: Double, _ decimals: Int) -> String {
+package func format(_ value: Double, _ decimals: Int) -> String {
     guard value.isFinite else { return "-" }
     var scale = 1.0
     for _ in 0..<decimals { scale *= 10 }

@@ -1,6 +1,6 @@
 /// The human-readable table `engram bench` prints on stdout.
-public enum BenchTable {
-    public static func render(_ results: [BenchResult]) -> String {
+package enum BenchTable {
+    package static func render(_ results: [BenchResult]) -> String {
         let header = ["index", "params", "search", "recall@k", "QPS", "p50 µs", "p95 µs", "p99 µs",
                       "build s", "threads", "memory MiB"]
         var rows = [header]

@@ -6,7 +6,7 @@ import EngramKernels
 /// The metric a dataset folder's `meta.json` names (`shared/harness` writes
 /// `"metric": "angular"`), so that `engram bench --dataset DIR` measures
 /// against the ground truth with the metric it was computed with.
-public enum DatasetMetric {
+package enum DatasetMetric {
     /// The names accepted, and the metric each one means.
     static let names: [String: Metric] = [
         "angular": .cosine, "cosine": .cosine,
@@ -16,7 +16,7 @@ public enum DatasetMetric {
 
     /// The metric `directory/meta.json` names, and the name as written; nil
     /// if there is no `meta.json` or it names no metric.
-    public static func named(inDirectory directory: String) throws(BenchError) -> (metric: Metric, name: String)? {
+    package static func named(inDirectory directory: String) throws(BenchError) -> (metric: Metric, name: String)? {
         let text: String?
         do { text = try DatasetMeta.text(inDirectory: directory) } catch { throw .dataset(error) }
         guard let text else { return nil }

@@ -16,39 +16,39 @@ import Glibc
 /// `writers` threads upserting at once; then the time until the graph holds
 /// everything, the log's bytes per record with and without LZ4, and the
 /// time to reopen the store by replaying the log and from a snapshot.
-public struct IngestBench: Sendable {
-    public struct Result: Sendable {
-        public var dataset: String
-        public var n: Int
-        public var dim: Int
-        public var durability: String
-        public var batch: Int
-        public var writers: Int
+package struct IngestBench: Sendable {
+    package struct Result: Sendable {
+        package var dataset: String
+        package var n: Int
+        package var dim: Int
+        package var durability: String
+        package var batch: Int
+        package var writers: Int
         /// Until the last upsert was acknowledged (durable and searchable).
-        public var seconds: Double
+        package var seconds: Double
         /// Until the background indexer had every vector in the graph.
-        public var indexedSeconds: Double
-        public var walBytes: Int
-        public var payloadBytes: Int
-        public var vectorLZ4Ratio: Double
-        public var metadataLZ4Ratio: Double
+        package var indexedSeconds: Double
+        package var walBytes: Int
+        package var payloadBytes: Int
+        package var vectorLZ4Ratio: Double
+        package var metadataLZ4Ratio: Double
         /// Reopening by replaying the whole log (records land in the staging buffer).
-        public var recoverySeconds: Double
+        package var recoverySeconds: Double
         /// Reopening from a snapshot (the saved graph is loaded, nothing rebuilt).
-        public var snapshotRecoverySeconds: Double
+        package var snapshotRecoverySeconds: Double
 
-        public var vectorsPerSecond: Double { Double(n) / seconds }
+        package var vectorsPerSecond: Double { Double(n) / seconds }
 
-        public static let tableHeader = "durability  n  dim  writers×batch  acked vectors/s  indexed s  log B/record  "
+        package static let tableHeader = "durability  n  dim  writers×batch  acked vectors/s  indexed s  log B/record  "
             + "payload B/record  LZ4 vectors  LZ4 metadata  replay s  replay s/1M  snapshot s"
 
-        public var tableLine: String {
+        package var tableLine: String {
             "\(durability)  \(n)  \(dim)  \(writers)×\(batch)  \(Int(vectorsPerSecond))  \(format(indexedSeconds, 1))  "
                 + "\(walBytes / n)  \(payloadBytes / n)  \(format(vectorLZ4Ratio, 3))  \(format(metadataLZ4Ratio, 3))  "
                 + "\(format(recoverySeconds, 3))  \(format(recoverySeconds * 1e6 / Double(n), 2))  \(format(snapshotRecoverySeconds, 3))"
         }
 
-        public var jsonLine: String { JSONLine.encode(Line(self)) }
+        package var jsonLine: String { JSONLine.encode(Line(self)) }
 
         /// The JSON line's fields.
         private struct Line: Encodable {
@@ -75,18 +75,18 @@ public struct IngestBench: Sendable {
         }
     }
 
-    public var basePath: String
-    public var datasetName: String
-    public var maxVectors: Int?
-    public var batch = 1000
-    public var writers = 4
-    public var durabilities: [GroupCommitLog.Mode] = [.fsync, .groupCommit(maxDelayMicroseconds: 200), .osBuffered]
-    public var maxUnindexed = StoreOptions().maxUnindexed
-    public var m = 16
-    public var efConstruction = 200
-    public let progress: @Sendable (String) -> Void
+    package var basePath: String
+    package var datasetName: String
+    package var maxVectors: Int?
+    package var batch = 1000
+    package var writers = 4
+    package var durabilities: [GroupCommitLog.Mode] = [.fsync, .groupCommit(maxDelayMicroseconds: 200), .osBuffered]
+    package var maxUnindexed = StoreOptions().maxUnindexed
+    package var m = 16
+    package var efConstruction = 200
+    package let progress: @Sendable (String) -> Void
 
-    public init(basePath: String, datasetName: String, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    package init(basePath: String, datasetName: String, progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.basePath = basePath
         self.datasetName = datasetName
         self.progress = progress
@@ -97,7 +97,7 @@ public struct IngestBench: Sendable {
                metadata: ["source": "bench", "row": .number(Double(r)), "kind": r % 3 == 0 ? "experience" : "task"])
     }
 
-    public func run() throws(BenchError) -> [Result] {
+    package func run() throws(BenchError) -> [Result] {
         let base: FloatMatrix
         do { base = try DatasetReader.readFloats(basePath, limit: maxVectors) } catch { throw .dataset(error) }
         guard base.rows > 0 else { throw .inconsistentFiles("\(basePath) holds no vectors") }

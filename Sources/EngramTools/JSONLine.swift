@@ -5,8 +5,8 @@ import Foundation
 /// Keys are sorted (so a line is the same from run to run) and slashes are
 /// not escaped (paths stay readable). Numbers that are measurements go
 /// through ``Rounded`` so a line does not carry 17 digits of noise.
-public enum JSONLine {
-    public static func encode<T: Encodable>(_ value: T) -> String {
+package enum JSONLine {
+    package static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
@@ -20,16 +20,16 @@ public enum JSONLine {
 
 /// A measured number written with at most `decimals` decimals; a
 /// non-finite one (JSON has no NaN) is written as null.
-public struct Rounded: Encodable, Sendable, Equatable {
-    public var value: Double
-    public var decimals: Int
+package struct Rounded: Encodable, Sendable, Equatable {
+    package var value: Double
+    package var decimals: Int
 
-    public init(_ value: Double, _ decimals: Int) {
+    package init(_ value: Double, _ decimals: Int) {
         self.value = value
         self.decimals = decimals
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         guard value.isFinite else { return try container.encodeNil() }
         var scale = 1.0

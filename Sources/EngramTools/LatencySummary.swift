@@ -1,13 +1,13 @@
 /// Percentiles of per-query latencies (nearest-rank method).
-public struct LatencySummary: Sendable, Equatable {
-    public var count: Int
-    public var meanMicroseconds: Double
-    public var p50Microseconds: Double
-    public var p95Microseconds: Double
-    public var p99Microseconds: Double
+package struct LatencySummary: Sendable, Equatable {
+    package var count: Int
+    package var meanMicroseconds: Double
+    package var p50Microseconds: Double
+    package var p95Microseconds: Double
+    package var p99Microseconds: Double
 
     /// Summarises latencies given in nanoseconds; all zero when empty.
-    public init(nanoseconds: [UInt64]) {
+    package init(nanoseconds: [UInt64]) {
         count = nanoseconds.count
         guard !nanoseconds.isEmpty else {
             meanMicroseconds = 0; p50Microseconds = 0; p95Microseconds = 0; p99Microseconds = 0

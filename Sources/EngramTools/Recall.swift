@@ -3,11 +3,11 @@ import EngramIndex
 
 /// recall@k: the mean over queries of |found top-k ∩ true top-k| / k,
 /// by id, as `shared/harness` computes it.
-public enum Recall {
+package enum Recall {
     /// - Parameters:
     ///   - found: per query, the ids returned, best first (only the first `k` count).
     ///   - groundTruth: per query, the true ids best first (at least `k` columns).
-    public static func at(_ k: Int, found: [[VectorID]], groundTruth: Int32Matrix) -> Double {
+    package static func at(_ k: Int, found: [[VectorID]], groundTruth: Int32Matrix) -> Double {
         guard k > 0, !found.isEmpty else { return 0 }
         var hits = 0
         var expected = 0

@@ -9,12 +9,12 @@ import EngramIndex
 /// (held here: a block's rows never change), or a graph row, read from the
 /// index by label. A label is reused once its version ends, so while the
 /// rows are pinned the collection sets a pinned graph label's vector aside
-/// before it ends that version (``setAside(_:from:)``, from
+/// before it ends that version (`setAside(_:from:)`, from
 /// `Collection.retire`).
 ///
 /// Invariants:
 /// - Row `i` reads as the vector the `i`-th changed record had at the
-///   capture, until ``release()``; reading after it is an error.
+///   capture, until `release()`; reading after it is an error.
 /// - A graph row's label is in `pinned` until its version ends; then its
 ///   vector is in `setAside`.
 /// - `pinned`, `setAside` and `released` change only under the owning
@@ -65,7 +65,7 @@ public final class CheckpointRows: @unchecked Sendable {
 
     /// Copies rows `rows` into `destination`, back to back (`rows.count ×
     /// dimension` floats). Throws for rows out of range, after
-    /// ``release()``, and (corruption) for a graph row the index lacks.
+    /// `release()`, and (corruption) for a graph row the index lacks.
     public func read(_ rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws(EngineError) {
         guard rows.lowerBound >= 0, rows.upperBound <= labels.count else {
             throw .invalidArgument("checkpoint rows \(rows) of \(labels.count)")

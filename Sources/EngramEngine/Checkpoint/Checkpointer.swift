@@ -111,7 +111,7 @@ public final class Checkpointer: @unchecked Sendable {
 
 extension Store {
     /// Starts checkpointing this store to `target` in the background (see
-    /// ``Checkpointer``); ``close()`` stops it. One per store: starting
+    /// ``Checkpointer``); `Store.close()` stops it. One per store: starting
     /// another stops the previous one.
     @discardableResult
     public func startCheckpointing(to target: CheckpointTarget, schedule: Checkpointer.Schedule = .init()) throws(EngineError) -> Checkpointer {

@@ -6,7 +6,7 @@ public struct CollectionIndexInfo: Sendable, Equatable {
     public var trained: Bool
     /// IVF, trained: the inverted lists.
     public var lists: Int?
-    /// IVF, trained: the list imbalance now over the imbalance at training (``IVFIndex/drift``).
+    /// IVF, trained: the list imbalance now over the imbalance at training (`IVFIndex/drift`).
     public var drift: Double?
     /// IVF: retrainings after drift since the store opened.
     public var retrainings: Int

@@ -7,9 +7,9 @@ import Synchronization
 /// An IVF collection's index (Docs/ENGINE.md, "Collections on IVF"): the
 /// vectors it is given are held and searched exactly until there are
 /// ``IVFSettings/vectorsBeforeTraining`` of them; then k-means trains the
-/// lists on them and an ``IVFIndex`` (flat lists) holds everything from then
+/// lists on them and an `IVFIndex` (flat lists) holds everything from then
 /// on. ``retrainIfDrifted(threads:)`` (the store's maintenance) retrains it
-/// when ``IVFIndex/needsRetraining(threshold:clippedThreshold:)`` says so,
+/// when `IVFIndex/needsRetraining(threshold:clippedThreshold:)` says so,
 /// while searches and writes go on.
 ///
 /// Invariants: before training every live label has one row in `pending`

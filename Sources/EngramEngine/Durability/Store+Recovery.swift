@@ -10,7 +10,7 @@ extension Store {
     /// Opens (creating if needed) the store in `directory`: loads the newest
     /// local snapshot and replays the log above it. `logger` and
     /// `metricsFactory` (default: the bootstrapped `MetricsSystem`) receive
-    /// what the store reports (``StoreTelemetry``).
+    /// what the store reports (`StoreTelemetry`).
     ///
     /// With `source` (a damaged or lost local snapshot), the local snapshots
     /// are not read: every collection is rebuilt from the source's last

@@ -91,7 +91,7 @@ extension Store {
     }
 
     /// Retrains a collection's index once its data has drifted from it
-    /// (IVF: ``IVFIndex/needsRetraining(threshold:clippedThreshold:)``);
+    /// (IVF: `IVFIndex/needsRetraining(threshold:clippedThreshold:)`);
     /// searches and writes go on meanwhile. Returns whether it retrained.
     func retrainIfDrifted(_ c: Collection) -> Bool {
         let start = engineNanoseconds()

@@ -25,8 +25,8 @@ import Glibc
 /// **Write path** (Docs/ENGINE.md). A write is validated (all or nothing)
 /// and encoded on the caller's thread, appended to the log, made durable as
 /// ``StoreOptions/durability`` says, with concurrent writers sharing fsyncs
-/// (``GroupCommitLog``), then applied to memory in log order
-/// (``ApplySequencer``) and acknowledged. Applying only updates the maps and
+/// (`GroupCommitLog`), then applied to memory in log order
+/// (`ApplySequencer`) and acknowledged. Applying only updates the maps and
 /// copies the vectors into the collection's staging buffer, which searches
 /// scan exactly; a background indexer moves staged vectors into the HNSW
 /// graph. So a write is searchable the moment it returns, and its cost is
@@ -35,8 +35,8 @@ import Glibc
 /// **Recovery.** Opening the store loads the newest local snapshot (graph,
 /// staged vectors, records) and replays the log above its LSN into the
 /// staging buffer; the indexer catches up in the background. Snapshots are
-/// written in the background as the log grows, on ``snapshot()`` and on
-/// ``close()``; each lets the log drop the segments below it.
+/// written in the background as the log grows, on `snapshot()` and on
+/// `close()`; each lets the log drop the segments below it.
 ///
 /// **Concurrency.** `Sendable`: any thread may call any method. Searches
 /// never wait for the log, for fsync or for graph inserts; they wait only

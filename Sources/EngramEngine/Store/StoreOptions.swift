@@ -6,14 +6,14 @@ import Glibc
 
 /// How a store is run. The defaults suit a production store on one machine.
 public struct StoreOptions: Sendable {
-    /// What an acknowledged write survives (``GroupCommitLog/Mode``):
+    /// What an acknowledged write survives (`GroupCommitLog/Mode`):
     /// `.fsync` (default) and `.groupCommit` survive a power loss,
     /// `.osBuffered` a crash of the process only. Concurrent writers share
     /// fsyncs in every mode.
     public var durability: GroupCommitLog.Mode = .fsync
     /// Write a local snapshot in the background once the log has grown by
     /// this many bytes since the last one (bounds recovery time). 0: never
-    /// (snapshots are then taken by ``Store/snapshot()`` and on close).
+    /// (snapshots are then taken by `Store.snapshot()` and on close).
     public var snapshotEveryLogBytes = 1 << 30
     /// A collection holds at most this many acknowledged vectors that are not
     /// yet in its graph; past it, writers index a block themselves before
@@ -33,7 +33,7 @@ public struct StoreOptions: Sendable {
     public var compactTombstoneFraction = 0.25
     /// Open a damaged log by cutting it at the first damaged record: the
     /// records after it are lost and the damaged files are kept aside
-    /// (``WriteAheadLog/Options/repair``). Off by default: damage is an error.
+    /// (`WriteAheadLog/Options/repair`). Off by default: damage is an error.
     public var repair = false
     /// Open without changing a byte of the data directory (`engram search`,
     /// `stats`, `verify`): it must exist; nothing is created, no snapshot is
