@@ -21,6 +21,18 @@ public protocol DistanceKernel {
         _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>,
         _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, count: Int
     ) -> SIMD4<Float>
+
+    /// Whether ``distance(product:queryLength:rowLength:)`` reads the squared
+    /// lengths (squared L2 only), so quantised scoring keeps them only then.
+    static var usesLengths: Bool { get }
+
+    /// The distance from the inner product of the query with a row and (when
+    /// ``usesLengths``) their squared lengths `‖q‖²` and `‖x‖²`: how scoring
+    /// on 8-bit codes turns its integer products into this metric's distance.
+    static func distance(product: Float, queryLength: Float, rowLength: Float) -> Float
+
+    /// The same for four rows at once (lane i is row i).
+    static func distances4(products: SIMD4<Float>, queryLength: Float, rowLengths: SIMD4<Float>) -> SIMD4<Float>
 }
 
 /// `Σ (a−b)²`.
@@ -41,6 +53,18 @@ public enum SquaredL2Kernel: DistanceKernel {
         _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>, count: Int
     ) -> SIMD4<Float> {
         squaredEuclidean4(query, r0, r1, r2, r3, count: count)
+    }
+
+    public static var usesLengths: Bool { true }
+
+    @inlinable @inline(__always)
+    public static func distance(product: Float, queryLength: Float, rowLength: Float) -> Float {
+        queryLength - 2 * product + rowLength
+    }
+
+    @inlinable @inline(__always)
+    public static func distances4(products: SIMD4<Float>, queryLength: Float, rowLengths: SIMD4<Float>) -> SIMD4<Float> {
+        SIMD4(repeating: queryLength) - 2 * products + rowLengths
     }
 }
 
@@ -63,6 +87,14 @@ public enum InnerProductKernel: DistanceKernel {
     ) -> SIMD4<Float> {
         -innerProduct4(query, r0, r1, r2, r3, count: count)
     }
+
+    public static var usesLengths: Bool { false }
+
+    @inlinable @inline(__always)
+    public static func distance(product: Float, queryLength: Float, rowLength: Float) -> Float { -product }
+
+    @inlinable @inline(__always)
+    public static func distances4(products: SIMD4<Float>, queryLength: Float, rowLengths: SIMD4<Float>) -> SIMD4<Float> { -products }
 }
 
 /// `1 − Σ a·b`, for vectors already normalised to unit length.
@@ -84,6 +116,14 @@ public enum CosineKernel: DistanceKernel {
     ) -> SIMD4<Float> {
         1 - innerProduct4(query, r0, r1, r2, r3, count: count)
     }
+
+    public static var usesLengths: Bool { false }
+
+    @inlinable @inline(__always)
+    public static func distance(product: Float, queryLength: Float, rowLength: Float) -> Float { 1 - product }
+
+    @inlinable @inline(__always)
+    public static func distances4(products: SIMD4<Float>, queryLength: Float, rowLengths: SIMD4<Float>) -> SIMD4<Float> { 1 - products }
 }
 
 extension Metric {

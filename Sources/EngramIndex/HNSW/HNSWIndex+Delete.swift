@@ -35,13 +35,7 @@ extension HNSWIndex {
     /// fresh search from the entry point. Takes the exclusive lock.
     @discardableResult
     public func compact() -> HNSWCompactionReport {
-        lock.withWriteLock {
-            switch metric {
-            case .squaredL2: return compact(SquaredL2Kernel.self)
-            case .innerProduct: return compact(InnerProductKernel.self)
-            case .cosine: return compact(CosineKernel.self)
-            }
-        }
+        lock.withWriteLock { kernels.compact(self) }
     }
 
     func compact<K: DistanceKernel>(_ kernel: K.Type) -> HNSWCompactionReport {
@@ -241,7 +235,7 @@ extension HNSWIndex {
         scratch: SearchScratch, restricted: Bool
     ) {
         if let codes = codesOnly {
-            withCodeScorer(codes, query: base) {
+            withCodeScorer(K.self, codes, query: base) {
                 searchLayer(scoring: $0, entry: entry, entryDistance: entryDistance, ef: ef, level: level,
                             scratch: scratch, filter: nil, restricted: restricted, slots: capacity)
             }
@@ -256,7 +250,7 @@ extension HNSWIndex {
         _ kernel: K.Type, from query: UnsafePointer<Float>, entry: UInt32, top: Int, ef: Int, scratch: SearchScratch
     ) {
         if let codes = codesOnly {
-            withCodeScorer(codes, query: query) {
+            withCodeScorer(K.self, codes, query: query) {
                 descendThenSearch(scoring: $0, entry: entry, top: top, ef: ef, filter: nil, restricted: false, slots: capacity, scratch: scratch)
             }
         } else {

@@ -101,13 +101,7 @@ extension HNSWIndex {
     @discardableResult
     public func relinkStranded() -> Int {
         guard !lock.withReadLock({ unreachableFromEntry() }).isEmpty else { return 0 }
-        return lock.withWriteLock {
-            switch metric {
-            case .squaredL2: return relinkUnreachable(SquaredL2Kernel.self)
-            case .innerProduct: return relinkUnreachable(InnerProductKernel.self)
-            case .cosine: return relinkUnreachable(CosineKernel.self)
-            }
-        }
+        return lock.withWriteLock { kernels.relinkUnreachable(self) }
     }
 
     /// Inserts one validated, prepared vector, growing the storage if needed.
@@ -202,13 +196,7 @@ extension HNSWIndex {
 
     /// Connects a filled slot whose vector is `query` into the graph.
     func link(_ slot: UInt32, query: UnsafePointer<Float>, level: Int, entry: UInt32, top: Int) {
-        withScratch { scratch in
-            switch metric {
-            case .squaredL2: link(SquaredL2Kernel.self, slot, query: query, level: level, entry: entry, top: top, scratch: scratch)
-            case .innerProduct: link(InnerProductKernel.self, slot, query: query, level: level, entry: entry, top: top, scratch: scratch)
-            case .cosine: link(CosineKernel.self, slot, query: query, level: level, entry: entry, top: top, scratch: scratch)
-            }
-        }
+        withScratch { scratch in kernels.link(self, slot, query, level, entry, top, scratch) }
     }
 
     @inline(never)
@@ -216,7 +204,7 @@ extension HNSWIndex {
         _ kernel: K.Type, _ slot: UInt32, query: UnsafePointer<Float>, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
     ) {
         if let codes = codesOnly {
-            withCodeScorer(codes, query: query) { link(kernel, scoring: $0, slot, level: level, entry: entry, top: top, scratch: scratch) }
+            withCodeScorer(K.self, codes, query: query) { link(kernel, scoring: $0, slot, level: level, entry: entry, top: top, scratch: scratch) }
         } else {
             link(kernel, scoring: FloatScorer<K>(query: query, view: view), slot, level: level, entry: entry, top: top, scratch: scratch)
         }

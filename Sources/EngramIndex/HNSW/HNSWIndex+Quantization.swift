@@ -112,13 +112,14 @@ extension HNSWIndex {
     }
 
     /// Runs `body` with a scorer of `query` against the codes.
-    func withCodeScorer<R>(_ codes: HNSWQuantization, query: UnsafePointer<Float>, _ body: (CodeScorer) -> R) -> R {
+    func withCodeScorer<K: DistanceKernel, R>(
+        _ kernel: K.Type, _ codes: HNSWQuantization, query: UnsafePointer<Float>, _ body: (CodeScorer<K>) -> R
+    ) -> R {
         let weights = codes.quantizer.weights(for: query)
-        let queryLength = metric == .squaredL2 ? innerProduct(query, query, count: dimension) : 0
+        let queryLength = K.usesLengths ? innerProduct(query, query, count: dimension) : 0
         return weights.weights.withUnsafeBufferPointer { w in
-            body(CodeScorer(codes: codes.codes, lengths: codes.lengths.map { UnsafePointer($0) }, dimension: dimension,
-                            weights: w.baseAddress!, constant: weights.constant, scale: weights.scale,
-                            queryLength: queryLength, metric: metric))
+            body(CodeScorer<K>(codes: codes.codes, lengths: codes.lengths.map { UnsafePointer($0) }, dimension: dimension,
+                               weights: w.baseAddress!, constant: weights.constant, scale: weights.scale, queryLength: queryLength))
         }
     }
 
@@ -181,7 +182,7 @@ extension HNSWIndex {
         filter: CandidateFilter?, restricted: Bool, slots: Int
     ) -> [SearchResult] {
         let query = UnsafePointer(scratch.query)
-        withCodeScorer(codes, query: query) { scorer in
+        withCodeScorer(K.self, codes, query: query) { scorer in
             searchLayer(scoring: scorer, entry: entry, entryDistance: scorer.distance(entry), ef: ef, level: 0,
                         scratch: scratch, filter: filter, restricted: restricted, slots: slots)
         }
@@ -223,11 +224,7 @@ extension HNSWIndex {
         for c in candidates {
             let distance: Float
             if let v = fullPrecision(c.id) {
-                switch metric {
-                case .squaredL2: distance = SquaredL2Kernel.distance(prepared, v, count: dimension)
-                case .innerProduct: distance = InnerProductKernel.distance(prepared, v, count: dimension)
-                case .cosine: distance = CosineKernel.distance(prepared, v, count: dimension)
-                }
+                distance = kernels.distance(prepared, v, dimension)
             } else {
                 distance = c.distance
             }

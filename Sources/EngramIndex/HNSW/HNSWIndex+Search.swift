@@ -52,11 +52,7 @@ extension HNSWIndex {
         return try lock.withReadLock { () throws(IndexError) -> HNSWSearchOutcome in
             try withScratch { (scratch) throws(IndexError) -> HNSWSearchOutcome in
                 try format.prepare(query, into: scratch.query, row: 0)
-                switch metric {
-                case .squaredL2: return plannedSearch(SquaredL2Kernel.self, scratch, k: k, ef: ef, filter: filter)
-                case .innerProduct: return plannedSearch(InnerProductKernel.self, scratch, k: k, ef: ef, filter: filter)
-                case .cosine: return plannedSearch(CosineKernel.self, scratch, k: k, ef: ef, filter: filter)
-                }
+                return kernels.search(self, scratch, k, ef, filter)
             }
         }
     }
@@ -123,7 +119,7 @@ extension HNSWIndex {
         _: K.Type, _ query: UnsafePointer<Float>, k: Int, filter: CandidateFilter?, slots: Int
     ) -> [SearchResult] {
         if let codes = codesOnly {
-            return withCodeScorer(codes, query: query) { exactScan(scoring: $0, k: k, filter: filter, slots: slots) }
+            return withCodeScorer(K.self, codes, query: query) { exactScan(scoring: $0, k: k, filter: filter, slots: slots) }
         }
         return exactScan(scoring: FloatScorer<K>(query: query, view: view), k: k, filter: filter, slots: slots)
     }
@@ -183,7 +179,7 @@ extension HNSWIndex {
         let restricted = filter != nil || registry.withLock { $0.tombstoneCount } > 0
         if let codes = codesOnly {
             // Codes only: every layer on the codes, and the distances the codes give.
-            return withCodeScorer(codes, query: query) {
+            return withCodeScorer(K.self, codes, query: query) {
                 graphSearch(scoring: $0, entry: entry, top: top, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots, scratch: scratch)
             }
         }

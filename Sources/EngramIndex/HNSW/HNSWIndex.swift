@@ -70,6 +70,8 @@ public final class HNSWIndex: @unchecked Sendable {
     /// HNSW-SQ8's codes, once ``quantize()`` has run (set and resized under the exclusive lock).
     var quantization: HNSWQuantization?
 
+    /// The metric's kernel, bound once (``HNSWKernelCalls``).
+    let kernels: HNSWKernelCalls
     let lock = ReadWriteLock()
     let registry: Locked<Registry>
     /// Held for the whole insert of a node that raises the top level.
@@ -105,6 +107,7 @@ public final class HNSWIndex: @unchecked Sendable {
     ) throws(IndexError) {
         try configuration.validate()
         self.format = try VectorFormat(dimension: dimension, metric: metric)
+        kernels = HNSWKernelCalls(metric)
         self.configuration = configuration
         maxM = configuration.m
         maxM0 = 2 * configuration.m

@@ -30,7 +30,7 @@ struct FloatScorer<K: DistanceKernel>: SlotScorer {
 /// Invariant: `codes` holds `dimension` bytes per slot, `lengths` one
 /// `‖x̂‖²` per slot under squared L2 (nil otherwise), and `weights`
 /// `dimension` entries, all alive while the scorer is used.
-struct CodeScorer: SlotScorer {
+struct CodeScorer<K: DistanceKernel>: SlotScorer {
     let codes: UnsafePointer<UInt8>
     let lengths: UnsafePointer<Float>?
     let dimension: Int
@@ -38,29 +38,20 @@ struct CodeScorer: SlotScorer {
     let constant: Float
     let scale: Float
     let queryLength: Float
-    let metric: Metric
 
     @inline(__always)
     func distance(_ slot: UInt32) -> Float {
         let product = constant + scale * Float(codeDotProduct(codes + Int(slot) &* dimension, weights, count: dimension))
-        switch metric {
-        case .squaredL2: return queryLength - 2 * product + lengths.unsafelyUnwrapped[Int(slot)]
-        case .innerProduct: return -product
-        case .cosine: return 1 - product
-        }
+        return K.distance(product: product, queryLength: queryLength, rowLength: K.usesLengths ? lengths.unsafelyUnwrapped[Int(slot)] : 0)
     }
 
     @inline(__always)
     func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float> {
         let dots = codeDotProduct4(codes + Int(a) &* dimension, codes + Int(b) &* dimension, codes + Int(c) &* dimension,
                                    codes + Int(d) &* dimension, weights, count: dimension)
-        let product = SIMD4(repeating: constant) + SIMD4(repeating: scale) * SIMD4<Float>(dots)
-        switch metric {
-        case .squaredL2:
-            let l = lengths.unsafelyUnwrapped
-            return SIMD4(repeating: queryLength) - 2 * product + SIMD4(l[Int(a)], l[Int(b)], l[Int(c)], l[Int(d)])
-        case .innerProduct: return -product
-        case .cosine: return 1 - product
-        }
+        let products = SIMD4(repeating: constant) + SIMD4(repeating: scale) * SIMD4<Float>(dots)
+        guard K.usesLengths else { return K.distances4(products: products, queryLength: queryLength, rowLengths: .zero) }
+        let l = lengths.unsafelyUnwrapped
+        return K.distances4(products: products, queryLength: queryLength, rowLengths: SIMD4(l[Int(a)], l[Int(b)], l[Int(c)], l[Int(d)]))
     }
 }

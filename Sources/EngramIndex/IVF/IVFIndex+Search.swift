@@ -31,15 +31,23 @@ extension IVFIndex {
         try format.prepare(query, into: prepared, row: 0)
         return try lock.withReadLock { () throws(IndexError) -> [SearchResult] in
             guard !centroids.isEmpty else { throw .notTrained }
-            switch metric {
-            case .squaredL2: return search(SquaredL2Kernel.self, prepared, k: k, nprobe: nprobe, filter: filter, rerank: rerank, fullPrecision: fullPrecision)
-            case .innerProduct: return search(InnerProductKernel.self, prepared, k: k, nprobe: nprobe, filter: filter, rerank: rerank, fullPrecision: fullPrecision)
-            case .cosine: return search(CosineKernel.self, prepared, k: k, nprobe: nprobe, filter: filter, rerank: rerank, fullPrecision: fullPrecision)
-            }
+            return searchWithKernel(self, prepared, k, nprobe, filter, rerank, fullPrecision)
         }
     }
 
     /// The search, with the read lock held and the kernel fixed.
+    /// The search specialised for the metric's kernel: chosen once, when the index is made.
+    typealias KernelSearch = (IVFIndex, UnsafePointer<Float>, _ k: Int, _ nprobe: Int, CandidateFilter?, _ rerank: Int,
+                              ((VectorID) -> UnsafePointer<Float>?)?) -> [SearchResult]
+
+    static func kernelSearch(_ metric: Metric) -> KernelSearch {
+        switch metric {
+        case .squaredL2: return { $0.search(SquaredL2Kernel.self, $1, k: $2, nprobe: $3, filter: $4, rerank: $5, fullPrecision: $6) }
+        case .innerProduct: return { $0.search(InnerProductKernel.self, $1, k: $2, nprobe: $3, filter: $4, rerank: $5, fullPrecision: $6) }
+        case .cosine: return { $0.search(CosineKernel.self, $1, k: $2, nprobe: $3, filter: $4, rerank: $5, fullPrecision: $6) }
+        }
+    }
+
     private func search<K: DistanceKernel>(
         _: K.Type, _ query: UnsafePointer<Float>, k: Int, nprobe: Int, filter: CandidateFilter?,
         rerank: Int, fullPrecision: ((VectorID) -> UnsafePointer<Float>?)?
@@ -72,9 +80,9 @@ extension IVFIndex {
                         list.squaredLengths.withUnsafeBufferPointer { lengths in
                             weights.weights.withUnsafeBufferPointer { w in
                                 guard let rows = codes.baseAddress else { return }
-                                let scorer = CodeScorer(codes: rows, lengths: metric == .squaredL2 ? lengths.baseAddress : nil, dimension: d,
-                                                        weights: w.baseAddress!, constant: weights.constant, scale: weights.scale,
-                                                        queryLength: queryLength, metric: metric)
+                                let scorer = CodeScorer<K>(codes: rows, lengths: K.usesLengths ? lengths.baseAddress : nil, dimension: d,
+                                                           weights: w.baseAddress!, constant: weights.constant, scale: weights.scale,
+                                                           queryLength: queryLength)
                                 for (r, label) in labels.enumerated() where filter?.allows(label) ?? true {
                                     heap.consider(distance: scorer.distance(UInt32(r)), id: label)
                                     admitted += 1

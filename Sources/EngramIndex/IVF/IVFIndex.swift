@@ -37,6 +37,8 @@ public final class IVFIndex: @unchecked Sendable {
 
     public let format: VectorFormat
     public let nlist: Int
+    /// The search bound to the metric's kernel once, here (``kernelSearch(_:)``).
+    let searchWithKernel: KernelSearch
     public let encoding: Encoding
     public var dimension: Int { format.dimension }
     public var metric: Metric { format.metric }
@@ -66,6 +68,7 @@ public final class IVFIndex: @unchecked Sendable {
 
     public init(dimension: Int, metric: Metric, nlist: Int, encoding: Encoding = .flat) throws(IndexError) {
         format = try VectorFormat(dimension: dimension, metric: metric)
+        searchWithKernel = Self.kernelSearch(metric)
         guard (1...1_000_000).contains(nlist) else { throw .invalidParameter(.nlist, value: nlist) }
         self.nlist = nlist
         self.encoding = encoding
