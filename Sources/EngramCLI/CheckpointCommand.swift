@@ -1,12 +1,8 @@
 import ArgumentParser
 import EngramEngine
 import EngramPostgres
-import EngramSync
 import EngramTools
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Seconds as people read them (two decimals).
 func seconds(_ value: Double) -> String { format(value, 2) }

@@ -1,9 +1,6 @@
 import ArgumentParser
-import EngramDatasets
 import EngramEngine
-import EngramMetadata
 import EngramTools
-import EngramWAL
 
 #if canImport(Glibc)
 import Glibc

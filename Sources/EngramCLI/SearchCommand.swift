@@ -3,7 +3,6 @@ import EngramDatasets
 import EngramEngine
 import EngramMetadata
 import EngramTools
-import EngramWAL
 
 #if canImport(Glibc)
 import Glibc

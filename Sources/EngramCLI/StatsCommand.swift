@@ -1,13 +1,7 @@
 import ArgumentParser
-import EngramDatasets
 import EngramEngine
-import EngramMetadata
 import EngramTools
-import EngramWAL
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `engram stats`: what a data directory holds.
 struct StatsCommand: ParsableCommand {

@@ -1,12 +1,8 @@
 import ArgumentParser
 import EngramEngine
 import EngramPostgres
-import EngramSync
 import EngramTools
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `engram verify`: compare the engine with PostgreSQL, id by id.
 struct VerifyCommand: ParsableCommand {
