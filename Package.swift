@@ -11,6 +11,7 @@
 //   EngramKernels   distance kernels and the metric contract           (no I/O)
 //   EngramIndex     flat and HNSW indexes, heaps, filters, snapshots   (no I/O)
 //   EngramMetadata  metadata values, their codec and JSON, filters, the metadata index (no I/O)
+//   EngramText      tokenizer, English stemmer and stop words, the BM25 text index (no I/O)
 //   EngramDatasets  TEXMEX .fvecs/.ivecs and BigANN .fbin/.ibin files  (file I/O)
 //   CLZ4            system library: liblz4 (Debian liblz4-dev)
 //   EngramWAL       write-ahead log segments and records, LZ4-compressed (file I/O)
@@ -48,6 +49,7 @@ let package = Package(
         .target(name: "EngramKernels"),
         .target(name: "EngramIndex", dependencies: ["EngramKernels", "EngramChecksum", "EngramSync"]),
         .target(name: "EngramMetadata", dependencies: ["EngramIndex"]),
+        .target(name: "EngramText"),
         .target(name: "EngramDatasets"),
         .systemLibrary(
             name: "CLibPQ",
@@ -106,6 +108,7 @@ let package = Package(
             dependencies: ["EngramIndex", "EngramKernels", "EngramSync", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramMetadataTests", dependencies: ["EngramMetadata", "EngramIndex", "EngramTestSupport"]),
+        .testTarget(name: "EngramTextTests", dependencies: ["EngramText", "EngramTestSupport"]),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
         .testTarget(
             name: "EngramEngineTests",

@@ -22,8 +22,14 @@ public enum GoldenFiles {
     public static func exists(_ name: String) -> Bool { access(path(name), F_OK) == 0 }
 
     /// The bytes of a golden file, or nil.
-    public static func read(_ name: String) -> [UInt8]? {
-        guard let f = fopen(path(name), "rb") else { return nil }
+    public static func read(_ name: String) -> [UInt8]? { readBytes(path(name)) }
+
+    /// A file's text (UTF-8), or nil.
+    public static func readFile(_ path: String) -> String? { readBytes(path).map { String(decoding: $0, as: UTF8.self) } }
+
+    /// A file's bytes, or nil.
+    public static func readBytes(_ path: String) -> [UInt8]? {
+        guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
         var out = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
