@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "EngramKernels"),
         .target(name: "EngramIndex", dependencies: ["EngramKernels", "EngramChecksum", "EngramSync"]),
         .target(name: "EngramMetadata", dependencies: ["EngramIndex"]),
-        .target(name: "EngramText"),
+        .target(name: "EngramText", dependencies: ["EngramIndex", "EngramSync"]),
         .target(name: "EngramDatasets"),
         .systemLibrary(
             name: "CLibPQ",
@@ -108,7 +108,7 @@ let package = Package(
             dependencies: ["EngramIndex", "EngramKernels", "EngramSync", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramMetadataTests", dependencies: ["EngramMetadata", "EngramIndex", "EngramTestSupport"]),
-        .testTarget(name: "EngramTextTests", dependencies: ["EngramText", "EngramTestSupport"]),
+        .testTarget(name: "EngramTextTests", dependencies: ["EngramText", "EngramIndex", "EngramTestSupport"]),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
         .testTarget(
             name: "EngramEngineTests",
