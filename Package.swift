@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "EngramKernels"),
         .target(name: "EngramIndex", dependencies: ["EngramKernels", "EngramChecksum", "EngramSync"]),
         .target(name: "EngramMetadata", dependencies: ["EngramIndex"]),
-        .target(name: "EngramText", dependencies: ["EngramIndex", "EngramSync"]),
+        .target(name: "EngramText", dependencies: ["EngramChecksum", "EngramIndex", "EngramSync"]),
         .target(name: "EngramDatasets"),
         .systemLibrary(
             name: "CLibPQ",

@@ -75,6 +75,8 @@ public final class TextIndex: @unchecked Sendable {
     private var labelOfDoc: [VectorID] = []
     private var lengthOfDoc: [UInt32] = []
     private var termsOfDoc: [[Int32]] = []
+    /// Each document's term frequencies, parallel to `termsOfDoc`.
+    private var frequenciesOfDoc: [[UInt32]] = []
     private var alive: [Bool] = []
     private var docOfLabel: [VectorID: UInt32] = [:]
     private var totalLength = 0
@@ -121,6 +123,7 @@ public final class TextIndex: @unchecked Sendable {
             labelOfDoc.append(label)
             lengthOfDoc.append(length)
             termsOfDoc.append(ids)
+            frequenciesOfDoc.append(ids.map { frequency[$0] ?? 0 })
             alive.append(true)
             docOfLabel[label] = doc
             totalLength += documentTerms.count
@@ -139,6 +142,7 @@ public final class TextIndex: @unchecked Sendable {
         totalLength -= Int(lengthOfDoc[Int(doc)])
         for id in termsOfDoc[Int(doc)] { postings[Int(id)].documentFrequency -= 1 }
         termsOfDoc[Int(doc)] = []
+        frequenciesOfDoc[Int(doc)] = []
         if labelOfDoc.count - docOfLabel.count > Swift.max(docOfLabel.count, 1024) { compactLocked() }
     }
 
@@ -149,13 +153,14 @@ public final class TextIndex: @unchecked Sendable {
 
     private func compactLocked() {
         var newID = [UInt32](repeating: .max, count: labelOfDoc.count)
-        var labels = [VectorID](), lengths = [UInt32](), termLists = [[Int32]](), live = [Bool]()
+        var labels = [VectorID](), lengths = [UInt32](), termLists = [[Int32]](), frequencyLists = [[UInt32]](), live = [Bool]()
         var shortest = UInt32.max
         for doc in labelOfDoc.indices where alive[doc] {
             newID[doc] = UInt32(truncatingIfNeeded: labels.count)
             labels.append(labelOfDoc[doc])
             lengths.append(lengthOfDoc[doc])
             termLists.append(termsOfDoc[doc])
+            frequencyLists.append(frequenciesOfDoc[doc])
             live.append(true)
             shortest = Swift.min(shortest, lengthOfDoc[doc])
         }
@@ -174,10 +179,23 @@ public final class TextIndex: @unchecked Sendable {
         labelOfDoc = labels
         lengthOfDoc = lengths
         termsOfDoc = termLists
+        frequenciesOfDoc = frequencyLists
         alive = live
         for (doc, label) in labels.enumerated() { docOfLabel[label] = UInt32(truncatingIfNeeded: doc) }
         shortestLength = shortest
     }
+
+    /// The live documents in id order: label and (term id, frequency) pairs (for the snapshot).
+    func exportDocuments() -> [(label: VectorID, terms: [(Int32, UInt32)])] {
+        lock.withReadLock {
+            labelOfDoc.indices.filter { alive[$0] }.map { doc in
+                (labelOfDoc[doc], Array(zip(termsOfDoc[doc], frequenciesOfDoc[doc])))
+            }
+        }
+    }
+
+    /// The term of `id` (lock held by the caller or not needed: terms only grow).
+    func termName(_ id: Int32) -> String { lock.withReadLock { terms[Int(id)] } }
 
     // MARK: - Search
 

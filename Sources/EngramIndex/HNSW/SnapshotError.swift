@@ -21,4 +21,11 @@ public struct SnapshotError: Error, Equatable, Sendable, CustomStringConvertible
     public var reason: String
 
     public var description: String { "index snapshot \(kind.rawValue) at byte \(offset): \(reason)" }
+
+    /// For every module's snapshot readers (the indexes here, the text index).
+    package init(kind: Kind, offset: Int, reason: String) {
+        self.kind = kind
+        self.offset = offset
+        self.reason = reason
+    }
 }
