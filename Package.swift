@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramChecksum", "EngramSync"]),
         .target(
             name: "EngramTools",
-            dependencies: ["EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramEngine", "EngramSync", "EngramWAL"]
+            dependencies: ["EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramEngine", "EngramSync", "EngramText", "EngramWAL"]
         ),
         .executableTarget(
             name: "EngramCLI",
@@ -83,6 +83,7 @@ let package = Package(
                 "EngramMetadata",
                 "EngramDatasets",
                 "EngramSync",
+                "EngramText",
                 "EngramWAL",
                 "EngramPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

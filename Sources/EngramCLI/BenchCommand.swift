@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngramKernels
+import EngramText
 import EngramTools
 import EngramWAL
 
@@ -86,6 +87,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Measure ingest through the full engine (log + index) instead of search: vectors/s per durability mode, log bytes per record, recovery time. Uses --dataset or --base.")
     var ingest = false
 
+    @Option(name: .customLong("text-set"), help: "Measure the BM25 text index on a retrieval set made by scripts/make-text-set.py (corpus.jsonl, queries.txt): build time and queries one at a time on one thread.")
+    var textSet: String?
+
+    @Option(name: .customLong("results"), help: "--text-set: write each query's ranking (top 100) to this file as JSON lines, for scripts/eval-text.py.")
+    var results: String?
+
     @Option(name: .customLong("ingest-batch"), help: "Records per upsert call in --ingest.")
     var ingestBatch: Int = 1000
 
@@ -138,6 +145,32 @@ struct BenchCommand: ParsableCommand {
         if let json, let file = fopen(json, "a") {
             defer { fclose(file) }
             for r in results { fputs(r.jsonLine + "\n", file) }
+        }
+    }
+
+    func runText(_ directory: String) throws {
+        let bench = TextBench(directory: directory) { line in printToStandardError("engram bench: \(line)") }
+        let (result, rankings): (TextBench.Result, [[TextIndex.Hit]])
+        do { (result, rankings) = try bench.run() } catch {
+            printToStandardError("engram bench: error: \(error)")
+            throw ExitCode(2)
+        }
+        print("text index: \(result.documents) documents, \(result.terms) terms, built in \(format(result.buildSeconds, 3)) s; "
+              + "\(result.queries) queries: \(format(result.qps, 1)) QPS, p50 \(format(result.latency.p50Microseconds, 1)) µs, "
+              + "p99 \(format(result.latency.p99Microseconds, 1)) µs")
+        if let json {
+            guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
+            defer { fclose(file) }
+            fputs(result.jsonLine + "\n", file)
+        }
+        if let results {
+            guard let file = fopen(results, "w") else { throw ValidationError("cannot open \(results) for writing") }
+            defer { fclose(file) }
+            struct Ranked: Encodable { var id: UInt32; var score: Double }
+            struct Line: Encodable { var query: Int; var hits: [Ranked] }
+            for (q, hits) in rankings.enumerated() {
+                fputs(JSONLine.encode(Line(query: q, hits: hits.map { Ranked(id: $0.label, score: $0.score) })) + "\n", file)
+            }
         }
     }
 
@@ -194,7 +227,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if ingest { return }
+        if ingest || textSet != nil { return }
         do {
             try makeConfiguration().validate()
         } catch let error as BenchError {
@@ -204,6 +237,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if ingest { return try runIngest() }
+        if let textSet { return try runText(textSet) }
         let configuration = try makeConfiguration()
         if let named = try datasetMetric() {
             printToStandardError("engram bench: metric \(named.metric), as the dataset's meta.json names it (\"\(named.name)\")")
