@@ -266,59 +266,95 @@ public final class TextIndex: @unchecked Sendable {
         }
     }
 
-    private func wand(_ query: [QueryTerm], _ scoring: Scoring, k: Int, filter: CandidateFilter?) -> [Hit] {
-        var heap = ScoreHeap(capacity: k)
-        var position = [Int](repeating: 0, count: query.count)
-        var order = Array(query.indices)
-        let end = UInt32.max
-        func current(_ t: Int) -> UInt32 {
-            position[t] < query[t].postings.docs.count ? query[t].postings.docs[position[t]] : end
+    /// One query term's place in its posting list during WAND.
+    private struct Cursor {
+        let docs: [UInt32]
+        let frequencies: [UInt32]
+        let idf: Double
+        let bound: Double
+        var position = 0
+        /// The document under the cursor (`UInt32.max` once exhausted).
+        var doc: UInt32
+
+        init(_ term: QueryTerm) {
+            docs = term.postings.docs
+            frequencies = term.postings.frequencies
+            idf = term.idf
+            bound = term.upperBound
+            doc = docs.first ?? .max
         }
-        /// Moves term `t`'s cursor to its first document at or after `target` (galloping, then binary search).
-        func advance(_ t: Int, to target: UInt32) {
-            let docs = query[t].postings.docs
-            var low = position[t], step = 1
-            while low + step < docs.count && docs[low + step] < target { low += step; step *= 2 }
+
+        /// Moves to the first document at or after `target` (galloping, then binary search).
+        mutating func advance(to target: UInt32) {
+            var low = position, step = 1
+            while low + step < docs.count && docs[low + step] < target {
+                low += step
+                step &*= 2
+            }
             var high = Swift.min(low + step, docs.count)
             while low < high {
-                let mid = (low + high) / 2
+                let mid = (low + high) >> 1
                 if docs[mid] < target { low = mid + 1 } else { high = mid }
             }
-            position[t] = low
+            position = low
+            doc = position < docs.count ? docs[position] : .max
         }
-        var parts = [Double](repeating: 0, count: query.count)
+
+        mutating func next() {
+            position += 1
+            doc = position < docs.count ? docs[position] : .max
+        }
+    }
+
+    private func wand(_ query: [QueryTerm], _ scoring: Scoring, k: Int, filter: CandidateFilter?) -> [Hit] {
+        var heap = ScoreHeap(capacity: k)
+        var cursors = query.map(Cursor.init)
+        // Term indexes by the document under their cursor (kept sorted by insertion: queries have few terms).
+        var order = Array(cursors.indices)
+        order.sort { cursors[$0].doc < cursors[$1].doc }
         while true {
-            order.sort { current($0) < current($1) }
             // The pivot: the first cursor at which the bounds so far could reach the k-th best.
             let threshold = heap.threshold
             var bound = 0.0
             var pivot = -1
-            for (i, t) in order.enumerated() {
-                if current(t) == end { break }
-                bound += query[t].upperBound
+            for i in order.indices {
+                let c = order[i]
+                if cursors[c].doc == .max { break }
+                bound += cursors[c].bound
                 if bound >= threshold {
                     pivot = i
                     break
                 }
             }
             guard pivot >= 0 else { break }
-            let doc = current(order[pivot])
-            if current(order[0]) == doc {
-                // Every cursor up to the pivot is on `doc`: score it (terms in query order, for equal sums).
+            let doc = cursors[order[pivot]].doc
+            if cursors[order[0]].doc == doc {
+                // Every cursor up to the pivot is on `doc`: score it, terms in query order (equal sums).
                 let label = labelOfDoc[Int(doc)]
                 if alive[Int(doc)], filter?.allows(label) ?? true {
-                    for t in query.indices {
-                        parts[t] = current(t) == doc
-                            ? scoring.contribution(idf: query[t].idf, frequency: query[t].postings.frequencies[position[t]],
-                                                   length: lengthOfDoc[Int(doc)])
+                    let length = lengthOfDoc[Int(doc)]
+                    var score = 0.0
+                    for t in cursors.indices {
+                        score += cursors[t].doc == doc
+                            ? scoring.contribution(idf: cursors[t].idf, frequency: cursors[t].frequencies[cursors[t].position], length: length)
                             : 0
                     }
-                    heap.consider(score: parts.reduce(0, +), label: label)
+                    heap.consider(score: score, label: label)
                 }
-                for t in query.indices where current(t) == doc { position[t] += 1 }
+                for t in cursors.indices where cursors[t].doc == doc { cursors[t].next() }
             } else {
                 // Cursors before the pivot cannot reach the threshold alone: move them up to the pivot's document.
-                for i in 0..<pivot { advance(order[i], to: doc) }
+                for i in 0..<pivot { cursors[order[i]].advance(to: doc) }
+            }
+            // Insertion sort: only a few cursors moved.
+            for i in 1..<Swift.max(order.count, 1) {
+                let c = order[i]
+                var j = i
+                while j > 0 && cursors[order[j - 1]].doc > cursors[c].doc {
+                    order[j] = order[j - 1]
+                    j -= 1
+                }
+                order[j] = c
             }
         }
         return heap.sorted()
