@@ -91,7 +91,7 @@ let package = Package(
         ),
         // The readers of untrusted bytes as fuzz targets, and the program libFuzzer drives
         // (scripts/fuzz; Docs/DEVELOPMENT.md, "Fuzzing"). Not part of the library product.
-        .target(name: "EngramFuzzTargets", dependencies: ["EngramChecksum", "EngramEngine", "EngramIndex", "EngramMetadata", "EngramPostgres", "EngramWAL"]),
+        .target(name: "EngramFuzzTargets", dependencies: ["EngramChecksum", "EngramEngine", "EngramIndex", "EngramMetadata", "EngramPostgres", "EngramText", "EngramWAL"]),
         .executableTarget(name: "EngramFuzz", dependencies: ["EngramFuzzTargets"]),
         // The writer the crash tests kill at random moments (a test instrument, not shipped in `engram`).
         .executableTarget(

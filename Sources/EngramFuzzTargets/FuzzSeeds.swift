@@ -2,6 +2,7 @@ import EngramMetadata
 import EngramEngine
 import EngramIndex
 import EngramPostgres
+import EngramText
 import EngramWAL
 
 #if canImport(Glibc)
@@ -49,6 +50,11 @@ extension FuzzTarget {
             let data = (0..<80).map { Float($0 % 11) }
             _ = try index.train(data)
             try index.add(contentsOf: data, labels: (0..<20).map { VectorID($0) })
+            return [index.snapshot()]
+        case .textSnapshot:
+            let index = TextIndex()
+            for label in 0..<12 { index.set(["a", "b\(label % 3)", "c", "c"], for: VectorID(label)) }
+            index.remove(4)
             return [index.snapshot()]
         case .logPayload:
             return EngineFuzzEntryPoints.seedLogPayloads()

@@ -3,6 +3,7 @@ import EngramChecksum
 import EngramEngine
 import EngramIndex
 import EngramPostgres
+import EngramText
 import EngramWAL
 
 /// Every reader of untrusted bytes, as one fuzz target each
@@ -31,6 +32,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case copyReader = "copy-reader"
     /// The `CHECKPOINT` file.
     case checkpointFile = "checkpoint-file"
+    /// A BM25 text index snapshot.
+    case textSnapshot = "text-snapshot"
 
     /// Feeds `bytes` to the reader. Returns false when a reader broke a
     /// property it promises (a decoded value that does not round-trip);
@@ -94,6 +97,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             }
         case .checkpointFile:
             EngineFuzzEntryPoints.checkpointFile(bytes)
+        case .textSnapshot:
+            if let index = try? TextIndex.load(snapshot: Self.withTrailingCRC(bytes)) {
+                _ = try? index.search(["a", "b", "c"], k: 3)
+                // A loaded index writes the same bytes again.
+                return index.snapshot() == Self.withTrailingCRC(bytes)
+            }
         }
         return true
     }

@@ -78,13 +78,14 @@ extension TextIndex {
         var seen = Set<String>(minimumCapacity: termCount)
         for _ in 0..<termCount {
             let length = try reader.count(minimumBytes: 1)
-            let name = String(decoding: try reader.bytes(length), as: UTF8.self)
+            guard let name = String(validating: try reader.bytes(length), as: UTF8.self) else { throw reader.corrupt("a term that is not UTF-8") }
             guard seen.insert(name).inserted else { throw reader.corrupt("term '\(name)' twice") }
             names.append(name)
         }
         let documentCount = try reader.count(minimumBytes: 8)
         let index = TextIndex(parameters: Parameters(k1: k1, b: b))
         var labels = Set<VectorID>(minimumCapacity: documentCount)
+        var firstUnused = 0  // terms are numbered by first use: a new term must be the next number
         for _ in 0..<documentCount {
             let label = try reader.u32()
             guard labels.insert(label).inserted else { throw reader.corrupt("label \(label) twice") }
@@ -94,14 +95,16 @@ extension TextIndex {
             for _ in 0..<distinct {
                 let term = Int(try reader.u32())
                 let frequency = try reader.u32()
-                guard term < names.count, term > previous, frequency >= 1, frequency <= 1 << 20 else {
+                guard term < names.count, term > previous, term <= firstUnused, frequency >= 1, frequency <= 1 << 20 else {
                     throw reader.corrupt("document \(label): term \(term), frequency \(frequency)")
                 }
+                if term == firstUnused { firstUnused += 1 }
                 previous = term
                 terms.append(contentsOf: repeatElement(names[term], count: Int(frequency)))
             }
             index.set(terms, for: label)
         }
+        guard firstUnused == names.count else { throw reader.corrupt("\(names.count - firstUnused) terms no document uses") }
         guard reader.at == reader.end else { throw reader.corrupt("\(reader.end - reader.at) bytes after the documents") }
         return index
     }
