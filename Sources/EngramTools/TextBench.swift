@@ -17,6 +17,7 @@ package struct TextBench {
         package var documents: Int
         package var queries: Int
         package var terms: Int
+        package var memoryBytes: Int
         package var buildSeconds: Double
         package var qps: Double
         package var latency: LatencySummary
@@ -25,11 +26,12 @@ package struct TextBench {
 
         private struct Line: Encodable {
             let engine = "engram", mode = "text"
-            let documents, queries, terms: Int
-            let build_s, qps, p50_us, p99_us, mean_us: Rounded
+            let documents, queries, terms, mem_bytes: Int
+            let bytes_per_document, build_s, qps, p50_us, p99_us, mean_us: Rounded
 
             init(_ r: Result) {
-                documents = r.documents; queries = r.queries; terms = r.terms
+                documents = r.documents; queries = r.queries; terms = r.terms; mem_bytes = r.memoryBytes
+                bytes_per_document = Rounded(Double(r.memoryBytes) / Double(Swift.max(r.documents, 1)), 1)
                 build_s = Rounded(r.buildSeconds, 3)
                 qps = Rounded(r.qps, 1)
                 p50_us = Rounded(r.latency.p50Microseconds, 1)
@@ -81,7 +83,8 @@ package struct TextBench {
             results.append(hits)
         }
         let loopSeconds = MonotonicClock.seconds(since: loopStart)
-        let result = Result(documents: documents.count, queries: queries.count, terms: index.termCount, buildSeconds: buildSeconds,
+        let result = Result(documents: documents.count, queries: queries.count, terms: index.termCount, memoryBytes: index.memoryBytes,
+                            buildSeconds: buildSeconds,
                             qps: Double(queries.count) / Swift.max(loopSeconds, 1e-9), latency: LatencySummary(nanoseconds: latencies))
         return (result, results)
     }

@@ -117,4 +117,16 @@ struct TextIndexTests {
         #expect(try index.search(["nothing"], k: 5).isEmpty)
         #expect(throws: IndexError.self) { try index.search(["common"], k: 0) }
     }
+
+    @Test("the memory estimate counts postings and documents: ten times the documents, several times the bytes")
+    func memory() {
+        func built(_ n: Int) -> TextIndex {
+            let index = TextIndex()
+            for label in 0..<n { index.set(["t\(label % 50)", "u\(label % 7)", "shared"], for: VectorID(label)) }
+            return index
+        }
+        let small = built(100).memoryBytes, large = built(1000).memoryBytes
+        #expect(small >= 100 * 3 * 8, "\(small)")  // at least each posting's 8 bytes
+        #expect(large > 5 * small, "\(small) then \(large)")
+    }
 }
