@@ -125,8 +125,10 @@ def main():
     corpus = load(os.path.join(args.set, "corpus.jsonl"))
     queries = load(os.path.join(args.set, "queries.jsonl"))
     rows = []
-    for name, runner in [("bm25s", lambda: run_bm25s(corpus, queries)), ("tantivy", lambda: run_tantivy(corpus, queries)),
-                         ("numpy exact vectors", lambda: run_exact_vectors(args.set, queries))]:
+    runners = [("bm25s", lambda: run_bm25s(corpus, queries)), ("tantivy", lambda: run_tantivy(corpus, queries))]
+    if os.path.exists(os.path.join(args.set, "base.fvecs")):  # absent in a --no-embeddings set
+        runners.append(("numpy exact vectors", lambda: run_exact_vectors(args.set, queries)))
+    for name, runner in runners:
         rankings, build, latencies = runner()
         ndcg, recall = scores(rankings, queries)
         latencies.sort()
