@@ -51,16 +51,3 @@ struct DeleteCommand: ParsableCommand {
         printAndFlush(output.json ? JSONLine.encode(Deleted(requested: all.count, deleted: deleted, lsn: store.lastLSN)) : "deleted \(deleted) of \(all.count) ids (durable, LSN \(store.lastLSN))")
     }
 }
-
-/// The whole file, or nil (errno set).
-func readWholeFile(_ path: String) -> [UInt8]? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var out = [UInt8]()
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, f)
-        if n > 0 { out += chunk[0..<n] }
-        if n < chunk.count { return ferror(f) != 0 ? nil : out }
-    }
-}

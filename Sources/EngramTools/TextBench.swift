@@ -91,15 +91,7 @@ package struct TextBench {
 
     /// The non-empty lines of a text file.
     static func lines(_ path: String) throws(BenchError) -> [String] {
-        guard let f = fopen(path, "rb") else { throw .invalidArgument("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { fclose(f) }
-        var bytes = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            bytes += chunk[0..<n]
-            if n < chunk.count { break }
-        }
+        guard let bytes = readWholeFile(path) else { throw .invalidArgument("cannot read \(path): \(String(cString: strerror(errno)))") }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 }
