@@ -30,6 +30,15 @@ package enum ExactScan {
         _: K.Type, _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, _ n: Int, _ stride: Int,
         _ labels: UnsafeBufferPointer<VectorID>?, _ allowed: ((VectorID) -> Bool)?, _ heap: inout TopKHeap
     ) {
+        guard let allowed else {
+            // Every row: consecutive rows four at a time, no gathering (the common, unfiltered case).
+            if let labels {
+                consecutive(K.self, query, rows, n, stride, &heap) { labels[$0] }
+            } else {
+                consecutive(K.self, query, rows, n, stride, &heap) { VectorID(truncatingIfNeeded: $0) }
+            }
+            return
+        }
         @inline(__always) func label(_ i: Int) -> VectorID { labels.map { $0[i] } ?? VectorID(truncatingIfNeeded: i) }
         // Admitted rows are gathered four at a time for the batched kernel; the rest go one by one.
         var batch: (Int, Int, Int, Int) = (0, 0, 0, 0)
@@ -37,7 +46,7 @@ package enum ExactScan {
         var i = 0
         while i < n {
             let id = label(i)
-            if allowed?(id) ?? true {
+            if allowed(id) {
                 switch filled {
                 case 0: batch.0 = i
                 case 1: batch.1 = i
@@ -60,5 +69,28 @@ package enum ExactScan {
         if filled > 0 { heap.consider(distance: K.distance(query, rows + batch.0 &* stride, count: stride), id: label(batch.0)) }
         if filled > 1 { heap.consider(distance: K.distance(query, rows + batch.1 &* stride, count: stride), id: label(batch.1)) }
         if filled > 2 { heap.consider(distance: K.distance(query, rows + batch.2 &* stride, count: stride), id: label(batch.2)) }
+    }
+
+    @inline(__always)
+    static func consecutive<K: DistanceKernel>(
+        _: K.Type, _ query: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, _ n: Int, _ stride: Int,
+        _ heap: inout TopKHeap, label: (Int) -> VectorID
+    ) {
+        var row = rows
+        var i = 0
+        while i &+ 4 <= n {
+            let d = K.distances4(query, row, row + stride, row + 2 &* stride, row + 3 &* stride, count: stride)
+            heap.consider(distance: d[0], id: label(i))
+            heap.consider(distance: d[1], id: label(i &+ 1))
+            heap.consider(distance: d[2], id: label(i &+ 2))
+            heap.consider(distance: d[3], id: label(i &+ 3))
+            row += 4 &* stride
+            i &+= 4
+        }
+        while i < n {
+            heap.consider(distance: K.distance(query, row, count: stride), id: label(i))
+            row += stride
+            i &+= 1
+        }
     }
 }
