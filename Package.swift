@@ -100,7 +100,7 @@ let package = Package(
             path: "Tests/EngramCrashWriter"
         ),
         // Seeded generators and server lookup shared by the test targets.
-        .target(name: "EngramTestSupport", dependencies: ["EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync"], path: "Tests/EngramTestSupport"),
+        .target(name: "EngramTestSupport", dependencies: ["EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync", "EngramTools"], path: "Tests/EngramTestSupport"),
         .testTarget(name: "EngramSyncTests", dependencies: ["EngramSync", "EngramTestSupport"]),
         .testTarget(name: "EngramChecksumTests", dependencies: ["EngramChecksum"]),
         .testTarget(name: "EngramKernelsTests", dependencies: ["EngramKernels", "EngramTestSupport"]),

@@ -122,11 +122,11 @@ public enum EnglishStemmer {
     // MARK: - Steps
 
     private static func step0(_ w: inout [UInt8]) {
-        if let s = longest(w, [b("'s'"), b("'s"), b("'")]) { w.removeLast(s.count) }
+        if let s = longest(w, step0Suffixes) { w.removeLast(s.count) }
     }
 
     private static func step1a(_ w: inout [UInt8]) {
-        guard let s = longest(w, [b("sses"), b("ied"), b("ies"), b("us"), b("ss"), b("s")]) else { return }
+        guard let s = longest(w, step1aSuffixes) else { return }
         switch s {
         case b("sses"): replace(&w, s, b("ss"))
         case b("ied"), b("ies"): replace(&w, s, w.count - s.count > 1 ? b("i") : b("ie"))
@@ -138,7 +138,7 @@ public enum EnglishStemmer {
     }
 
     private static func step1b(_ w: inout [UInt8], r1: Int) {
-        guard let s = longest(w, [b("eed"), b("eedly"), b("ed"), b("edly"), b("ing"), b("ingly")]) else { return }
+        guard let s = longest(w, step1bSuffixes) else { return }
         let stem = w.count - s.count
         if s == b("eed") || s == b("eedly") {
             // proceed, exceed, succeed keep their ending.
@@ -180,7 +180,7 @@ public enum EnglishStemmer {
     ].map { (b($0.0), b($0.1)) }
 
     private static func step2(_ w: inout [UInt8], r1: Int) {
-        guard let s = longest(w, step2Rules.map(\.0)), w.count - s.count >= r1 else { return }
+        guard let s = longest(w, step2Suffixes), w.count - s.count >= r1 else { return }
         let stem = w.count - s.count
         if s == b("ogi") {
             if stem >= 1, w[stem - 1] == UInt8(ascii: "l") { replace(&w, s, b("og")) }
@@ -197,13 +197,20 @@ public enum EnglishStemmer {
     ].map { (b($0.0), b($0.1)) }
 
     private static func step3(_ w: inout [UInt8], r1: Int, r2: Int) {
-        guard let s = longest(w, step3Rules.map(\.0)), w.count - s.count >= r1 else { return }
+        guard let s = longest(w, step3Suffixes), w.count - s.count >= r1 else { return }
         if s == b("ative") {
             if w.count - s.count >= r2 { w.removeLast(s.count) }
         } else if let rule = step3Rules.first(where: { $0.0 == s }) {
             replace(&w, s, rule.1)
         }
     }
+
+    // The suffix lists, built once (not per word).
+    private static let step0Suffixes: [[UInt8]] = ["'s'", "'s", "'"].map(b)
+    private static let step1aSuffixes: [[UInt8]] = ["sses", "ied", "ies", "us", "ss", "s"].map(b)
+    private static let step1bSuffixes: [[UInt8]] = ["eed", "eedly", "ed", "edly", "ing", "ingly"].map(b)
+    private static let step2Suffixes: [[UInt8]] = step2Rules.map(\.0)
+    private static let step3Suffixes: [[UInt8]] = step3Rules.map(\.0)
 
     private static let step4Suffixes: [[UInt8]] = [
         "al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ism", "ate",

@@ -21,13 +21,13 @@ extension TextIndex {
     static let version: UInt32 = 1
 
     public func snapshot() -> [UInt8] {
-        let documents = exportDocuments()
+        let (documents, allNames) = exportDocuments()
         var used = [Int32: UInt32]()  // old term id → index in the file
         var names = [String]()
         for doc in documents {
             for (id, _) in doc.terms where used[id] == nil {
                 used[id] = UInt32(truncatingIfNeeded: names.count)
-                names.append(termName(id))
+                names.append(allNames[Int(id)])
             }
         }
         var out = Self.magic

@@ -199,17 +199,16 @@ public final class TextIndex: @unchecked Sendable {
         shortestLength = shortest
     }
 
-    /// The live documents in id order: label and (term id, frequency) pairs (for the snapshot).
-    func exportDocuments() -> [(label: VectorID, terms: [(Int32, UInt32)])] {
+    /// The live documents in id order, label and (term id, frequency) pairs, with every term's name: one
+    /// consistent view for the snapshot.
+    func exportDocuments() -> (documents: [(label: VectorID, terms: [(Int32, UInt32)])], names: [String]) {
         lock.withReadLock {
-            labelOfDoc.indices.filter { alive[$0] }.map { doc in
+            let documents = labelOfDoc.indices.filter { alive[$0] }.map { doc in
                 (labelOfDoc[doc], Array(zip(termsOfDoc[doc], frequenciesOfDoc[doc])))
             }
+            return (documents, terms)
         }
     }
-
-    /// The term of `id` (lock held by the caller or not needed: terms only grow).
-    func termName(_ id: Int32) -> String { lock.withReadLock { terms[Int(id)] } }
 
     // MARK: - Search
 

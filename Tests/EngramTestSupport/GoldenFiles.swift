@@ -1,3 +1,5 @@
+import EngramTools
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,17 +30,7 @@ public enum GoldenFiles {
     public static func readFile(_ path: String) -> String? { readBytes(path).map { String(decoding: $0, as: UTF8.self) } }
 
     /// A file's bytes, or nil.
-    public static func readBytes(_ path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, f)
-            out += chunk[0..<n]
-            if n < chunk.count { return ferror(f) != 0 ? nil : out }
-        }
-    }
+    public static func readBytes(_ path: String) -> [UInt8]? { readWholeFile(path) }
 
     /// Writes `bytes` as golden file `name` (its folder must exist) unless it exists; true if written.
     @discardableResult
