@@ -32,7 +32,7 @@ let package = Package(
     products: [
         .library(
             name: "Engram",
-            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramPostgres"]
+            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramMetadata", "EngramText", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramPostgres"]
         ),
         .executable(name: "engram", targets: ["EngramCLI"]),
     ],
@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "EngramEngine",
             dependencies: [
-                "EngramIndex", "EngramKernels", "EngramMetadata", "EngramSync", "EngramWAL",
+                "EngramIndex", "EngramKernels", "EngramMetadata", "EngramSync", "EngramText", "EngramWAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "EngramEngineTests",
             dependencies: [
-                "EngramChecksum", "EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync", "EngramTestSupport",
+                "EngramChecksum", "EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync", "EngramTestSupport", "EngramText",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]

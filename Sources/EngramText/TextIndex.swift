@@ -103,6 +103,9 @@ public final class TextIndex: @unchecked Sendable {
         }
     }
 
+    /// Whether `label` has a document.
+    package func hasDocument(_ label: VectorID) -> Bool { lock.withReadLock { docOfLabel[label] != nil } }
+
     /// Distinct terms ever indexed (until a compaction drops the unused ones).
     public var termCount: Int { lock.withReadLock { terms.count } }
 

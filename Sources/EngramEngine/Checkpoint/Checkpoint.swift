@@ -5,8 +5,8 @@ import EngramIndex
 /// collection's changes between two LSNs, captured while memory stood still
 /// at ``lsn`` (Docs/ENGINE.md, "Checkpoints").
 ///
-/// Invariants: for each collection, `ids`, `lsns` and `metadata` have one
-/// entry per changed record and `vectors` reads their rows in that order
+/// Invariants: for each collection, `ids`, `lsns` and `metadata` (and,
+/// when the collection has text fields, `texts`) have one entry per changed record and `vectors` reads their rows in that order
 /// (prepared: normalised under cosine) while the target's commit runs;
 /// every change has an LSN in `(since, lsn]`; an id is in `ids` only if
 /// live at `lsn`; `deleted` may name an id also in `ids` (deleted, then
@@ -17,6 +17,8 @@ public struct Checkpoint: Sendable {
         public var ids: [String] = []
         public var lsns: [UInt64] = []
         public var metadata: [MetadataValue] = []
+        /// Each changed record's texts by field, when the collection has text fields (else empty).
+        public var texts: [[String: String]] = []
         public internal(set) var vectors: CheckpointRows
         /// Ids deleted since `since`, with the LSN of the delete.
         public var deleted: [(id: String, lsn: UInt64)] = []

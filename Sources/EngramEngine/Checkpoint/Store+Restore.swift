@@ -16,12 +16,15 @@ extension Store {
         public var metadata: MetadataValue
         /// The LSN of the write that made this version.
         public var lsn: UInt64
+        /// Its texts by field (empty: none).
+        public var text: [String: String]
 
-        public init(id: String, vector: UnsafeBufferPointer<Float>, metadata: MetadataValue, lsn: UInt64) {
+        public init(id: String, vector: UnsafeBufferPointer<Float>, metadata: MetadataValue, lsn: UInt64, text: [String: String] = [:]) {
             self.id = id
             self.vector = vector
             self.metadata = metadata
             self.lsn = lsn
+            self.text = text
         }
     }
 
@@ -58,6 +61,7 @@ extension Store {
         let collection = try Collection(configuration)
         let d = configuration.dimension
         var ids = [String](), lsns = [UInt64](), values = [MetadataValue](), rows = [Float]()
+        var texts = [[String: String]](), terms = [[String]]()
         var seen = Set<RecordKey>()
         var failure: EngineError?
         do {
@@ -78,6 +82,15 @@ extension Store {
                 } catch {
                     failure = .corrupt("restored record '\(record.id)': \(error)")
                     return
+                }
+                if configuration.text != nil || !record.text.isEmpty {
+                    do throws(EngineError) {
+                        terms += try collection.validateTexts([Record(id: record.id, vector: [], text: record.text)])
+                    } catch {
+                        failure = .corrupt("restored record '\(record.id)' of collection '\(configuration.name)': \(error.message)")
+                        return
+                    }
+                    texts.append(record.text)
                 }
                 ids.append(record.id)
                 lsns.append(record.lsn)
@@ -113,7 +126,7 @@ extension Store {
             start = end
             progress("indexed", end)
         }
-        collection.installRestored(ids: ids, lsns: lsns, metadata: values)
+        collection.installRestored(ids: ids, lsns: lsns, metadata: values, texts: texts, terms: terms)
         return collection
     }
 

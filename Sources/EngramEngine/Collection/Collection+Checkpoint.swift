@@ -20,6 +20,8 @@ extension Collection {
             out.ids.reserveCapacity(expected)
             out.lsns.reserveCapacity(expected)
             out.metadata.reserveCapacity(expected)
+            let withTexts = textIndex != nil
+            if withTexts { out.texts.reserveCapacity(expected) }
             for (i, id) in idOfLabel.enumerated() {
                 guard let id, labels.lsn(VectorID(i)) > since else { continue }
                 let label = VectorID(i)
@@ -27,6 +29,7 @@ extension Collection {
                 out.ids.append(id)
                 out.lsns.append(labels.lsn(label))
                 out.metadata.append(metadata.metadata(of: label) ?? .object([:]))
+                if withTexts { out.texts.append(text(of: label)) }
             }
             var stagedRows = [VectorID: UnsafeMutablePointer<Float>]()
             for block in staging.blocks {

@@ -8,32 +8,38 @@ extension Collection {
     func search(_ query: [Float], k: Int, efSearch: Int?, filter: MetadataFilter?) throws(EngineError) -> [SearchHit] {
         try lock.withReadLock { () throws(EngineError) -> [SearchHit] in
             let allowed = filter.map { metadata.evaluate($0) }
-            // The staging scan needs the query prepared here; the graph prepares its own.
-            let prepared: UnsafeMutablePointer<Float>? = staging.count > 0 ? .allocate(capacity: configuration.dimension) : nil
-            defer { prepared?.deallocate() }
-            var heap = TopKHeap(capacity: k)
-            // In-flight versions the graph already returned: the staging scan must not offer them again.
-            var inFlightFromGraph = [VectorID]()
-            do throws(IndexError) {
-                try query.withUnsafeBufferPointer { (q) throws(IndexError) in
-                    if let prepared { try format.prepare(q, into: prepared, row: 0) }
-                    // Versions that died in flight may still be in the graph: ask for that many more.
-                    let wanted = Swift.min(k + labels.deadInFlight, SearchLimits.maxK)
-                    let fromGraph = try index.search(q, k: wanted, searchEffort: efSearch, filter: allowed.map { .bitset($0) })
-                    for hit in fromGraph where labels.placement(hit.id) == .indexed || labels.placement(hit.id) == .inFlight {
-                        heap.consider(distance: hit.distance, id: hit.id)
-                        if labels.placement(hit.id) == .inFlight { inFlightFromGraph.append(hit.id) }
-                    }
-                }
-            } catch {
-                throw .invalidVector(record: 0, error)
-            }
-            if let prepared { scanStaging(UnsafePointer(prepared), allowed: allowed, skipping: inFlightFromGraph, into: &heap) }
-            return heap.sortedResults().compactMap { hit in
+            return try nearestLocked(query, k: k, efSearch: efSearch, allowed: allowed).compactMap { hit in
                 guard let id = id(of: hit.id) else { return nil }
                 return SearchHit(id: id, distance: hit.distance, metadata: metadata.metadata(of: hit.id) ?? .object([:]))
             }
         }
+    }
+
+    /// The `k` nearest live labels that `allowed` admits, best first (read
+    /// lock held): the graph's, then the exact scan of the staged rows.
+    func nearestLocked(_ query: [Float], k: Int, efSearch: Int?, allowed: Bitset?) throws(EngineError) -> [SearchResult] {
+        // The staging scan needs the query prepared here; the graph prepares its own.
+        let prepared: UnsafeMutablePointer<Float>? = staging.count > 0 ? .allocate(capacity: configuration.dimension) : nil
+        defer { prepared?.deallocate() }
+        var heap = TopKHeap(capacity: k)
+        // In-flight versions the graph already returned: the staging scan must not offer them again.
+        var inFlightFromGraph = [VectorID]()
+        do throws(IndexError) {
+            try query.withUnsafeBufferPointer { (q) throws(IndexError) in
+                if let prepared { try format.prepare(q, into: prepared, row: 0) }
+                // Versions that died in flight may still be in the graph: ask for that many more.
+                let wanted = Swift.min(k + labels.deadInFlight, SearchLimits.maxK)
+                let fromGraph = try index.search(q, k: wanted, searchEffort: efSearch, filter: allowed.map { .bitset($0) })
+                for hit in fromGraph where labels.placement(hit.id) == .indexed || labels.placement(hit.id) == .inFlight {
+                    heap.consider(distance: hit.distance, id: hit.id)
+                    if labels.placement(hit.id) == .inFlight { inFlightFromGraph.append(hit.id) }
+                }
+            }
+        } catch {
+            throw .invalidVector(record: 0, error)
+        }
+        if let prepared { scanStaging(UnsafePointer(prepared), allowed: allowed, skipping: inFlightFromGraph, into: &heap) }
+        return heap.sortedResults()
     }
 
     /// Exact scan of the staged rows a search may return (read lock held),
@@ -62,11 +68,11 @@ extension Collection {
                 guard let v = stagedVector(label) else { return nil }
                 vector = v
             }
-            return Record(id: id, vector: vector, metadata: metadata.metadata(of: label) ?? .object([:]))
+            return Record(id: id, vector: vector, metadata: metadata.metadata(of: label) ?? .object([:]), text: text(of: label))
         }
     }
 
-    fileprivate func stagedVector(_ label: VectorID) -> [Float]? {
+    func stagedVector(_ label: VectorID) -> [Float]? {
         for block in staging.blocks {
             if let row = block.labels.firstIndex(of: label) {
                 return Array(UnsafeBufferPointer(start: block.row(row), count: configuration.dimension))

@@ -1,10 +1,12 @@
 import EngramIndex
 import EngramMetadata
+import EngramText
 
 /// A collection's section of the store snapshot (``StoreSnapshot``,
 /// Docs/FORMATS.md): the create-collection payload, the label bound, the
-/// records (id, label, placement, LSN, metadata), the staged rows, the
-/// index in its own format and (version 3) the tombstones.
+/// records (id, label, placement, LSN, metadata, and from version 4 the
+/// texts), the staged rows, the index in its own format, (version 3) the
+/// tombstones and (version 4) the text index in its own format.
 ///
 /// Writing reads the collection under its locks; reading checks every
 /// field and hands the new collection its state through
@@ -18,6 +20,7 @@ extension Collection {
         var placement: LabelTable.Placement
         var lsn: UInt64
         var metadata: MetadataValue
+        var text: [String: String] = [:]
     }
 
     /// Appends this collection's section: a still picture, with no block in
@@ -34,6 +37,12 @@ extension Collection {
                     out.u8(labels.placement(label) == .indexed ? 0 : 1)
                     out.u64(labels.lsn(label))
                     out.blob(MetadataCodec.encode(metadata.metadata(of: label) ?? .object([:])))
+                    let texts = text(of: label)
+                    out.u32(texts.count)
+                    for (field, value) in texts.sorted(by: { $0.key < $1.key }) {
+                        out.blob(Array(field.utf8))
+                        out.blob(Array(value.utf8))
+                    }
                 }
                 var staged = [(VectorID, UnsafeMutablePointer<Float>)]()
                 for block in staging.blocks {
@@ -54,6 +63,9 @@ extension Collection {
                     out.blob(Array(key.id.utf8))
                     out.u64(deleted)
                 }
+                let text = textIndex?.snapshot() ?? []
+                out.u64(UInt64(text.count))
+                out.append(text)
             }
         }
     }
@@ -89,7 +101,17 @@ extension Collection {
             do throws(MetadataError) { metadata = try MetadataCodec.decode(metadataBytes) } catch {
                 throw reader.fail("metadata: \(error)")
             }
-            records.append(SnapshotRecord(id: id, label: VectorID(label), placement: placement, lsn: lsn, metadata: metadata))
+            var text = [String: String]()
+            if version >= 4 {
+                let count = try reader.u32()
+                guard count <= TextSettings.maxFields else { throw reader.fail("\(count) texts in a record") }
+                for _ in 0..<count {
+                    guard let field = String(validUTF8: try reader.bytes(try reader.u32())),
+                          let value = String(validUTF8: try reader.bytes(try reader.u32())),
+                          text.updateValue(value, forKey: field) == nil else { throw reader.fail("bad or repeated text field") }
+                }
+            }
+            records.append(SnapshotRecord(id: id, label: VectorID(label), placement: placement, lsn: lsn, metadata: metadata, text: text))
         }
         let d = configuration.dimension
         let stagedCount = try reader.u32()
@@ -105,7 +127,19 @@ extension Collection {
                 tombstones[RecordKey(id)] = try reader.u64()
             }
         }
-        let c = try Collection(configuration, index: index)
+        var textIndex: TextIndex?
+        if version >= 4 {
+            let stored = try reader.u64()
+            guard let length = Int(exactly: stored), length <= reader.remaining else { throw reader.fail("text index length \(stored)") }
+            if length > 0 {
+                guard configuration.text != nil else { throw reader.fail("a text index in a collection without text fields") }
+                let bytes = Array(try reader.bytes(length))
+                do throws(SnapshotError) { textIndex = try TextIndex.load(snapshot: bytes) } catch {
+                    throw reader.fail("text index: \(error)")
+                }
+            }
+        }
+        let c = try Collection(configuration, index: index, textIndex: textIndex)
         do throws(RestoreProblem) {
             try c.install(records, staged: staged, tombstones: tombstones)
         } catch {

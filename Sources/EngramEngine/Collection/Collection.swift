@@ -1,6 +1,7 @@
 import EngramMetadata
 import EngramSync
 import EngramIndex
+import EngramText
 import EngramKernels
 import Synchronization
 
@@ -9,13 +10,19 @@ import Glibc
 #endif
 
 /// One collection in memory: the index (an HNSW graph, or IVF), the staging buffer of
-/// acknowledged vectors not yet in the graph, the records' ids, metadata
-/// and labels, and the inverted metadata index.
+/// acknowledged vectors not yet in the graph, the records' ids, metadata,
+/// texts and labels, the inverted metadata index and (with text fields)
+/// the BM25 text index.
 ///
 /// Invariants:
 /// - `labelOfID` and `idOfLabel` are inverse maps over exactly the live
 ///   labels (``LabelTable/Placement/isLive``); every live label has
 ///   metadata in `metadata` and no other label has.
+/// - `textIndex` exists iff the configuration declares text fields; it
+///   holds a document exactly for each live label whose record has a text
+///   (`textOfLabel[label]` not empty), made of that text's terms
+///   (``terms(of:)``). A text is indexed when its version is applied, so a
+///   text search sees every acknowledged write, staged or not.
 /// - A live label is in the graph (`.indexed`), or has a row in `staging`
 ///   (`.staged`), or both while its block is in flight (`.inFlight`). A
 ///   search takes `.indexed` and `.inFlight` labels from the graph and
@@ -45,6 +52,11 @@ final class Collection: @unchecked Sendable {
     /// Indexed by label (labels are dense: freed ones are reused).
     private(set) var idOfLabel: [String?] = []
     private(set) var labels = LabelTable()
+    /// Indexed by label: each live record's texts by field (empty: none, or no text fields).
+    private(set) var textOfLabel: [[String: String]] = []
+    /// The BM25 index over the records' texts, when the collection has text fields.
+    let textIndex: TextIndex?
+    let tokenizer = Tokenizer()
     /// Deleted ids not yet known to be checkpointed, with the delete's LSN
     /// (``Store/checkpoint(to:)`` prunes them; the store's
     /// `tombstoneHorizon` says below which LSN they are forgotten).
@@ -61,9 +73,20 @@ final class Collection: @unchecked Sendable {
     /// could keep a snapshot, and the writers it pauses, waiting for long).
     let snapshotsWaiting = Atomic<Int>(0)
 
-    init(_ configuration: CollectionConfiguration, index: CollectionIndex? = nil) throws(EngineError) {
+    /// A new, empty collection; a snapshot's collection is built around its
+    /// loaded `index` and `textIndex` (then ``install(_:staged:tombstones:)``).
+    init(_ configuration: CollectionConfiguration, index: CollectionIndex? = nil, textIndex: TextIndex? = nil) throws(EngineError) {
         self.configuration = configuration
         staging = StagingBuffer(dimension: configuration.dimension)
+        if let text = configuration.text {
+            guard textIndex == nil || textIndex?.parameters == text.parameters else {
+                throw .invalidArgument("collection '\(configuration.name)': its text index has other BM25 parameters")
+            }
+            self.textIndex = textIndex ?? TextIndex(parameters: text.parameters)
+        } else {
+            guard textIndex == nil else { throw .invalidArgument("collection '\(configuration.name)' has no text fields but a text index") }
+            self.textIndex = nil
+        }
         do { format = try VectorFormat(dimension: configuration.dimension, metric: configuration.metric) } catch {
             throw .invalidArgument("collection '\(configuration.name)': \(error)")
         }
@@ -86,14 +109,16 @@ final class Collection: @unchecked Sendable {
     }
 
     /// Applies a validated batch written at `lsn` (replay applies logged
-    /// batches the same way). A record whose current version was written at
-    /// or after `lsn` is left alone, so applying a record twice is harmless.
-    func apply(upsert records: [Record], prepared: [Float], lsn: UInt64) {
+    /// batches the same way); `terms[i]` are record i's terms
+    /// (``validateTexts(_:)``, empty without text fields). A record whose
+    /// current version was written at or after `lsn` is left alone, so
+    /// applying a record twice is harmless.
+    func apply(upsert records: [Record], prepared: [Float], terms: [[String]] = [], lsn: UInt64) {
         let d = configuration.dimension
         prepared.withUnsafeBufferPointer { rows in
             lock.withWriteLock {
                 for (i, r) in records.enumerated() {
-                    if let label = place(id: r.id, metadata: r.metadata, lsn: lsn) {
+                    if let label = place(id: r.id, metadata: r.metadata, text: r.text, terms: terms.isEmpty ? [] : terms[i], lsn: lsn) {
                         staging.append(rows.baseAddress! + i * d, label: label)
                     }
                 }
@@ -102,15 +127,20 @@ final class Collection: @unchecked Sendable {
     }
 
     /// Replay: applies a batch whose rows ``prepareLogged(_:dimension:into:)``
-    /// already wrote into staging blocks (`placed`, in record order).
-    func apply(ids: [String], metadata values: [MetadataValue], placed: [(block: StagingBuffer.Block, rows: Int)], lsn: UInt64) {
+    /// already wrote into staging blocks (`placed`, in record order), with
+    /// its texts (empty: none) and their terms.
+    func apply(
+        ids: [String], metadata values: [MetadataValue], texts: [[String: String]] = [], terms: [[String]] = [],
+        placed: [(block: StagingBuffer.Block, rows: Int)], lsn: UInt64
+    ) {
         lock.withWriteLock {
             labelOfID.reserveCapacity(labelOfID.count + ids.count)
             var i = 0
             for (block, rows) in placed {
                 for _ in 0..<rows {
                     // A version already applied still fills its row: under a dead label, dropped when indexed.
-                    let label = place(id: ids[i], metadata: values[i], lsn: lsn) ?? deadLabel()
+                    let label = place(id: ids[i], metadata: values[i], text: texts.isEmpty ? [:] : texts[i],
+                                      terms: terms.isEmpty ? [] : terms[i], lsn: lsn) ?? deadLabel()
                     staging.adoptWrittenRow(of: block, label: label)
                     i += 1
                 }
@@ -121,7 +151,7 @@ final class Collection: @unchecked Sendable {
     /// Gives `id` a new staged version written at `lsn` (write lock held),
     /// retiring the one it replaces; nil if its version at or after `lsn` is
     /// already applied.
-    private func place(id: String, metadata value: MetadataValue, lsn: UInt64) -> VectorID? {
+    private func place(id: String, metadata value: MetadataValue, text: [String: String], terms: [String], lsn: UInt64) -> VectorID? {
         let label = labels.allocate(.staged, lsn: lsn)
         let key = RecordKey(id)
         if let old = labelOfID.updateValue(label, forKey: key) {  // one hash for the common case
@@ -134,7 +164,29 @@ final class Collection: @unchecked Sendable {
         }
         metadata.set(value, for: label)
         setID(id, of: label)
+        setText(text, terms: terms, of: label)
         return label
+    }
+
+    /// Records `label`'s texts and indexes their terms (write lock held; the label holds no text yet).
+    private func setText(_ text: [String: String], terms: [String], of label: VectorID) {
+        guard let textIndex, !text.isEmpty else { return }
+        let i = Int(label)
+        if i >= textOfLabel.count { textOfLabel.append(contentsOf: repeatElement([:], count: i + 1 - textOfLabel.count)) }
+        textOfLabel[i] = text
+        textIndex.set(terms, for: label)
+    }
+
+    /// Forgets `label`'s texts (write lock held).
+    private func clearText(of label: VectorID) {
+        guard let textIndex, Int(label) < textOfLabel.count, !textOfLabel[Int(label)].isEmpty else { return }
+        textOfLabel[Int(label)] = [:]
+        textIndex.remove(label)
+    }
+
+    /// The texts of `label` (empty: none).
+    func text(of label: VectorID) -> [String: String] {
+        Int(label) < textOfLabel.count ? textOfLabel[Int(label)] : [:]
     }
 
     /// A label for a staged row that no record owns.
@@ -156,9 +208,10 @@ final class Collection: @unchecked Sendable {
     }
 
     /// Installs a snapshot's records into this new, empty collection (its
-    /// index holds the indexed ones; `staged` holds a row per staged one),
-    /// checking that they agree; the metadata posting lists are deferred
-    /// (built by the store's maintenance).
+    /// index holds the indexed ones; `staged` holds a row per staged one;
+    /// its text index, if loaded, one document per record with a text, else
+    /// it is built here), checking that they agree; the metadata posting
+    /// lists are deferred (built by the store's maintenance).
     func install(
         _ records: [SnapshotRecord], staged: [(VectorID, UnsafeRawBufferPointer)], tombstones: [RecordKey: UInt64]
     ) throws(RestoreProblem) {
@@ -168,12 +221,29 @@ final class Collection: @unchecked Sendable {
             let used = records.lazy.map { Int($0.label) + 1 }.max() ?? 0
             labels = LabelTable(bound: used, placed: records.map { ($0.label, $0.placement, $0.lsn) })
             metadata.deferPostings()
+            let textIndexLoaded = (textIndex?.count ?? 0) > 0
+            var texts = 0
             for r in records {
                 labelOfID[RecordKey(r.id)] = r.label
                 setID(r.id, of: r.label)
                 metadata.set(r.metadata, for: r.label)
+                guard !r.text.isEmpty else { continue }
+                guard let textIndex, Set(r.text.keys).isSubset(of: configuration.text?.fields ?? []) else {
+                    throw RestoreProblem(reason: "record '\(r.id)' holds a text in a field the collection does not declare")
+                }
+                texts += 1
+                if textIndexLoaded {
+                    guard textIndex.hasDocument(r.label) else { throw RestoreProblem(reason: "record '\(r.id)' is missing from the text index") }
+                    if Int(r.label) >= textOfLabel.count {
+                        textOfLabel.append(contentsOf: repeatElement([:], count: Int(r.label) + 1 - textOfLabel.count))
+                    }
+                    textOfLabel[Int(r.label)] = r.text
+                } else {
+                    setText(r.text, terms: terms(of: r.text), of: r.label)
+                }
             }
             guard labelOfID.count == records.count else { throw RestoreProblem(reason: "an id appears twice") }
+            guard (textIndex?.count ?? 0) == texts else { throw RestoreProblem(reason: "the text index holds documents of no record") }
             // Every graph label is a record's indexed version; every staged row a staged one.
             guard index.count == records.lazy.filter({ $0.placement == .indexed }).count,
                   records.allSatisfy({ $0.placement != .indexed || index.contains($0.label) }) else {
@@ -199,8 +269,9 @@ final class Collection: @unchecked Sendable {
     }
 
     /// Records restored into a collection whose graph holds their vectors
-    /// under labels 0..<ids.count (``Store/restoreCollection``).
-    func installRestored(ids: [String], lsns: [UInt64], metadata values: [MetadataValue]) {
+    /// under labels 0..<ids.count (``Store/restoreCollection``), with their
+    /// texts (empty: none) and the texts' terms.
+    func installRestored(ids: [String], lsns: [UInt64], metadata values: [MetadataValue], texts: [[String: String]] = [], terms: [[String]] = []) {
         lock.withWriteLock {
             labels = LabelTable(bound: ids.count, placed: (0..<ids.count).map { (VectorID($0), .indexed, lsns[$0]) })
             labelOfID.reserveCapacity(ids.count)
@@ -208,6 +279,7 @@ final class Collection: @unchecked Sendable {
                 labelOfID[RecordKey(id)] = VectorID(i)
                 setID(id, of: VectorID(i))
                 metadata.set(values[i], for: VectorID(i))
+                if !texts.isEmpty { setText(texts[i], terms: terms[i], of: VectorID(i)) }
             }
         }
     }
@@ -251,6 +323,7 @@ final class Collection: @unchecked Sendable {
         checkpointRows?.setAside(label, from: index)  // before the label can be reused
         metadata.remove(label)
         setID(nil, of: label)
+        clearText(of: label)
         if labels.kill(label) {
             try? index.delete(label)
             labels.set(label, .free)

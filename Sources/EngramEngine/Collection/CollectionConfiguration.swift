@@ -16,10 +16,12 @@ public struct CollectionConfiguration: Sendable, Equatable {
     /// with a larger value (after preparation) is refused: nothing accepted
     /// may fail its checkpoint.
     public var storedPrecision: StoredPrecision
+    /// Set: records may carry texts in these fields, searched with BM25 (``TextSettings``).
+    public var text: TextSettings?
 
     public init(
         name: String, dimension: Int, metric: Metric = .cosine, hnsw: HNSWConfiguration = HNSWConfiguration(),
-        ivf: IVFSettings? = nil, storedPrecision: StoredPrecision = .float32
+        ivf: IVFSettings? = nil, storedPrecision: StoredPrecision = .float32, text: TextSettings? = nil
     ) {
         self.name = name
         self.dimension = dimension
@@ -27,6 +29,7 @@ public struct CollectionConfiguration: Sendable, Equatable {
         self.hnsw = hnsw
         self.ivf = ivf
         self.storedPrecision = storedPrecision
+        self.text = text
     }
 
     /// Equal in everything but ``storedPrecision`` (a column type the
@@ -38,7 +41,7 @@ public struct CollectionConfiguration: Sendable, Equatable {
     }
 
     /// Checks every parameter (the name, the dimension, the HNSW parameters
-    /// even of an IVF collection, the IVF settings) before anything is
+    /// even of an IVF collection, the IVF settings, the text fields) before anything is
     /// logged: each must fit its field in the log and in PostgreSQL.
     func validate() throws(EngineError) {
         guard !name.isEmpty, name.utf8.count <= 128 else {
@@ -50,5 +53,6 @@ public struct CollectionConfiguration: Sendable, Equatable {
         }
         do throws(IndexError) { try hnsw.validate() } catch { throw .invalidArgument("collection '\(name)': \(error)") }
         try ivf?.validate()
+        try text?.validate()
     }
 }

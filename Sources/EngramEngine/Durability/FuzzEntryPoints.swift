@@ -23,7 +23,7 @@ package enum EngineFuzzEntryPoints {
         let payload = Array(bytes.dropFirst())
         payload.withUnsafeBytes { raw in
             guard let decoded = try? LogPayload.decode(type: type, raw) else { return }
-            if case .upsert(_, _, let metadata, _, _) = decoded { _ = try? metadata.decoded(loggedAt: 1) }
+            if case .upsert(_, _, let metadata, _, _, _) = decoded { _ = try? metadata.decoded(loggedAt: 1) }
         }
     }
 
@@ -46,7 +46,10 @@ extension EngineFuzzEntryPoints {
         let payloads: [LogPayload] = [
             .create(CollectionConfiguration(name: "c", dimension: 4)),
             .create(configuration),
+            .create(CollectionConfiguration(name: "t", dimension: 4, text: TextSettings(fields: ["title", "content"], k1: 1.5, b: 0.5))),
             .upsert(collection: "c", records: [Record(id: "a", vector: [1, 2, 3, 4], metadata: ["k": "v", "n": 3]),
+                                               Record(id: "b", vector: [0, 1, 0, 1])]),
+            .upsert(collection: "t", records: [Record(id: "a", vector: [1, 2, 3, 4], text: ["content": "disk full: ENOSPC", "title": "errors"]),
                                                Record(id: "b", vector: [0, 1, 0, 1])]),
             .delete(collection: "c", ids: ["a", "b"]),
         ]

@@ -7,11 +7,14 @@ import EngramKernels
 ///
 /// | type | payload |
 /// |---|---|
-/// | 1 create collection | name, u32 dimension, u8 metric (0 l2, 1 ip, 2 cosine), u32 M, u32 efConstruction, u32 efSearch, u64 seed; then optional trailers in order: u8 1 + IVF settings, u8 2 + u8 1 (stored at half precision) |
+/// | 1 create collection | name, u32 dimension, u8 metric (0 l2, 1 ip, 2 cosine), u32 M, u32 efConstruction, u32 efSearch, u64 seed; then optional trailers in order: u8 1 + IVF settings, u8 2 + u8 1 (stored at half precision), u8 3 + text fields (u32 count, names, f64 k1, f64 b) |
 /// | 2 upsert | collection name, u32 count, then per record: id, u32 dimension, float32 values, metadata (MetadataCodec) |
 /// | 3 delete | collection name, u32 count, then ids |
+/// | 4 upsert with texts | as type 2, and after each record's metadata: u32 text count, then per text (in field-name order) the field name and the text |
 ///
-/// Strings are u32 byte length + UTF-8.
+/// Strings are u32 byte length + UTF-8. A batch with no text is written as
+/// type 2, so a collection without text fields logs exactly what it did
+/// before text fields existed.
 enum LogPayload: Equatable {
     case create(CollectionConfiguration)
     case upsert(collection: String, records: [Record])
@@ -20,7 +23,7 @@ enum LogPayload: Equatable {
     var type: UInt8 {
         switch self {
         case .create: return 1
-        case .upsert: return 2
+        case .upsert(_, let records): return records.contains { !$0.text.isEmpty } ? 4 : 2
         case .delete: return 3
         }
     }
@@ -28,7 +31,7 @@ enum LogPayload: Equatable {
     func encode() -> [UInt8] {
         var out = [UInt8]()
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
-        func string(_ s: String) { u32(s.utf8.count); out += Array(s.utf8) }
+        func string(_ s: String) { u32(s.utf8.count); out += s.utf8 }
         switch self {
         case .create(let c):
             string(c.name)
@@ -50,8 +53,17 @@ enum LogPayload: Equatable {
                 out.append(2)
                 out.append(1)
             }
+            if let text = c.text {
+                // The text trailer: kind 3, the field names, BM25's k1 and b.
+                out.append(3)
+                u32(text.fields.count)
+                for field in text.fields { string(field) }
+                withUnsafeBytes(of: text.k1.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+                withUnsafeBytes(of: text.b.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+            }
         case .upsert(let collection, let records):
-            out.reserveCapacity(records.reduce(64) { $0 + 64 + $1.id.utf8.count + 4 * $1.vector.count })
+            let withTexts = type == 4
+            out.reserveCapacity(records.reduce(64) { $0 + 64 + $1.id.utf8.count + 4 * $1.vector.count + $1.text.values.reduce(0) { $0 + 32 + $1.utf8.count } })
             string(collection)
             u32(records.count)
             for r in records {
@@ -63,6 +75,13 @@ enum LogPayload: Equatable {
                 for x in r.vector { withUnsafeBytes(of: x.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
                 #endif
                 MetadataCodec.encode(r.metadata, into: &out)
+                if withTexts {
+                    u32(r.text.count)
+                    for (field, text) in r.text.sorted(by: { $0.key < $1.key }) {
+                        string(field)
+                        string(text)
+                    }
+                }
             }
         case .delete(let collection, let ids):
             string(collection)
@@ -77,8 +96,10 @@ enum LogPayload: Equatable {
     /// becoming one array per record.
     enum Decoded {
         case create(CollectionConfiguration)
-        /// `rows[i]`: record i's `dimension` little-endian float32s, unaligned, in the payload.
-        case upsert(collection: String, ids: [String], metadata: EncodedMetadata, dimension: Int, rows: [UnsafeRawBufferPointer])
+        /// `rows[i]`: record i's `dimension` little-endian float32s, unaligned, in the payload;
+        /// `texts[i]`: record i's texts (`texts` is empty for a type-2 record, which carries none).
+        case upsert(collection: String, ids: [String], metadata: EncodedMetadata, dimension: Int, rows: [UnsafeRawBufferPointer],
+                    texts: [[String: String]])
         case delete(collection: String, ids: [String])
     }
 
@@ -144,6 +165,11 @@ enum LogPayload: Equatable {
             }
             return s
         }
+        func f64() throws(EngineError) -> Double {
+            try need(8)
+            defer { at += 8 }
+            return Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
+        }
         func id() throws(EngineError) -> String {
             let s = try string()
             guard !s.isEmpty, s.utf8.count <= Record.maxIDBytes else { throw fail("an id of \(s.utf8.count) bytes") }
@@ -161,6 +187,7 @@ enum LogPayload: Equatable {
             let seed = UInt64(try u32()) | UInt64(try u32()) << 32
             var ivf: IVFSettings?
             var precision = StoredPrecision.float32
+            var text: TextSettings?
             var lastTrailer: UInt8 = 0
             while at < bytes.count {
                 let kind = bytes[at]
@@ -176,14 +203,20 @@ enum LogPayload: Equatable {
                     guard bytes[at] == 1 else { throw fail("unknown stored precision \(bytes[at])") }
                     at += 1
                     precision = .float16
+                case 3:
+                    let count = try u32()
+                    guard count <= TextSettings.maxFields else { throw fail("\(count) text fields") }
+                    var fields = [String]()
+                    for _ in 0..<count { fields.append(try string()) }
+                    text = TextSettings(fields: fields, k1: try f64(), b: try f64())
                 default:
                     throw fail("unknown trailer kind \(kind)")
                 }
             }
             return .create(CollectionConfiguration(
                 name: name, dimension: dimension, metric: metric,
-                hnsw: HNSWConfiguration(m: m, efConstruction: efc, efSearch: efs, seed: seed), ivf: ivf, storedPrecision: precision))
-        case 2:
+                hnsw: HNSWConfiguration(m: m, efConstruction: efc, efSearch: efs, seed: seed), ivf: ivf, storedPrecision: precision, text: text))
+        case 2, 4:
             let collection = try string()
             let count = try u32()
             guard count <= bytes.count else { throw fail("count \(count) exceeds the payload") }
@@ -193,6 +226,8 @@ enum LogPayload: Equatable {
             var dimension = 0
             var rows = [UnsafeRawBufferPointer]()
             rows.reserveCapacity(count)
+            var texts = [[String: String]]()
+            if type == 4 { texts.reserveCapacity(count) }
             for i in 0..<count {
                 ids.append(try id())
                 let d = try u32()
@@ -206,9 +241,19 @@ enum LogPayload: Equatable {
                 metadata.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[at..<end]))
                 metadata.ends.append(metadata.bytes.count)
                 at = end
+                if type == 4 {
+                    let n = try u32()
+                    guard n <= TextSettings.maxFields else { throw fail("\(n) texts in one record") }
+                    var text = [String: String](minimumCapacity: n)
+                    for _ in 0..<n {
+                        let field = try string()
+                        guard text.updateValue(try string(), forKey: field) == nil else { throw fail("text field '\(field)' repeated") }
+                    }
+                    texts.append(text)
+                }
             }
             guard at == bytes.count else { throw fail("trailing bytes") }
-            return .upsert(collection: collection, ids: ids, metadata: metadata, dimension: dimension, rows: rows)
+            return .upsert(collection: collection, ids: ids, metadata: metadata, dimension: dimension, rows: rows, texts: texts)
         case 3:
             let collection = try string()
             let count = try u32()

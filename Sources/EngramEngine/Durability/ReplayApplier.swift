@@ -21,7 +21,8 @@ import EngramSync
 /// thread while this one is behind (``isBehind``): the two threads' work
 /// evens out whichever is slower on a given log.
 ///
-/// A record whose metadata does not decode is corruption: it and every
+/// A record whose metadata does not decode, or whose texts the collection
+/// cannot hold, is corruption: it and every
 /// later item are not applied, and ``failure`` says so after ``finish()``
 /// (the open then fails, and its half-built state is dropped).
 final class ReplayApplier: @unchecked Sendable {
@@ -32,7 +33,8 @@ final class ReplayApplier: @unchecked Sendable {
     }
 
     enum Item: Sendable {
-        case upsert(Collection, ids: [String], metadata: Metadata, placed: [(block: StagingBuffer.Block, rows: Int)], lsn: UInt64)
+        /// `texts`: each record's texts (empty: the batch carries none), turned into terms here.
+        case upsert(Collection, ids: [String], metadata: Metadata, texts: [[String: String]], placed: [(block: StagingBuffer.Block, rows: Int)], lsn: UInt64)
         case delete(Collection, ids: [String], lsn: UInt64)
     }
 
@@ -81,14 +83,15 @@ final class ReplayApplier: @unchecked Sendable {
             guard failure == nil else { continue }
             let start = engineNanoseconds()
             switch item {
-            case .upsert(let collection, let ids, let metadata, let placed, let lsn):
+            case .upsert(let collection, let ids, let metadata, let texts, let placed, let lsn):
                 do throws(EngineError) {
                     let values: [MetadataValue]
                     switch metadata {
                     case .decoded(let decoded): values = decoded
                     case .encoded(let encoded): values = try encoded.decoded(loggedAt: lsn)
                     }
-                    collection.apply(ids: ids, metadata: values, placed: placed, lsn: lsn)
+                    let terms = try collection.loggedTerms(texts, lsn: lsn)
+                    collection.apply(ids: ids, metadata: values, texts: texts, terms: terms, placed: placed, lsn: lsn)
                 } catch {
                     failure = error
                 }

@@ -219,7 +219,7 @@ extension Store {
                 c.deferMetadataPostings()
                 catalog[configuration.name] = c
             }
-        case .upsert(let name, let ids, let metadata, let dimension, let rows):
+        case .upsert(let name, let ids, let metadata, let dimension, let rows, let texts):
             let c = try collection(name)
             let placed: [(block: StagingBuffer.Block, rows: Int)]
             do throws(EngineError) {
@@ -230,7 +230,7 @@ extension Store {
             // Decoded here only while the applying thread is the slower one.
             var carried = ReplayApplier.Metadata.encoded(metadata)
             if applier.isBehind { carried = .decoded(try metadata.decoded(loggedAt: lsn)) }
-            applier.submit(.upsert(c, ids: ids, metadata: carried, placed: placed, lsn: lsn))
+            applier.submit(.upsert(c, ids: ids, metadata: carried, texts: texts, placed: placed, lsn: lsn))
         case .delete(let name, let ids):
             applier.submit(.delete(try collection(name), ids: ids, lsn: lsn))
         }

@@ -11,21 +11,24 @@ import Glibc
 /// the store replays only the log records above it (Docs/FORMATS.md).
 ///
 /// `snapshot-<LSN, 20 digits>.engram`, little-endian:
-/// magic `ENGRSNAP`, u32 version 3, u32 byte-order mark 0x01020304, u64 LSN,
+/// magic `ENGRSNAP`, u32 version 4, u32 byte-order mark 0x01020304, u64 LSN,
 /// u64 checkpoint LSN (the last checkpoint the store committed, 0 if none;
 /// absent in version 2), u32 collection count; per collection: the create-collection payload
 /// (u32 length + bytes), u32 label bound, u32 record count, per record
 /// (u32 id length + UTF-8 id, u32 label, u8 placement 0 graph / 1 staged,
-/// u64 LSN of its last write, u32 metadata length + metadata), u32 staged
+/// u64 LSN of its last write, u32 metadata length + metadata, and (version
+/// 4) u32 text count + per text, in field-name order, the field name and the
+/// text, each u32 length + UTF-8), u32 staged
 /// row count, per staged row (u32 label, `dimension` float32 values),
 /// u64 HNSW snapshot length + the HNSW snapshot, and (version 3) u32
 /// tombstone count + per tombstone (u32 id length + UTF-8 id, u64 LSN of
-/// the delete); then the CRC-32C of every
+/// the delete), and (version 4) u64 text index length + the text index
+/// snapshot (`ENGRTEXT`; length 0: none, or rebuilt from the texts); then the CRC-32C of every
 /// byte before it. Written to a temporary file, fsynced, renamed, and the
 /// directory fsynced, so a crash leaves the old snapshot or the new one.
 enum StoreSnapshot {
     static let magic: [UInt8] = Array("ENGRSNAP".utf8)
-    static let version: UInt32 = 3
+    static let version: UInt32 = 4
 
     static func name(_ lsn: UInt64) -> String {
         let digits = String(lsn)
@@ -72,7 +75,7 @@ enum StoreSnapshot {
         guard CRC32C.checksum(body) == stored else { throw fail("checksum mismatch", raw.count - 4) }
         var reader = SnapshotReader(body: body, at: 8, file: file)
         let fileVersion = try reader.u32()
-        guard fileVersion == 2 || fileVersion == Int(version) else { throw fail("unsupported version \(fileVersion)", 8) }
+        guard (2...Int(version)).contains(fileVersion) else { throw fail("unsupported version \(fileVersion)", 8) }
         guard try reader.u32() == 0x0102_0304 else { throw fail("bad byte-order mark", 12) }
         let lsn = try reader.u64()
         let checkpointLSN = fileVersion >= 3 ? try reader.u64() : 0

@@ -128,12 +128,13 @@ public final class Store: Sendable {
             let c = try self.collection(collection)
             guard !records.isEmpty else { return }
             let prepared = try c.validate(records)
+            let terms = try c.validateTexts(records)
             // Back-pressure: a full staging buffer is drained by the writers themselves.
             while c.unindexedCount + records.count > options.maxUnindexed {
                 if try indexBlock(of: c) == nil { break }
             }
             _ = try logged(.upsert(collection: collection, records: records)) { lsn throws(EngineError) in
-                c.apply(upsert: records, prepared: prepared, lsn: lsn)
+                c.apply(upsert: records, prepared: prepared, terms: terms, lsn: lsn)
                 return records.count
             }
             scheduleMaintenance()

@@ -1,0 +1,70 @@
+import EngramIndex
+import EngramMetadata
+import EngramText
+
+/// Hybrid search: the vector search and the text search run under one
+/// read lock (both see the same writes), then their rankings are fused
+/// (``HybridFusion``) and optionally diversified.
+extension Collection {
+    func search(_ query: HybridQuery) throws(EngineError) -> [HybridHit] {
+        // Tokenised before the lock: searches and writers never wait for it.
+        let queryTerms = query.text.map { tokenizer.terms($0) }
+        return try lock.withReadLock { () throws(EngineError) -> [HybridHit] in
+            let allowed = query.filter.map { metadata.evaluate($0) }
+            let depth = query.depth
+            var vectorHits = [SearchResult]()
+            if let vector = query.vector {
+                vectorHits = try nearestLocked(vector, k: depth, efSearch: query.efSearch, allowed: allowed)
+            }
+            var textHits = [TextIndex.Hit]()
+            if let queryTerms, let textIndex, !queryTerms.isEmpty {
+                do throws(IndexError) {
+                    textHits = try textIndex.search(queryTerms, k: depth, filter: allowed.map { .bitset($0) })
+                } catch {
+                    throw .invalidArgument("text search: \(error)")
+                }
+            }
+            var fused = HybridFusion.fuse(vector: vectorHits, text: textHits, method: query.fusion)
+            if let threshold = query.threshold { fused.removeAll { $0.explanation.fused < threshold } }
+            let picked: [HybridFusion.Hit]
+            if let lambda = query.mmr, fused.count > 1 {
+                let vectors = candidateVectors(fused.map(\.label))
+                picked = HybridFusion.diversify(fused, k: query.k, lambda: lambda) { a, b in
+                    Self.cosine(vectors[a], vectors[b])
+                }
+            } else {
+                picked = Array(fused.prefix(query.k))
+            }
+            return picked.compactMap { hit in
+                guard let id = id(of: hit.label) else { return nil }
+                return HybridHit(id: id, score: hit.explanation.fused, metadata: metadata.metadata(of: hit.label) ?? .object([:]),
+                                 explanation: hit.explanation)
+            }
+        }
+    }
+
+    /// The stored (prepared) vectors of live `labels`, for MMR's similarities (read lock held).
+    private func candidateVectors(_ wanted: [VectorID]) -> [VectorID: [Float]] {
+        var out = [VectorID: [Float]](minimumCapacity: wanted.count)
+        for label in wanted {
+            if labels.placement(label) == .indexed {
+                out[label] = try? index.vector(label)
+            } else {
+                out[label] = stagedVector(label)
+            }
+        }
+        return out
+    }
+
+    /// The cosine of two vectors; 0 when either is missing or zero.
+    static func cosine(_ a: [Float]?, _ b: [Float]?) -> Double {
+        guard let a, let b, a.count == b.count else { return 0 }
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for i in a.indices {
+            dot += Double(a[i]) * Double(b[i])
+            na += Double(a[i]) * Double(a[i])
+            nb += Double(b[i]) * Double(b[i])
+        }
+        return na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : 0
+    }
+}
