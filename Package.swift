@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramIndex", "EngramSync", "EngramTestSupport"]),
         .testTarget(
             name: "EngramPostgresTests",
-            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramSync", "EngramTestSupport"]
+            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramSync", "EngramTestSupport", "EngramText"]
         ),
         .testTarget(
             name: "EngramToolsTests",

@@ -7,7 +7,10 @@ import EngramWAL
 /// The engine's checkpoint target in PostgreSQL + pgvector
 /// (Docs/POSTGRES.md): every collection is a table a plain SQL user can
 /// read, `(id text, embedding vector(d), metadata jsonb, lsn bigint,
-/// updated_at timestamptz)`, registered in `engram_collections`; every
+/// updated_at timestamptz)` and, for a collection with text fields, a
+/// `text` column per field (NULL: no text) and `tsv tsvector`, generated
+/// from them with `to_tsvector('english', …)` and GIN-indexed for SQL
+/// full-text queries; registered in `engram_collections`; every
 /// checkpoint is a row of `engram_checkpoints`.
 ///
 /// A checkpoint commits in one transaction: per collection, its deletions
@@ -134,28 +137,42 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         let table = PostgresSchema.tableName(forCollection: configuration.name)
         try db.execute("""
             INSERT INTO engram_collections (name, table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed,
-                                            vector_type, index_kind, ivf_nlist, ivf_nprobe, ivf_training_size)
+                                            vector_type, index_kind, ivf_nlist, ivf_nprobe, ivf_training_size, text_fields, text_k1, text_b)
             VALUES (\(configuration.name), \(table), \(configuration.dimension), \(configuration.metric.rawValue),
                     \(configuration.hnsw.m), \(configuration.hnsw.efConstruction), \(configuration.hnsw.efSearch),
                     \(Int64(bitPattern: configuration.hnsw.seed)), \(vectorType.rawValue), \(configuration.ivf == nil ? "hnsw" : "ivf"),
-                    \(configuration.ivf?.nlist ?? 0), \(configuration.ivf?.nprobe ?? 0), \(configuration.ivf?.trainingSize ?? 0))
+                    \(configuration.ivf?.nlist ?? 0), \(configuration.ivf?.nprobe ?? 0), \(configuration.ivf?.trainingSize ?? 0),
+                    \("{" + (configuration.text?.fields ?? []).joined(separator: ",") + "}")::text[],
+                    \(String(configuration.text?.k1 ?? 1.2))::double precision, \(String(configuration.text?.b ?? 0.75))::double precision)
             ON CONFLICT (name) DO NOTHING
             """)
         let registered = try PostgresCollectionReader.configuration(configuration.name, db)
         // The stored precision is the column's business: compared apart from the other parameters
         // (a float32 collection registered as halfvec by an older option keeps its table).
         guard registered.configuration.sameParameters(as: configuration) else {
-            throw PostgresError(kind: .conflict, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric))")
+            throw PostgresError(kind: .conflict, message: "collection '\(configuration.name)' is registered with other parameters (dimension \(registered.configuration.dimension), metric \(registered.configuration.metric), text fields \(registered.configuration.text?.fields ?? []))")
         }
         let quoted = try PostgresIdentifier(registered.table)
+        // Text fields: a column each, and the generated tsvector over all of them (identifiers quoted, checked once).
+        var textColumns = ""
+        if let fields = configuration.text?.fields {
+            let names = try fields.map { name throws(PostgresError) in try PostgresIdentifier(name).quoted }
+            textColumns = names.map { ",\n    \($0) text" }.joined()
+                + ",\n    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, "
+                + names.map { "coalesce(\($0), '')" }.joined(separator: " || ' ' || ") + ")) STORED"
+        }
         try db.execute("""
             CREATE TABLE IF NOT EXISTS \(quoted) (
                 id text COLLATE "C" PRIMARY KEY,
                 embedding \(unsafeRaw: registered.vectorType.rawValue)(\(unsafeRaw: String(configuration.dimension))) NOT NULL,
                 metadata jsonb NOT NULL,
                 lsn bigint NOT NULL,
-                updated_at timestamptz NOT NULL DEFAULT now())
+                updated_at timestamptz NOT NULL DEFAULT now()\(unsafeRaw: textColumns))
             """)
+        if configuration.text != nil {
+            let index = try PostgresIdentifier(registered.table + "_tsv")
+            try db.execute("CREATE INDEX IF NOT EXISTS \(index) ON \(quoted) USING gin (tsv)")
+        }
         if sqlIndex {
             let family = registered.vectorType == .halfvec ? "halfvec" : "vector"
             let ops = configuration.metric == .cosine ? "\(family)_cosine_ops" : configuration.metric == .innerProduct ? "\(family)_ip_ops" : "\(family)_l2_ops"
@@ -287,6 +304,12 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         }
         guard !changes.ids.isEmpty else { return resynchronised }
         let d = changes.configuration.dimension
+        let fields = changes.configuration.text?.fields ?? []
+        let columns = try PostgresCollectionReader.columns(changes.configuration)
+        let textColumns = Array(columns.dropFirst(4))
+        guard fields.isEmpty || changes.texts.count == changes.ids.count else {
+            throw PostgresError(kind: .invalidArgument, message: "collection '\(changes.configuration.name)': \(changes.texts.count) texts for \(changes.ids.count) changed records")
+        }
         // An empty table (the first checkpoint) takes the rows straight: ids in a checkpoint are unique.
         let empty = try db.execute("SELECT NOT EXISTS (SELECT 1 FROM \(table))").text(row: 0, column: 0) == "t"
         // Into an empty table the primary key is built once after the COPY (a sort), not row by row.
@@ -302,12 +325,12 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             try db.execute("""
                 CREATE TEMP TABLE engram_stage (
                     id text COLLATE "C" NOT NULL, embedding \(unsafeRaw: type.rawValue)(\(unsafeRaw: String(d))) NOT NULL,
-                    metadata jsonb NOT NULL, lsn bigint NOT NULL)
+                    metadata jsonb NOT NULL, lsn bigint NOT NULL\(unsafeRaw: textColumns.map { ", \($0.quoted) text" }.joined()))
                 ON COMMIT DROP
                 """)
         }
         let destination = empty ? table : try PostgresIdentifier("engram_stage")
-        try db.copyIn("COPY \(destination) (id, embedding, metadata, lsn) FROM STDIN (FORMAT binary)") { send in
+        try db.copyIn("COPY \(destination) (\(columns)) FROM STDIN (FORMAT binary)") { send in
             var writer = BinaryCopyWriter()
             // The rows are read from the collection a slice at a time (``CheckpointRows``).
             let n = changes.ids.count
@@ -318,12 +341,15 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                     let end = Swift.min(n, start + Self.rowsPerRead)
                     try changes.vectors.read(start..<end, into: rows.baseAddress!)
                     for i in start..<end {
-                        writer.row(fields: 4)
+                        writer.row(fields: 4 + fields.count)
                         writer.text(changes.ids[i])
                         let row = UnsafeBufferPointer(rebasing: rows[((i - start) * d)..<((i - start + 1) * d)])
                         if type == .halfvec { writer.halfvec(row) } else { writer.vector(row) }
                         writer.jsonb(MetadataJSON.format(changes.metadata[i]))
                         writer.int64(try Self.bigint(changes.lsns[i]))
+                        for field in fields {
+                            if let text = changes.texts[i][field] { writer.text(text) } else { writer.null() }
+                        }
                         if writer.pendingBytes >= Self.copyChunkBytes { try send(writer.take()) }
                     }
                     start = end
@@ -338,9 +364,9 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         }
         guard !empty else { return resynchronised }
         try db.execute("""
-            INSERT INTO \(table) AS t (id, embedding, metadata, lsn) SELECT id, embedding, metadata, lsn FROM engram_stage
+            INSERT INTO \(table) AS t (\(columns)) SELECT \(columns) FROM engram_stage
             ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, lsn = EXCLUDED.lsn,
-                updated_at = now()
+                updated_at = now()\(unsafeRaw: textColumns.map { ", \($0.quoted) = EXCLUDED.\($0.quoted)" }.joined())
             WHERE t.lsn < EXCLUDED.lsn
             """)
         try db.execute("DROP TABLE engram_stage")

@@ -17,7 +17,7 @@ package enum PostgresCollectionReader {
     package static func configuration(_ name: String, _ db: PostgresConnection) throws -> Registered {
         let r = try db.execute("""
             SELECT table_name, dimension, metric, hnsw_m, hnsw_ef_construction, hnsw_ef_search, hnsw_seed, vector_type,
-                   index_kind, ivf_nlist, ivf_nprobe, ivf_training_size
+                   index_kind, ivf_nlist, ivf_nprobe, ivf_training_size, text_fields, text_k1, text_b
             FROM engram_collections WHERE name = \(name)
             """)
         guard r.rowCount == 1 else { throw PostgresError(kind: .invalidArgument, message: "unknown collection '\(name)' in the database") }
@@ -41,11 +41,27 @@ package enum PostgresCollectionReader {
         guard let type = r.text(row: 0, column: 7).flatMap(PostgresVectorType.init(rawValue:)) else {
             throw PostgresError(kind: .decoding, message: "collection '\(name)': unknown vector type in its registry row")
         }
+        // The text fields: a PostgreSQL array of plain identifiers ("{title,content}"); none: no text.
+        var text: TextSettings?
+        let fieldList = r.text(row: 0, column: 12) ?? ""
+        guard fieldList.hasPrefix("{"), fieldList.hasSuffix("}") else {
+            throw PostgresError(kind: .decoding, message: "collection '\(name)': text fields \(fieldList) in its registry row")
+        }
+        let fields = fieldList.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        if fieldList != "{}" {
+            guard let k1 = r.text(row: 0, column: 13).flatMap(Double.init), let b = r.text(row: 0, column: 14).flatMap(Double.init) else {
+                throw PostgresError(kind: .decoding, message: "collection '\(name)': BM25 parameters in its registry row are not numbers")
+            }
+            text = TextSettings(fields: fields, k1: k1, b: b)
+        }
         // A halfvec table holds half precision: a collection restored from it refuses what it cannot store.
         let configuration = CollectionConfiguration(
             name: name, dimension: try int(1), metric: metric,
             hnsw: HNSWConfiguration(m: try int(3), efConstruction: try int(4), efSearch: try int(5), seed: UInt64(bitPattern: Int64(try int(6)))),
-            ivf: ivf, storedPrecision: type == .halfvec ? .float16 : .float32)
+            ivf: ivf, storedPrecision: type == .halfvec ? .float16 : .float32, text: text)
+        do { try configuration.validate() } catch {
+            throw PostgresError(kind: .decoding, message: "collection '\(name)': its registry row holds invalid parameters: \(error)")
+        }
         return Registered(configuration: configuration, table: r.text(row: 0, column: 0) ?? "", vectorType: type)
     }
 
@@ -55,20 +71,34 @@ package enum PostgresCollectionReader {
         return (0..<r.rowCount).compactMap { r.text(row: $0, column: 0) }
     }
 
-    /// Streams every row of a registered collection to `row` (id, vector of
-    /// `dimension` floats valid during the call, metadata JSON, LSN).
-    package static func rows(
-        of registered: Registered, _ db: PostgresConnection,
-        _ row: (String, UnsafeBufferPointer<Float>, String, UInt64) throws -> Void
-    ) throws {
+    /// One row of a collection's table, as ``rows(of:_:_:)`` streams it.
+    package struct Row {
+        package var id: String
+        /// `dimension` floats, valid during the call only.
+        package var vector: UnsafeBufferPointer<Float>
+        package var metadataJSON: String
+        package var lsn: UInt64
+        /// The text fields that are not NULL.
+        package var text: [String: String]
+    }
+
+    /// The columns a collection's table is read and written by, in order:
+    /// `id, embedding, metadata, lsn`, then each text field.
+    package static func columns(_ configuration: CollectionConfiguration) throws -> [PostgresIdentifier] {
+        try (["id", "embedding", "metadata", "lsn"] + (configuration.text?.fields ?? [])).map { name throws(PostgresError) in try PostgresIdentifier(name) }
+    }
+
+    /// Streams every row of a registered collection to `row`.
+    package static func rows(of registered: Registered, _ db: PostgresConnection, _ row: (Row) throws -> Void) throws {
         let d = registered.configuration.dimension
+        let fields = registered.configuration.text?.fields ?? []
         let vector = UnsafeMutablePointer<Float>.allocate(capacity: d)
         defer { vector.deallocate() }
         var reader = BinaryCopyReader()
         let table = try PostgresIdentifier(registered.table)
-        try db.copyOut("COPY \(table) (id, embedding, metadata, lsn) TO STDOUT (FORMAT binary)") { chunk in
-            try reader.feed(chunk) { fields in
-                guard fields.count == 4, let id = fields[0], let embedding = fields[1], let metadata = fields[2], let lsn = fields[3] else {
+        try db.copyOut("COPY \(table) (\(try columns(registered.configuration))) TO STDOUT (FORMAT binary)") { chunk in
+            try reader.feed(chunk) { values in
+                guard values.count == 4 + fields.count, let id = values[0], let embedding = values[1], let metadata = values[2], let lsn = values[3] else {
                     throw PostgresError(kind: .decoding, message: "a row of \(registered.table) with a missing field")
                 }
                 let n = registered.vectorType == .halfvec
@@ -77,8 +107,12 @@ package enum PostgresCollectionReader {
                 guard n == d else {
                     throw PostgresError(kind: .decoding, message: "a vector of \(n) dimensions in collection '\(registered.configuration.name)' of dimension \(d)")
                 }
-                try row(BinaryCopy.text(id), UnsafeBufferPointer(start: vector, count: d), try BinaryCopy.jsonb(metadata),
-                        UInt64(bitPattern: try BinaryCopy.int64(lsn)))
+                var text = [String: String]()
+                for (i, field) in fields.enumerated() {
+                    if let value = values[4 + i] { text[field] = BinaryCopy.text(value) }
+                }
+                try row(Row(id: BinaryCopy.text(id), vector: UnsafeBufferPointer(start: vector, count: d), metadataJSON: try BinaryCopy.jsonb(metadata),
+                            lsn: UInt64(bitPattern: try BinaryCopy.int64(lsn)), text: text))
             }
         }
         guard reader.finished else { throw PostgresError(kind: .decoding, message: "the COPY of \(registered.table) ended early") }

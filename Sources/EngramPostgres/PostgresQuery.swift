@@ -69,6 +69,11 @@ public struct PostgresQuery: Sendable, Equatable, ExpressibleByStringInterpolati
         /// A quoted identifier (a table, a schema, an index, a constraint).
         public mutating func appendInterpolation(_ identifier: PostgresIdentifier) { sql += identifier.quoted }
 
+        /// Identifiers, each quoted, separated by commas (a column list).
+        public mutating func appendInterpolation(_ identifiers: [PostgresIdentifier]) {
+            sql += identifiers.map(\.quoted).joined(separator: ", ")
+        }
+
         /// Text spliced into the SQL as is. Only for text the program itself
         /// chose from a closed set (a type name, an operator class) or computed
         /// (a dimension): never for a value that came from outside.

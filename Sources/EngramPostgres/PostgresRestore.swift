@@ -62,8 +62,8 @@ public enum PostgresRestore {
             }
             if let fallback { progress(fallback, 0) }
             let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, owner: owner, threads: threads, progress: progress) { emit in
-                try PostgresCollectionReader.rows(of: registered, db) { id, vector, json, rowLSN in
-                    try emit(Store.RestoredRecord(id: id, vector: vector, metadata: try MetadataJSON.parse(json), lsn: rowLSN))
+                try PostgresCollectionReader.rows(of: registered, db) { row in
+                    try emit(Store.RestoredRecord(id: row.id, vector: row.vector, metadata: try MetadataJSON.parse(row.metadataJSON), lsn: row.lsn, text: row.text))
                 }
             }
             return Report(collection: name, records: count, checkpointLSN: lsn, seconds: MonotonicClock.seconds() - start,
@@ -145,8 +145,8 @@ public struct PostgresCheckpointSource: CheckpointSource {
             let collections = try PostgresCollectionReader.collectionNames(db).map { name -> (CollectionConfiguration, Store.RecordStream) in
                 let registered = try PostgresCollectionReader.configuration(name, db)
                 return (registered.configuration, { emit in
-                    try PostgresCollectionReader.rows(of: registered, db) { id, vector, json, rowLSN in
-                        try emit(Store.RestoredRecord(id: id, vector: vector, metadata: try MetadataJSON.parse(json), lsn: rowLSN))
+                    try PostgresCollectionReader.rows(of: registered, db) { row in
+                        try emit(Store.RestoredRecord(id: row.id, vector: row.vector, metadata: try MetadataJSON.parse(row.metadataJSON), lsn: row.lsn, text: row.text))
                     }
                 })
             }

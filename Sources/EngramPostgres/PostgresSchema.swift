@@ -94,6 +94,14 @@ public enum PostgresSchema {
             END $$
             """,
         ]),
+        Migration(version: 7, name: "per-collection text fields and BM25 parameters", statements: [
+            """
+            ALTER TABLE engram_collections
+                ADD COLUMN text_fields text[] NOT NULL DEFAULT '{}',
+                ADD COLUMN text_k1 double precision NOT NULL DEFAULT 1.2,
+                ADD COLUMN text_b double precision NOT NULL DEFAULT 0.75
+            """,
+        ]),
     ]
 
     /// The newest migration version.

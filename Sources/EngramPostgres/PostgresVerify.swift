@@ -34,6 +34,8 @@ public enum PostgresVerify {
             case vector
             /// Same version, different metadata.
             case metadata
+            /// Same version, different texts.
+            case text
             /// A row written after the database's own checkpoint LSN.
             case ahead
             /// The database as a whole: another owner, ahead of the store, a collection on one side only.
@@ -124,7 +126,8 @@ public enum PostgresVerify {
                 }
                 let table = try PostgresCollectionReader.configuration(name, db)
                 var seen = Set<RecordKey>(minimumCapacity: versions.live.count)
-                try PostgresCollectionReader.rows(of: table, db) { id, vector, json, rowLSN in
+                try PostgresCollectionReader.rows(of: table, db) { row in
+                    let (id, vector, json, rowLSN) = (row.id, row.vector, row.metadataJSON, row.lsn)
                     collection.tableRows += 1
                     let key = RecordKey(id)
                     seen.insert(key)
@@ -160,6 +163,9 @@ public enum PostgresVerify {
                     let metadata = try MetadataJSON.parse(json)
                     if metadata != record.metadata {
                         report.add(Difference(kind: .metadata, collection: name, id: id, detail: "table \(json), engine \(MetadataJSON.format(record.metadata))"))
+                    }
+                    if row.text != record.text {
+                        report.add(Difference(kind: .text, collection: name, id: id, detail: "table texts \(row.text.keys.sorted()), engine \(record.text.keys.sorted()) differ"))
                     }
                 }
                 for (id, lsn) in versions.live where !seen.contains(RecordKey(id)) {

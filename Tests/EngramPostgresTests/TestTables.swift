@@ -34,8 +34,8 @@ struct IsolatedDatabase {
         try pool.withConnection { db in
             let registered = try PostgresCollectionReader.configuration(name, db)
             var out = [String: ([Float], MetadataValue, UInt64)]()
-            try PostgresCollectionReader.rows(of: registered, db) { id, v, json, lsn in
-                out[id] = (Array(v), try MetadataJSON.parse(json), lsn)
+            try PostgresCollectionReader.rows(of: registered, db) { row in
+                out[row.id] = (Array(row.vector), try MetadataJSON.parse(row.metadataJSON), row.lsn)
             }
             return out
         }

@@ -43,7 +43,7 @@ public struct CollectionConfiguration: Sendable, Equatable {
     /// Checks every parameter (the name, the dimension, the HNSW parameters
     /// even of an IVF collection, the IVF settings, the text fields) before anything is
     /// logged: each must fit its field in the log and in PostgreSQL.
-    func validate() throws(EngineError) {
+    public func validate() throws(EngineError) {
         guard !name.isEmpty, name.utf8.count <= 128 else {
             throw .invalidArgument("a collection name must be 1 to 128 UTF-8 bytes")
         }
