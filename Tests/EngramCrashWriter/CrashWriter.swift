@@ -17,6 +17,9 @@ import Glibc
 /// whole histories: after record `r<i>` with `i % 5 == 4` it deletes
 /// `r<i-2>` (`del <id>` once acknowledged), and after every 40th record
 /// (`--checkpoint-every`) it checkpoints into that database (`ckpt <lsn>`).
+///
+/// With `--text` the collection has a text field `content`, and record
+/// `r<i>` carries the text ``text(_:)`` (none when `i % 7 == 0`).
 @main
 struct CrashWriter: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,9 +32,15 @@ struct CrashWriter: ParsableCommand {
     @Option(name: .customLong("database-url"), help: "Also delete and checkpoint into this database.") var databaseURL: String?
     @Option(name: .customLong("checkpoint-every"), help: "With --database-url: checkpoint after every this many records.") var checkpointEvery: Int = 40
     @Option(name: .customLong("snapshot-every"), help: "Write a local snapshot after every this many records.") var snapshotEvery: Int = 25
+    @Flag(help: "Give the collection a text field `content` and the records texts.") var text = false
 
     /// The vector every writer and checker derives for record `i`.
     static func vector(_ i: Int) -> [Float] { (0..<8).map { Float((i * 31 + $0 * 7) % 97) / 97 + 0.01 } }
+
+    /// The texts record `i` carries in a collection with text fields.
+    static func text(_ i: Int) -> [String: String] {
+        i % 7 == 0 ? [:] : ["content": "record \(i) of writer \(i % 3 == 0 ? "planner" : "critic") ENOSPC-\(i % 11) bucket\(i % 11)"]
+    }
 
     /// The record whose delete follows record `i`'s upsert in a history with deletes, if any.
     static func deleted(after i: Int) -> Int? { i % 5 == 4 && i >= 2 ? i - 2 : nil }
@@ -47,12 +56,13 @@ struct CrashWriter: ParsableCommand {
         let store = try Store.open(directory: dataDir, options: options)
         try store.createCollection(CollectionConfiguration(
             name: "crash", dimension: 8, metric: .squaredL2,
-            ivf: index == .ivf ? IVFSettings(nlist: 8, nprobe: 8, trainingSize: 200) : nil))
+            ivf: index == .ivf ? IVFSettings(nlist: 8, nprobe: 8, trainingSize: 200) : nil,
+            text: text ? TextSettings(fields: ["content"]) : nil))
         let target = try databaseURL.map {
             try PostgresCheckpointTarget(pool: try PostgresPool(PostgresConfiguration(connectionString: $0), options: .init(maxConnections: 1)))
         }
         for i in start..<(start + count) {
-            try store.upsert("crash", [Record(id: "r\(i)", vector: Self.vector(i), metadata: ["i": .number(Double(i))])])
+            try store.upsert("crash", [Record(id: "r\(i)", vector: Self.vector(i), metadata: ["i": .number(Double(i))], text: text ? Self.text(i) : [:])])
             printAndFlush("ack r\(i)")
             if let target {
                 if let victim = Self.deleted(after: i) {

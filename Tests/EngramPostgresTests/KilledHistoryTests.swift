@@ -18,7 +18,9 @@ import Glibc
 /// - no acknowledged delete is undone, and nothing is half applied,
 /// - the table agrees with the engine as of the database's own checkpoint
 ///   (``PostgresVerify``: no missing, phantom or stale row, every vector and
-///   metadata value compared), before and after the next checkpoint.
+///   metadata value and text compared), before and after the next checkpoint;
+/// - (HNSW histories, whose records carry texts) a text search after the
+///   reopen finds exactly the live records whose texts match.
 ///
 /// `ENGRAM_KILL_TRIALS` sets the trials (the soak runs 300).
 @Suite("Killed writer histories with deletes and checkpoints: the table equals the engine (real server)",
@@ -62,7 +64,9 @@ struct KilledHistoryTests {
         var acknowledged = Set<Int>(), deleted = Set<Int>()
         var next = 0
         for trial in 0..<trials {
-            let arguments = ["--data-dir", dir.path, "--start", "\(next)", "--index", index,
+            // The HNSW histories give the collection a text field (log records of type 4), the IVF ones none (type 2).
+            let withText = index == "hnsw"
+            let arguments = (withText ? ["--text"] : []) + ["--data-dir", dir.path, "--start", "\(next)", "--index", index,
                              "--database-url", db.configuration.connectionString,
                              "--checkpoint-every", "\(Int.random(in: 5...60, using: &rng))", "--snapshot-every", "\(Int.random(in: 5...40, using: &rng))"]
             guard let child = ChildProcess(writerPath, arguments) else {
@@ -101,9 +105,18 @@ struct KilledHistoryTests {
                 guard let i = Int(id.dropFirst()) else { tally.halfApplied += 1; continue }
                 highest = max(highest, i)
                 let r = try #require(try store.get("crash", id: id))
-                if r.vector != crashVector(i) || r.metadata != ["i": .number(Double(i))] { tally.halfApplied += 1 }
+                if r.vector != crashVector(i) || r.metadata != ["i": .number(Double(i))] || r.text != (withText ? crashText(i) : [:]) {
+                    tally.halfApplied += 1
+                }
             }
             next = highest + 3  // past anything a cut-short write may have logged
+            if withText {
+                // The recovered text index holds exactly the live records' texts.
+                let found = Set(try store.search("crash", HybridQuery(text: "bucket3", k: 1000, candidates: 1000)).map(\.id))
+                let expected = Set(ids.filter { Int($0.dropFirst()).map { $0 % 7 != 0 && $0 % 11 == 3 } ?? false })
+                if found != expected { tally.mismatches += 1 }
+                #expect(found == expected, "trial \(trial): text search after recovery")
+            }
             // The database as the child's checkpoints left it equals the engine as of that checkpoint…
             let before = try PostgresVerify.compare(store: store, pool: db.pool, sampleEvery: 1)
             tally.mismatches += before.differenceCount
@@ -124,6 +137,11 @@ struct KilledHistoryTests {
         tally.acknowledged += acknowledged.count
         tally.deletes += deleted.count
     }
+}
+
+/// The texts `EngramCrashWriter --text` writes for record `i`.
+private func crashText(_ i: Int) -> [String: String] {
+    i % 7 == 0 ? [:] : ["content": "record \(i) of writer \(i % 3 == 0 ? "planner" : "critic") ENOSPC-\(i % 11) bucket\(i % 11)"]
 }
 
 /// The vector `EngramCrashWriter` writes for record `i`.
