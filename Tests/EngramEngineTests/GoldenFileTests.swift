@@ -10,7 +10,8 @@ import Glibc
 
 /// The store's golden files (`Fixtures/golden/`, `GoldenFiles`):
 ///
-/// - `store-v3/`: a data directory written by this version: a snapshot of
+/// - `store-v3/`: a data directory written by the code of its time (up to
+///   commit e18220b, the last before version 4): a snapshot of
 ///   version 3 (checkpoint LSN, tombstones), an HNSW collection with indexed,
 ///   staged, replaced and deleted records, a trained IVF collection (its
 ///   IVF collection index inside the snapshot), a cosine collection stored at
@@ -30,6 +31,7 @@ struct StoreGoldenFileTests {
         ["i": .number(Double(i)), "tag": .string("t\(i % 3)"), "at": .timestamp(microseconds: Int64(i) * 1_000_000)]
     }
 
+    // (Run today, this writes a version 4 snapshot: the committed directory is the version 3 one.)
     @Test("write the version 3 data directory when asked and missing", .enabled(if: GoldenFiles.writing))
     func write() throws {
         guard !GoldenFiles.exists("store-v3") else { return }

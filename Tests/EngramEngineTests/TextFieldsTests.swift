@@ -29,9 +29,10 @@ struct TextFieldsTests {
     /// scratch over `store`'s live records does: the same ids with the same
     /// BM25 scores, bit for bit.
     static func expectMatchesRebuilt(_ store: Store, _ collection: String, queries: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let fields = try #require(try store.configuration(collection).text).fields
+        let settings = try #require(try store.configuration(collection).text)
+        let fields = settings.fields
         let ids = try store.ids(collection).sorted()
-        let reference = TextIndex()
+        let reference = TextIndex(parameters: TextIndex.Parameters(k1: settings.k1, b: settings.b))
         let tokenizer = Tokenizer()
         var idOfLabel = [String]()
         for id in ids {
