@@ -20,7 +20,7 @@ extension GroupCommitLog.Mode: ExpressibleByArgument {
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Import .fvecs or JSON Lines (id, vector, metadata) into a collection.",
+        abstract: "Import .fvecs or JSON Lines (id, vector, metadata, text) into a collection.",
         discussion: "Progress lines report how many records are durable so far (printed only after the log made them durable in the chosen mode).")
 
     @OptionGroup var dataDirectory: DataDirectoryOptions
@@ -32,6 +32,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "ivf: inverted lists when creating (default 4·√n of the vectors held at training).") var nlist: Int?
     @Option(help: "ivf: lists a search probes unless it says (default 16).") var nprobe: Int = 16
     @Option(help: "The precision the database keeps the vectors at, when creating: float32 (vector) or float16 (halfvec: half the storage, values within ±65504).") var precision: StoredPrecision = .float32
+    @Option(name: .customLong("text-field"), help: "When creating: declare a text field (repeatable); JSON Lines records carry texts as \"text\": {\"NAME\": \"...\"}.") var textFields: [String] = []
     @Option(help: "Records per logged batch.") var batch: Int = 1000
     @Option(help: "fsync, group-commit[:µs] or os-buffered (Docs/ENGINE.md).") var durability: GroupCommitLog.Mode = .fsync
     @Flag(name: .customLong("wait-indexed"), help: "Before closing, wait until the graph holds every record (else the rest is indexed when the store next opens).") var waitIndexed = false
@@ -42,6 +43,7 @@ struct ImportCommand: ParsableCommand {
         guard batch >= 1 && batch <= 100_000 else { throw ValidationError("--batch must be between 1 and 100000") }
         guard snapshotEveryMiB >= 0 && snapshotEveryMiB <= 1 << 30 else { throw ValidationError("--snapshot-every-mib must be between 0 and 2^30") }
         if index != .ivf && nlist != nil { throw ValidationError("--nlist applies to --index ivf") }
+        if !textFields.isEmpty && dimension == nil { throw ValidationError("--text-field declares fields when creating the collection: give --dimension too") }
     }
 
     private struct Progress: Encodable { var durable: Int; var lsn: UInt64 }
@@ -54,7 +56,8 @@ struct ImportCommand: ParsableCommand {
         if let dimension {
             try store.createCollection(CollectionConfiguration(
                 name: collection, dimension: dimension, metric: metric,
-                ivf: index == .ivf ? IVFSettings(nlist: nlist, nprobe: nprobe) : nil, storedPrecision: precision))
+                ivf: index == .ivf ? IVFSettings(nlist: nlist, nprobe: nprobe) : nil, storedPrecision: precision,
+                text: textFields.isEmpty ? nil : TextSettings(fields: textFields)))
         }
         var done = 0
         var pending = [Record]()
@@ -118,6 +121,16 @@ struct ImportCommand: ParsableCommand {
             guard Float(x).isFinite else { throw ValidationError("\(file):\(line): the vector holds \(x), beyond float32's range") }
             vector.append(Float(x))
         }
-        return Record(id: id, vector: vector, metadata: value["metadata"] ?? .object([:]))
+        var texts = [String: String]()
+        switch value["text"] {
+        case nil, .null?: break
+        case .object(let fields)?:
+            for (field, item) in fields {
+                guard case .string(let s) = item else { throw ValidationError("\(file):\(line): \"text\".\(field) must be a string") }
+                texts[field] = s
+            }
+        default: throw ValidationError("\(file):\(line): \"text\" must be an object of field names to strings")
+        }
+        return Record(id: id, vector: vector, metadata: value["metadata"] ?? .object([:]), text: texts)
     }
 }

@@ -20,6 +20,10 @@ struct StatsCommand: ParsableCommand {
         var trained: Bool?
         var lists: Int?
         var drift: Rounded?
+        var text_fields: [String]?
+        var text_documents: Int?
+        var text_terms: Int?
+        var text_index_bytes: Int?
     }
     private struct Stats: Encodable {
         var collections: [CollectionStats]
@@ -34,10 +38,12 @@ struct StatsCommand: ParsableCommand {
             let collections = try names.map { name -> CollectionStats in
                 let c = try store.configuration(name), index = try store.indexInfo(name)
                 let ivf = index.kind == "ivf"
+                let text = try store.textIndexInfo(name)
                 return CollectionStats(
                     name: name, count: try store.count(name), unindexed: try store.unindexedCount(name), dimension: c.dimension,
                     metric: "\(c.metric)", index: index.kind, trained: ivf ? index.trained : nil, lists: ivf ? index.lists : nil,
-                    drift: ivf ? index.drift.map { Rounded($0, 3) } : nil)
+                    drift: ivf ? index.drift.map { Rounded($0, 3) } : nil, text_fields: text?.fields, text_documents: text?.documents,
+                    text_terms: text?.terms, text_index_bytes: text?.memoryBytes)
             }
             printAndFlush(JSONLine.encode(Stats(collections: collections, wal_bytes: store.logBytes, last_lsn: store.lastLSN, snapshot_lsn: store.snapshotLSN)))
         } else {
@@ -47,7 +53,11 @@ struct StatsCommand: ParsableCommand {
                 if index.kind == "ivf" {
                     kind += index.trained ? " (\(index.lists ?? 0) lists, drift \(format(index.drift ?? 0, 2)))" : " (searched exactly until trained)"
                 }
-                printAndFlush("\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric), index \(kind)")
+                var line = "\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric), index \(kind)"
+                if let text = try store.textIndexInfo(name) {
+                    line += "; text fields \(text.fields.joined(separator: ", ")): \(text.documents) documents, \(text.terms) terms, \(text.memoryBytes) bytes"
+                }
+                printAndFlush(line)
             }
             printAndFlush("log: \(store.logBytes) bytes, last LSN \(store.lastLSN), snapshot at LSN \(store.snapshotLSN)")
         }

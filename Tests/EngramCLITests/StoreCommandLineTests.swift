@@ -79,6 +79,56 @@ struct StoreCommandLineTests {
         #expect(!gone.stdout.contains(#""id":"r1""#), "\(gone.stdout)")
     }
 
+    @Test("import --text-field → stats → search --text, hybrid --explain --json, --query-file with --text-file")
+    func textAndHybrid() throws {
+        let dir = TemporaryDirectory("engram-cli")
+        defer { dir.remove() }
+        let data = dir.path + "/data"
+        let input = dir.path + "/in.jsonl"
+        let texts = ["the upload failed with ENOSPC", "disk quota exceeded on /var", "connection refused by libfoo-dev", "planner summary"]
+        writeLines(input, (0..<40).map { i in
+            let text = i < texts.count ? #", "text": {"content": "\#(texts[i])", "title": "note \#(i)"}"# : (i % 2 == 0 ? #", "text": {"title": "note \#(i)"}"# : "")
+            return #"{"id": "r\#(i)", "vector": [\#(Float(i) / 10), -1, 0.5], "metadata": {"n": \#(i)}\#(text)}"#
+        })
+        let imported = try engram(["import", "--data-dir", data, "--collection", "c", "--file", input, "--dimension", "3", "--metric", "l2",
+                                   "--text-field", "title", "--text-field", "content"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let stats = try engram(["stats", "--data-dir", data, "--json"])
+        #expect(stats.stdout.contains(#""text_documents":22"#) && stats.stdout.contains(#""text_fields":["title","content"]"#), "\(stats.stdout)")
+
+        let byText = try engram(["search", "--data-dir", data, "--collection", "c", "--text", "ENOSPC", "--json"])
+        #expect(byText.status == 0, "\(byText.stderr)")
+        #expect(byText.stdout.hasPrefix(#"{"hits":[{"id":"r0","#), "\(byText.stdout)")
+        let hybrid = try engram(["search", "--data-dir", data, "--collection", "c", "--vector", "2.1,-1,0.5", "--text", "libfoo-dev refused",
+                                 "--fusion", "weighted", "--alpha", "0.5", "--k", "3", "--explain", "--json"])
+        #expect(hybrid.status == 0, "\(hybrid.stderr)")
+        // r2 is the text's best and close to the vector; r21 is the vector's nearest.
+        #expect(hybrid.stdout.contains(#""id":"r2""#) && hybrid.stdout.contains(#""text_rank":1"#) && hybrid.stdout.contains(#""vector_rank":1"#), "\(hybrid.stdout)")
+        let diverse = try engram(["search", "--data-dir", data, "--collection", "c", "--vector", "2.1,-1,0.5", "--text", "note", "--mmr", "0.5", "--explain"])
+        #expect(diverse.status == 0 && diverse.stdout.contains("MMR: relevance"), "\(diverse.stdout) \(diverse.stderr)")
+
+        // Many queries at once: vector i with text line i; a text file alone is a text-only search per line.
+        let queries = dir.path + "/q.fvecs"
+        var fvecs = [UInt8]()
+        for v: [Float] in [[0, -1, 0.5], [0.3, -1, 0.5]] {
+            withUnsafeBytes(of: Int32(3).littleEndian) { fvecs += $0 }
+            for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { fvecs += $0 } }
+        }
+        TemporaryDirectory.writeFile(queries, fvecs)
+        writeLines(dir.path + "/q.txt", ["disk quota", "planner"])
+        let batch = try engram(["search", "--data-dir", data, "--collection", "c", "--query-file", queries, "--text-file", dir.path + "/q.txt", "--k", "2", "--json"])
+        let lines = batch.stdout.split(separator: "\n")
+        #expect(batch.status == 0 && lines.count == 2, "\(batch.stdout) \(batch.stderr)")
+        #expect(lines.first?.contains(#""query":0"#) == true && lines.last?.contains(#""query":1"#) == true)
+        let textOnly = try engram(["search", "--data-dir", data, "--collection", "c", "--text-file", dir.path + "/q.txt", "--k", "1", "--json"])
+        #expect(textOnly.stdout.split(separator: "\n").map { $0.contains(#""id":"r1""#) || $0.contains(#""id":"r3""#) } == [true, true], "\(textOnly.stdout)")
+        writeLines(dir.path + "/short.txt", ["one line"])
+        let mismatch = try engram(["search", "--data-dir", data, "--collection", "c", "--query-file", queries, "--text-file", dir.path + "/short.txt"])
+        #expect(mismatch.status != 0 && !crashed(mismatch) && mismatch.stderr.contains("2 queries but"), "\(mismatch.stderr)")
+        let noText = try engram(["import", "--data-dir", data, "--collection", "plain", "--file", input, "--dimension", "3"])
+        #expect(noText.status != 0 && noText.stderr.contains("has no text fields"), "\(noText.stderr)")
+    }
+
     @Test("search and stats change nothing in the data directory, even with a torn tail to skip; a missing directory is an error, not created")
     func readOnlyCommands() throws {
         let dir = TemporaryDirectory("engram-cli")
@@ -125,6 +175,11 @@ struct StoreCommandLineTests {
             ([#"{"id": "a", "vector": [1, 2]}"#], ["--index", "ivf", "--nprobe", "5000000000"], "nprobe"),
             ([#"{"id": "a", "vector": [1, 2]}"#], ["--index", "ivf", "--nlist", "-3"], "nlist"),
             ([#"{"id": "a", "vector": [1, 2]}"#], ["--batch", "0"], "--batch"),
+            ([#"{"id": "a", "vector": [1, 2], "text": "not an object"}"#], ["--text-field", "content"], "\"text\" must be an object"),
+            ([#"{"id": "a", "vector": [1, 2], "text": {"content": 3}}"#], ["--text-field", "content"], "must be a string"),
+            ([#"{"id": "a", "vector": [1, 2], "text": {"body": "x"}}"#], ["--text-field", "content"], "not one of the collection's"),
+            ([#"{"id": "a", "vector": [1, 2], "text": {"content": "x"}}"#], [], "has no text fields"),
+            ([#"{"id": "a", "vector": [1, 2]}"#], ["--text-field", "Content"], "lower-case"),
           ])
     func badImports(lines: [String], extra: [String], message: String) throws {
         let dir = TemporaryDirectory("engram-cli")
@@ -141,7 +196,12 @@ struct StoreCommandLineTests {
             (["delete", "--data-dir", "/tmp/x", "--collection", "c"], "--id"),
             (["delete", "--data-dir", "/tmp/x", "--collection", "c", "--id", "a", "--file", "f"], "not both"),
             (["search", "--data-dir", "/tmp/x", "--collection", "c", "--vector", "1,x"], "comma-separated numbers"),
-            (["search", "--data-dir", "/tmp/x", "--collection", "c"], "exactly one"),
+            (["search", "--data-dir", "/tmp/x", "--collection", "c"], "give a query"),
+            (["search", "--data-dir", "/tmp/x", "--collection", "c", "--text", "a", "--text-file", "f"], "at most one of --text"),
+            (["search", "--data-dir", "/tmp/x", "--collection", "c", "--vector", "1", "--text-file", "f"], "goes with --query-file"),
+            (["search", "--data-dir", "/tmp/x", "--collection", "c", "--text", "a", "--fusion", "max"], "fusion"),
+            (["search", "--data-dir", "/tmp/x", "--collection", "c", "--text", "a", "--alpha", "2"], "--alpha"),
+            (["search", "--data-dir", "/tmp/x", "--collection", "c", "--text", "a", "--mmr", "nan"], "--mmr"),
             (["verify", "--data-dir", "/tmp/x", "--sample-every", "0"], "--sample-every"),
           ])
     func badArguments(arguments: [String], message: String) throws {

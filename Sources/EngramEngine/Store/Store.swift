@@ -197,6 +197,14 @@ public final class Store: Sendable {
         try self.collection(collection).index.info
     }
 
+    /// What indexes `collection`'s texts; nil when it has no text fields.
+    public func textIndexInfo(_ collection: String) throws(EngineError) -> TextIndexInfo? {
+        try checkOpen()
+        let c = try self.collection(collection)
+        guard let text = c.configuration.text, let index = c.textIndex else { return nil }
+        return TextIndexInfo(fields: text.fields, documents: index.count, terms: index.termCount, memoryBytes: index.memoryBytes)
+    }
+
     /// The `k` nearest records to `vector` that `filter` allows, best first.
     public func search(
         _ collection: String, vector: [Float], k: Int, efSearch: Int? = nil, filter: MetadataFilter? = nil
