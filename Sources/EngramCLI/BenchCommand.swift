@@ -90,8 +90,14 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("text-set"), help: "Measure the BM25 text index on a retrieval set made by scripts/make-text-set.py (corpus.jsonl, queries.txt): build time and queries one at a time on one thread.")
     var textSet: String?
 
-    @Option(name: .customLong("results"), help: "--text-set: write each query's ranking (top 100) to this file as JSON lines, for scripts/eval-text.py.")
+    @Option(name: .customLong("results"), help: "--text-set: write each query's ranking (top 100) to this file as JSON lines, for scripts/eval-text.py (with --hybrid: one file per mode, FILE with -vector, -text, -rrf, -weighted before its extension).")
     var results: String?
+
+    @Flag(help: "--text-set with embeddings: measure the store's search by vector, by text, and both fused (rrf, weighted), rankings at k 100 and latency at --k.")
+    var hybrid = false
+
+    @Option(help: "--hybrid: the vector score's weight in the weighted fusion.")
+    var alpha: Double = 0.5
 
     @Option(name: .customLong("ingest-batch"), help: "Records per upsert call in --ingest.")
     var ingestBatch: Int = 1000
@@ -175,6 +181,44 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    func runHybrid(_ directory: String) throws {
+        var bench = HybridBench(directory: directory) { line in printToStandardError("engram bench: \(line)") }
+        bench.latencyK = k
+        bench.alpha = alpha
+        if let efSearch {
+            guard let ef = Int(efSearch), (1...100_000).contains(ef) else { throw ValidationError("--hybrid takes one --ef-search value, 1...100000") }
+            bench.efSearch = ef
+        }
+        let result: HybridBench.Result
+        do { result = try bench.run() } catch {
+            printToStandardError("engram bench: error: \(error)")
+            throw ExitCode(2)
+        }
+        print("| mode | QPS | p50 µs | p99 µs |")
+        print("|---|---|---|---|")
+        for mode in result.modes {
+            print("| \(mode.name) | \(format(mode.qps, 1)) | \(format(mode.latency.p50Microseconds, 1)) | \(format(mode.latency.p99Microseconds, 1)) |")
+        }
+        if let json {
+            guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
+            defer { fclose(file) }
+            for line in result.jsonLines { fputs(line + "\n", file) }
+        }
+        if let results {
+            struct Ranked: Encodable { var id: Int; var score: Double }
+            struct Line: Encodable { var query: Int; var hits: [Ranked] }
+            let dot = results.lastIndex(of: ".") ?? results.endIndex
+            for mode in result.modes {
+                let path = String(results[..<dot]) + "-" + mode.name + String(results[dot...])
+                guard let file = fopen(path, "w") else { throw ValidationError("cannot open \(path) for writing") }
+                defer { fclose(file) }
+                for (q, hits) in mode.rankings.enumerated() {
+                    fputs(JSONLine.encode(Line(query: q, hits: hits.map { Ranked(id: $0.id, score: $0.score) })) + "\n", file)
+                }
+            }
+        }
+    }
+
     func makeConfiguration() throws -> BenchConfiguration {
         var c: BenchConfiguration
         switch (dataset, base, queries, groundtruth) {
@@ -238,7 +282,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if ingest { return try runIngest() }
-        if let textSet { return try runText(textSet) }
+        if let textSet { return hybrid ? try runHybrid(textSet) : try runText(textSet) }
         let configuration = try makeConfiguration()
         if let named = try datasetMetric() {
             printToStandardError("engram bench: metric \(named.metric), as the dataset's meta.json names it (\"\(named.name)\")")

@@ -68,34 +68,53 @@ public enum HybridFusion {
     }
 
     /// Fuses `vector` hits (best first, by distance) and `text` hits (best first, by score) with `method`;
-    /// all of them, best first.
+    /// all of them, best first. (Arrays and one position table: this runs on every hybrid query.)
     public static func fuse(vector: [SearchResult], text: [TextIndex.Hit], method: Method) -> [Hit] {
-        var explanations = [VectorID: Explanation]()
+        var hits = [Hit]()
+        hits.reserveCapacity(vector.count + text.count)
+        var position = [VectorID: Int](minimumCapacity: vector.count)
         for (i, hit) in vector.enumerated() {
-            explanations[hit.id, default: Explanation(fused: 0)].vectorRank = i + 1
-            explanations[hit.id, default: Explanation(fused: 0)].vectorDistance = hit.distance
+            position[hit.id] = hits.count
+            hits.append(Hit(label: hit.id, explanation: Explanation(vectorRank: i + 1, vectorDistance: hit.distance, fused: 0)))
         }
         for (i, hit) in text.enumerated() {
-            explanations[hit.label, default: Explanation(fused: 0)].textRank = i + 1
-            explanations[hit.label, default: Explanation(fused: 0)].textScore = hit.score
+            if let at = position[hit.label] {
+                hits[at].explanation.textRank = i + 1
+                hits[at].explanation.textScore = hit.score
+            } else {
+                hits.append(Hit(label: hit.label, explanation: Explanation(textRank: i + 1, textScore: hit.score, fused: 0)))
+            }
         }
         switch method {
         case .reciprocalRank(let c):
-            for (label, e) in explanations {
+            for i in hits.indices {
                 var fused = 0.0
-                if let r = e.vectorRank { fused += 1 / (c + Double(r)) }
-                if let r = e.textRank { fused += 1 / (c + Double(r)) }
-                explanations[label]?.fused = fused
+                if let r = hits[i].explanation.vectorRank { fused += 1 / (c + Double(r)) }
+                if let r = hits[i].explanation.textRank { fused += 1 / (c + Double(r)) }
+                hits[i].explanation.fused = fused
             }
         case .weighted(let alpha):
-            let vectorScores = normalised(vector.map { (label: $0.id, score: -Double($0.distance)) })
-            let textScores = normalised(text.map { (label: $0.label, score: $0.score) })
-            for label in explanations.keys {
-                explanations[label]?.fused = alpha * (vectorScores[label] ?? 0) + (1 - alpha) * (textScores[label] ?? 0)
+            // Each list min-max normalised over its own hits; a vector hit scores its negated distance.
+            var textLow = Double.infinity, textHigh = -Double.infinity
+            for hit in text {
+                textLow = Swift.min(textLow, hit.score)
+                textHigh = Swift.max(textHigh, hit.score)
+            }
+            var vectorLowest = Double.infinity, vectorHighest = -Double.infinity
+            for hit in vector {
+                vectorLowest = Swift.min(vectorLowest, -Double(hit.distance))
+                vectorHighest = Swift.max(vectorHighest, -Double(hit.distance))
+            }
+            func scaled(_ x: Double, _ low: Double, _ high: Double) -> Double { high > low ? (x - low) / (high - low) : 1 }
+            for i in hits.indices {
+                let e = hits[i].explanation
+                let v = e.vectorDistance.map { scaled(-Double($0), vectorLowest, vectorHighest) } ?? 0
+                let t = e.textScore.map { scaled($0, textLow, textHigh) } ?? 0
+                hits[i].explanation.fused = alpha * v + (1 - alpha) * t
             }
         }
-        return explanations.map { Hit(label: $0.key, explanation: $0.value) }
-            .sorted { $0.explanation.fused > $1.explanation.fused || ($0.explanation.fused == $1.explanation.fused && $0.label < $1.label) }
+        hits.sort { $0.explanation.fused > $1.explanation.fused || ($0.explanation.fused == $1.explanation.fused && $0.label < $1.label) }
+        return hits
     }
 
     /// Min-max normalised scores, each list over its own hits (all equal: 1).
