@@ -1,4 +1,5 @@
 import EngramEngine
+import EngramMetadata
 import EngramIndex
 import EngramKernels
 
@@ -80,6 +81,11 @@ package enum PostgresCollectionReader {
         package var lsn: UInt64
         /// The text fields that are not NULL.
         package var text: [String: String]
+
+        /// The row as a restore streams it in (its metadata parsed).
+        package func restored() throws -> Store.RestoredRecord {
+            Store.RestoredRecord(id: id, vector: vector, metadata: try MetadataJSON.parse(metadataJSON), lsn: lsn, text: text)
+        }
     }
 
     /// The columns a collection's table is read and written by, in order:

@@ -63,7 +63,7 @@ public enum PostgresRestore {
             if let fallback { progress(fallback, 0) }
             let count = try store.restoreCollection(registered.configuration, checkpointLSN: lsn, owner: owner, threads: threads, progress: progress) { emit in
                 try PostgresCollectionReader.rows(of: registered, db) { row in
-                    try emit(Store.RestoredRecord(id: row.id, vector: row.vector, metadata: try MetadataJSON.parse(row.metadataJSON), lsn: row.lsn, text: row.text))
+                    try emit(try row.restored())
                 }
             }
             return Report(collection: name, records: count, checkpointLSN: lsn, seconds: MonotonicClock.seconds() - start,
@@ -146,7 +146,7 @@ public struct PostgresCheckpointSource: CheckpointSource {
                 let registered = try PostgresCollectionReader.configuration(name, db)
                 return (registered.configuration, { emit in
                     try PostgresCollectionReader.rows(of: registered, db) { row in
-                        try emit(Store.RestoredRecord(id: row.id, vector: row.vector, metadata: try MetadataJSON.parse(row.metadataJSON), lsn: row.lsn, text: row.text))
+                        try emit(try row.restored())
                     }
                 })
             }

@@ -89,11 +89,7 @@ package struct HybridBench {
             }
             texts[i] = text
         }
-        var template = Array("/tmp/engram-hybrid-XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw .invalidArgument("cannot create a temporary directory")
-        }
-        let dir = String(cString: made)
+        let dir = try scratchDirectory("engram-hybrid")
         defer { _ = system("rm -rf '\(dir)'") }
         do {
             return try measure(texts: texts, base: base, queryTexts: queryTexts, queryVectors: queryVectors, directory: dir)

@@ -104,11 +104,7 @@ package struct IngestBench: Sendable {
         guard batch >= 1, writers >= 1 else { throw .invalidArgument("batch and writers must be at least 1") }
         var results = [Result]()
         for durability in durabilities {
-            var template = Array("/tmp/engram-ingest-XXXXXX".utf8CString)
-            guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-                throw .invalidArgument("cannot create a temporary directory")
-            }
-            let dir = String(cString: made)
+            let dir = try scratchDirectory("engram-ingest")
             defer { _ = system("rm -rf '\(dir)'") }
             do {
                 results.append(try measure(base, durability: durability, directory: dir))

@@ -36,11 +36,7 @@ struct StoreGoldenFileTests {
     func write() throws {
         guard !GoldenFiles.exists("store-v3") else { return }
         let dir = GoldenFiles.path("store-v3")
-        var options = StoreOptions(durability: .fsync)
-        options.backgroundIndexing = false
-        options.snapshotEveryLogBytes = 0
-        options.segmentBytes = 1 << 20
-        let store = try Store.open(directory: dir, options: options)
+        let store = try Store.open(directory: dir, options: GoldenFiles.storeWriterOptions)
         try store.createCollection(CollectionConfiguration(
             name: "g-hnsw", dimension: Self.d, metric: .squaredL2, hnsw: HNSWConfiguration(m: 8, efConstruction: 64)))
         try store.upsert("g-hnsw", (0..<20).map { Record(id: "g\($0)", vector: GoldenFiles.vector($0, dimension: Self.d), metadata: Self.metadata($0)) })

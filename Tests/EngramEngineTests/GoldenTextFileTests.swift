@@ -31,11 +31,7 @@ struct StoreTextGoldenFileTests {
     func write() throws {
         guard !GoldenFiles.exists("store-v4") else { return }
         let dir = GoldenFiles.path("store-v4")
-        var options = StoreOptions(durability: .fsync)
-        options.backgroundIndexing = false
-        options.snapshotEveryLogBytes = 0
-        options.segmentBytes = 1 << 20
-        let store = try Store.open(directory: dir, options: options)
+        let store = try Store.open(directory: dir, options: GoldenFiles.storeWriterOptions)
         try store.createCollection(CollectionConfiguration(
             name: "g-text", dimension: Self.d, metric: .cosine, hnsw: HNSWConfiguration(m: 8, efConstruction: 64), text: Self.settings))
         try store.upsert("g-text", (0..<24).map { Record(id: "t\($0)", vector: GoldenFiles.vector($0 + 1, dimension: Self.d), text: Self.text($0)) })

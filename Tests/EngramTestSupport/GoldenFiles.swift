@@ -1,3 +1,4 @@
+import EngramEngine
 import EngramTools
 
 #if canImport(Glibc)
@@ -63,5 +64,17 @@ public enum GoldenFiles {
     /// float32, distinct for every `i` (the first component is i/64).
     public static func vector(_ i: Int, dimension d: Int) -> [Float] {
         [Float(i) / 64] + (1..<max(d, 1)).map { Float((i * 37 + $0 * 11 + i * $0 * 3) % 257) / 16 - 8 }
+    }
+}
+
+extension GoldenFiles {
+    /// How a golden data directory is written: every write fsynced, no background indexing or
+    /// snapshots (each moment chosen by the writer), 1 MiB log segments.
+    public static var storeWriterOptions: StoreOptions {
+        var options = StoreOptions(durability: .fsync)
+        options.backgroundIndexing = false
+        options.snapshotEveryLogBytes = 0
+        options.segmentBytes = 1 << 20
+        return options
     }
 }
