@@ -5,7 +5,7 @@ import EngramText
 /// better) and how it got its place.
 public struct HybridHit: Sendable, Equatable {
     public var id: String
-    /// The fused score (``HybridFusion``).
+    /// The fused score (`HybridFusion` in `EngramText`).
     public var score: Double
     public var metadata: MetadataValue
     /// Its vector rank and distance, text rank and BM25 score, fused score and what MMR did.

@@ -5,11 +5,11 @@ import EngramText
 ///
 /// A record of such a collection may carry a text per field
 /// (``Record/text``); every field's terms go into one BM25 index beside the
-/// vector index (``TextIndex``), so a search matches words in any field.
+/// vector index (`TextIndex` in `EngramText`), so a search matches words in any field.
 /// In PostgreSQL each field is a `text` column of the same name, and a
 /// generated `tsv tsvector` column over all of them serves SQL users.
 ///
-/// Invariants (``validate()``): 1 to ``maxFields`` distinct field names,
+/// Invariants (checked by `validate()`): 1 to ``maxFields`` distinct field names,
 /// each a plain lower-case SQL identifier (`[a-z][a-z0-9_]*`, at most 63
 /// bytes) that is not one of the table's own columns; `k1` in 0…10 and `b`
 /// in 0…1, both finite.
