@@ -339,13 +339,9 @@ final class Collection: @unchecked Sendable {
             let taken: (block: StagingBuffer.Block, floats: [Float]?, labels: [VectorID])? = lock.withWriteLock {
                 guard let block = staging.sealOldest() else { return nil }
                 let rows = block.rows { labels.placement($0) == .staged }
-                for label in block.labels {
-                    switch labels.placement(label) {
-                    case .staged: labels.set(label, .inFlight)
-                    case .deadStaged: labels.set(label, .free)
-                    default: break
-                    }
-                }
+                // A dead row's label stays `.deadStaged` until its block is removed below: freed now, it could
+                // go to a new record while this block (searched and read until then) still holds the dead row.
+                for label in block.labels where labels.placement(label) == .staged { labels.set(label, .inFlight) }
                 return (block, rows.floats, rows.labels)
             }
             guard let taken else { return nil }
@@ -376,7 +372,10 @@ final class Collection: @unchecked Sendable {
                     default: break
                     }
                 }
-                if failure == nil { staging.removeOldest() }
+                if failure == nil {
+                    staging.removeOldest()
+                    for label in taken.block.labels where labels.placement(label) == .deadStaged { labels.set(label, .free) }
+                }
             }
             if let failure { throw failure }
             blocksIndexed += 1

@@ -6,7 +6,10 @@ import EngramIndex
 ///
 /// Invariants:
 /// - A label is in `free` exactly when its placement is `.free`.
-/// - `.staged` and `.deadStaged` labels have a row in the staging buffer;
+/// - `.staged` and `.deadStaged` labels have a row in the staging buffer,
+///   and a label has at most one row there: a dead row's label is freed
+///   only once its block is removed, never while the indexer inserts it
+///   (`Collection.indexOldestBlock`; `LabelReuseTests`);
 ///   `.inFlight` and `.deadInFlight` labels are in the block the indexer is
 ///   inserting; `.indexed` labels are live in the graph; no other label is
 ///   in the graph.
