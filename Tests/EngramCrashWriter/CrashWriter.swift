@@ -18,6 +18,11 @@ import Glibc
 /// `r<i-2>` (`del <id>` once acknowledged), and after every 40th record
 /// (`--checkpoint-every`) it checkpoints into that database (`ckpt <lsn>`).
 ///
+/// With `--atomic` every call is one ``WriteBatch`` over two collections,
+/// `crash` and `crash-mirror`: record `r<i>` goes into both, and with a
+/// delete after it (`i % 5 == 4`) `r<i-2>` leaves both, in the same call
+/// (`ack r<i>`, then `del r<i-2>`, once it is acknowledged).
+///
 /// With `--text` the collection has a text field `content`, and record
 /// `r<i>` carries the text ``text(_:)`` (none when `i % 7 == 0`).
 @main
@@ -33,6 +38,7 @@ struct CrashWriter: ParsableCommand {
     @Option(name: .customLong("checkpoint-every"), help: "With --database-url: checkpoint after every this many records.") var checkpointEvery: Int = 40
     @Option(name: .customLong("snapshot-every"), help: "Write a local snapshot after every this many records.") var snapshotEvery: Int = 25
     @Flag(help: "Give the collection a text field `content` and the records texts.") var text = false
+    @Flag(help: "Write each record (and a delete) into two collections in one atomic call.") var atomic = false
 
     /// The vector every writer and checker derives for record `i`.
     static func vector(_ i: Int) -> [Float] { (0..<8).map { Float((i * 31 + $0 * 7) % 97) / 97 + 0.01 } }
@@ -60,6 +66,25 @@ struct CrashWriter: ParsableCommand {
             text: text ? TextSettings(fields: ["content"]) : nil))
         let target = try databaseURL.map {
             try PostgresCheckpointTarget(pool: try PostgresPool(PostgresConfiguration(connectionString: $0), options: .init(maxConnections: 1)))
+        }
+        if atomic {
+            try store.createCollection(CollectionConfiguration(name: "crash-mirror", dimension: 8, metric: .squaredL2))
+            for i in start..<(start + count) {
+                var batch = WriteBatch()
+                let record = Record(id: "r\(i)", vector: Self.vector(i), metadata: ["i": .number(Double(i))])
+                batch.upsert("crash", [record])
+                batch.upsert("crash-mirror", [record])
+                let victim = Self.deleted(after: i)
+                if let victim {
+                    batch.delete("crash", ids: ["r\(victim)"])
+                    batch.delete("crash-mirror", ids: ["r\(victim)"])
+                }
+                try store.write(batch)
+                printAndFlush("ack r\(i)")
+                if let victim { printAndFlush("del r\(victim)") }
+                if i % snapshotEvery == snapshotEvery - 1 { try store.snapshot() }
+            }
+            return
         }
         for i in start..<(start + count) {
             try store.upsert("crash", [Record(id: "r\(i)", vector: Self.vector(i), metadata: ["i": .number(Double(i))], text: text ? Self.text(i) : [:])])

@@ -23,7 +23,9 @@ package enum EngineFuzzEntryPoints {
         let payload = Array(bytes.dropFirst())
         payload.withUnsafeBytes { raw in
             guard let decoded = try? LogPayload.decode(type: type, raw) else { return }
-            if case .upsert(_, _, let metadata, _, _, _) = decoded { _ = try? metadata.decoded(loggedAt: 1) }
+            var parts = [decoded]
+            if case .batch(let inner) = decoded { parts = inner }
+            for case .upsert(_, _, let metadata, _, _, _) in parts { _ = try? metadata.decoded(loggedAt: 1) }
         }
     }
 
@@ -52,6 +54,9 @@ extension EngineFuzzEntryPoints {
             .upsert(collection: "t", records: [Record(id: "a", vector: [1, 2, 3, 4], text: ["content": "disk full: ENOSPC", "title": "errors"]),
                                                Record(id: "b", vector: [0, 1, 0, 1])]),
             .delete(collection: "c", ids: ["a", "b"]),
+            .batch([.upsert(collection: "c", records: [Record(id: "a", vector: [1, 2, 3, 4])]),
+                    .upsert(collection: "t", records: [Record(id: "b", vector: [0, 1, 0, 1], text: ["content": "batched"])]),
+                    .delete(collection: "c", ids: ["z"])]),
         ]
         return payloads.map { [$0.type] + $0.encode() }
     }

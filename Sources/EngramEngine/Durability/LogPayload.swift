@@ -11,6 +11,7 @@ import EngramKernels
 /// | 2 upsert | collection name, u32 count, then per record: id, u32 dimension, float32 values, metadata (MetadataCodec) |
 /// | 3 delete | collection name, u32 count, then ids |
 /// | 4 upsert with texts | as type 2, and after each record's metadata: u32 text count, then per text (in field-name order) the field name and the text |
+/// | 5 batch (``WriteBatch``) | u32 part count, then per part: u8 type (2, 3 or 4), u32 length, that type's payload: all applied under this record's LSN |
 ///
 /// Strings are u32 byte length + UTF-8. A batch with no text is written as
 /// type 2, so a collection without text fields logs exactly what it did
@@ -19,12 +20,15 @@ enum LogPayload: Equatable {
     case create(CollectionConfiguration)
     case upsert(collection: String, records: [Record])
     case delete(collection: String, ids: [String])
+    /// Upserts and deletes of several collections, one record (each part an `.upsert` or a `.delete`).
+    case batch([LogPayload])
 
     var type: UInt8 {
         switch self {
         case .create: return 1
         case .upsert(_, let records): return records.contains { !$0.text.isEmpty } ? 4 : 2
         case .delete: return 3
+        case .batch: return 5
         }
     }
 
@@ -87,6 +91,14 @@ enum LogPayload: Equatable {
             string(collection)
             u32(ids.count)
             for id in ids { string(id) }
+        case .batch(let parts):
+            u32(parts.count)
+            for part in parts {
+                let bytes = part.encode()
+                out.append(part.type)
+                u32(bytes.count)
+                out += bytes
+            }
         }
         return out
     }
@@ -101,6 +113,8 @@ enum LogPayload: Equatable {
         case upsert(collection: String, ids: [String], metadata: EncodedMetadata, dimension: Int, rows: [UnsafeRawBufferPointer],
                     texts: [[String: String]])
         case delete(collection: String, ids: [String])
+        /// A batch's parts, each an `.upsert` or a `.delete`, in order.
+        case batch([Decoded])
     }
 
     /// The metadata of a logged batch, still encoded (``MetadataCodec``):
@@ -263,6 +277,23 @@ enum LogPayload: Equatable {
             for _ in 0..<count { ids.append(try id()) }
             guard at == bytes.count else { throw fail("trailing bytes") }
             return .delete(collection: collection, ids: ids)
+        case 5:
+            let count = try u32()
+            guard count <= bytes.count / 5 else { throw fail("\(count) parts cannot fit") }
+            var parts = [Decoded]()
+            parts.reserveCapacity(count)
+            for _ in 0..<count {
+                try need(1)
+                let partType = bytes[at]
+                at += 1
+                guard partType == 2 || partType == 3 || partType == 4 else { throw fail("a batch part of type \(partType)") }
+                let length = try u32()
+                try need(length)
+                parts.append(try decode(type: partType, UnsafeRawBufferPointer(rebasing: bytes[at..<(at + length)])))
+                at += length
+            }
+            guard at == bytes.count else { throw fail("trailing bytes") }
+            return .batch(parts)
         default:
             throw fail("unknown record type")
         }

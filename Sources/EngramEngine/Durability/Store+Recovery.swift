@@ -233,6 +233,9 @@ extension Store {
             applier.submit(.upsert(c, ids: ids, metadata: carried, texts: texts, placed: placed, lsn: lsn))
         case .delete(let name, let ids):
             applier.submit(.delete(try collection(name), ids: ids, lsn: lsn))
+        case .batch(let parts):
+            // Every part under the batch's LSN, in order (a batch holds no batch: the decoder refuses one).
+            for part in parts { try replay(part, lsn: lsn, into: &catalog, writers: &writers, applier: applier) }
         }
     }
 }
