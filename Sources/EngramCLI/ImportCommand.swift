@@ -114,7 +114,13 @@ struct ImportCommand: ParsableCommand {
             id = String(n)
         default: throw ValidationError("\(file):\(line): needs an \"id\" (string or integer)")
         }
-        guard case .array(let items)? = value["vector"] else { throw ValidationError("\(file):\(line): needs a \"vector\" array") }
+        // A collection without vectors (dimension 0) takes records without one.
+        var items = [MetadataValue]()
+        switch value["vector"] {
+        case .array(let values)?: items = values
+        case nil: break
+        default: throw ValidationError("\(file):\(line): \"vector\" must be an array of numbers")
+        }
         var vector = [Float]()
         for item in items {
             guard case .number(let x) = item else { throw ValidationError("\(file):\(line): the vector holds a non-number") }

@@ -17,6 +17,15 @@ public struct VectorFormat: Sendable, Equatable {
         self.metric = metric
     }
 
+    /// The format of records that hold no vector (a collection of dimension 0): only the empty vector
+    /// passes, and preparing it does nothing.
+    package static func noVectors(metric: Metric) -> VectorFormat { VectorFormat(uncheckedDimension: 0, metric: metric) }
+
+    private init(uncheckedDimension: Int, metric: Metric) {
+        dimension = uncheckedDimension
+        self.metric = metric
+    }
+
     /// Validates `source` and writes it, prepared, into `destination`
     /// (`dimension` floats): checks the dimension and that every value is
     /// finite, and normalises under cosine (rejecting zero vectors). `row`
@@ -27,7 +36,7 @@ public struct VectorFormat: Sendable, Equatable {
         guard source.count == dimension else {
             throw .dimensionMismatch(expected: dimension, actual: source.count)
         }
-        let src = source.baseAddress!
+        guard dimension > 0, let src = source.baseAddress else { return }
         guard allFinite(src, count: dimension) else {
             let bad = source.firstIndex { !$0.isFinite } ?? 0
             throw .nonFiniteValue(row: row, component: bad)
@@ -39,6 +48,10 @@ public struct VectorFormat: Sendable, Equatable {
     /// Validated, prepared copies of `vectors`, row after row (a whole number
     /// of rows; `row` in an error is the row's index in the batch).
     public func prepared(_ vectors: [Float]) throws(IndexError) -> [Float] {
+        guard dimension > 0 else {
+            guard vectors.isEmpty else { throw .dimensionMismatch(expected: 0, actual: vectors.count) }
+            return []
+        }
         guard vectors.count % dimension == 0 else { throw .raggedBatch(floats: vectors.count, dimension: dimension) }
         var out = [Float](repeating: 0, count: vectors.count)
         try vectors.withUnsafeBufferPointer { (input) throws(IndexError) in
@@ -55,6 +68,7 @@ public struct VectorFormat: Sendable, Equatable {
     /// Validates and prepares, in place, a row of `dimension` floats that
     /// was copied in unchecked (replay decodes logged rows this way).
     public func prepareInPlace(_ vector: UnsafeMutablePointer<Float>, row: Int) throws(IndexError) {
+        guard dimension > 0 else { return }
         guard allFinite(UnsafePointer(vector), count: dimension) else {
             let bad = UnsafeBufferPointer(start: vector, count: dimension).firstIndex { !$0.isFinite } ?? 0
             throw .nonFiniteValue(row: row, component: bad)

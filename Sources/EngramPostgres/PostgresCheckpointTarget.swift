@@ -161,10 +161,13 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                 + ",\n    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, "
                 + names.map { "coalesce(\($0), '')" }.joined(separator: " || ' ' || ") + ")) STORED"
         }
+        // A collection of records without vectors (dimension 0) has no embedding column.
+        let embedding = configuration.dimension > 0
+            ? "embedding \(registered.vectorType.rawValue)(\(configuration.dimension)) NOT NULL," : ""
         try db.execute("""
             CREATE TABLE IF NOT EXISTS \(quoted) (
                 id text COLLATE "C" PRIMARY KEY,
-                embedding \(unsafeRaw: registered.vectorType.rawValue)(\(unsafeRaw: String(configuration.dimension))) NOT NULL,
+                \(unsafeRaw: embedding)
                 metadata jsonb NOT NULL,
                 lsn bigint NOT NULL,
                 updated_at timestamptz NOT NULL DEFAULT now()\(unsafeRaw: textColumns))
@@ -173,7 +176,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             let index = try PostgresIdentifier(registered.table + "_tsv")
             try db.execute("CREATE INDEX IF NOT EXISTS \(index) ON \(quoted) USING gin (tsv)")
         }
-        if sqlIndex {
+        if sqlIndex && configuration.dimension > 0 {
             let family = registered.vectorType == .halfvec ? "halfvec" : "vector"
             let ops = configuration.metric == .cosine ? "\(family)_cosine_ops" : configuration.metric == .innerProduct ? "\(family)_ip_ops" : "\(family)_l2_ops"
             let index = try PostgresIdentifier(registered.table + "_hnsw")
@@ -306,7 +309,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         let d = changes.configuration.dimension
         let fields = changes.configuration.text?.fields ?? []
         let columns = try PostgresCollectionReader.columns(changes.configuration)
-        let textColumns = Array(columns.dropFirst(4))
+        let textColumns = Array(columns.suffix(fields.count))
         guard fields.isEmpty || changes.texts.count == changes.ids.count else {
             throw PostgresError(kind: .invalidArgument, message: "collection '\(changes.configuration.name)': \(changes.texts.count) texts for \(changes.ids.count) changed records")
         }
@@ -324,7 +327,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         } else {
             try db.execute("""
                 CREATE TEMP TABLE engram_stage (
-                    id text COLLATE "C" NOT NULL, embedding \(unsafeRaw: type.rawValue)(\(unsafeRaw: String(d))) NOT NULL,
+                    id text COLLATE "C" NOT NULL, \(unsafeRaw: d > 0 ? "embedding \(type.rawValue)(\(d)) NOT NULL," : "")
                     metadata jsonb NOT NULL, lsn bigint NOT NULL\(unsafeRaw: textColumns.map { ", \($0.quoted) text" }.joined()))
                 ON COMMIT DROP
                 """)
@@ -334,17 +337,19 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
             var writer = BinaryCopyWriter()
             // The rows are read from the collection a slice at a time (``CheckpointRows``).
             let n = changes.ids.count
-            var slice = [Float](repeating: 0, count: Swift.min(n, Self.rowsPerRead) * d)
+            var slice = [Float](repeating: 0, count: Swift.max(Swift.min(n, Self.rowsPerRead) * d, 1))
             try slice.withUnsafeMutableBufferPointer { rows in
                 var start = 0
                 while start < n {
                     let end = Swift.min(n, start + Self.rowsPerRead)
                     try changes.vectors.read(start..<end, into: rows.baseAddress!)
                     for i in start..<end {
-                        writer.row(fields: 4 + fields.count)
+                        writer.row(fields: columns.count)
                         writer.text(changes.ids[i])
-                        let row = UnsafeBufferPointer(rebasing: rows[((i - start) * d)..<((i - start + 1) * d)])
-                        if type == .halfvec { writer.halfvec(row) } else { writer.vector(row) }
+                        if d > 0 {
+                            let row = UnsafeBufferPointer(rebasing: rows[((i - start) * d)..<((i - start + 1) * d)])
+                            if type == .halfvec { writer.halfvec(row) } else { writer.vector(row) }
+                        }
                         writer.jsonb(MetadataJSON.format(changes.metadata[i]))
                         writer.int64(try Self.bigint(changes.lsns[i]))
                         for field in fields {
@@ -365,7 +370,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         guard !empty else { return resynchronised }
         try db.execute("""
             INSERT INTO \(table) AS t (\(columns)) SELECT \(columns) FROM engram_stage
-            ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata, lsn = EXCLUDED.lsn,
+            ON CONFLICT (id) DO UPDATE SET \(unsafeRaw: d > 0 ? "embedding = EXCLUDED.embedding, " : "")metadata = EXCLUDED.metadata, lsn = EXCLUDED.lsn,
                 updated_at = now()\(unsafeRaw: textColumns.map { ", \($0.quoted) = EXCLUDED.\($0.quoted)" }.joined())
             WHERE t.lsn < EXCLUDED.lsn
             """)

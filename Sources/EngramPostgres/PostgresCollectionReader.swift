@@ -89,33 +89,42 @@ package enum PostgresCollectionReader {
     }
 
     /// The columns a collection's table is read and written by, in order:
-    /// `id, embedding, metadata, lsn`, then each text field.
+    /// `id, embedding, metadata, lsn`, then each text field (no `embedding`
+    /// for a collection of records without vectors, dimension 0).
     package static func columns(_ configuration: CollectionConfiguration) throws -> [PostgresIdentifier] {
-        try (["id", "embedding", "metadata", "lsn"] + (configuration.text?.fields ?? [])).map { name throws(PostgresError) in try PostgresIdentifier(name) }
+        let fixed = configuration.dimension > 0 ? ["id", "embedding", "metadata", "lsn"] : ["id", "metadata", "lsn"]
+        return try (fixed + (configuration.text?.fields ?? [])).map { name throws(PostgresError) in try PostgresIdentifier(name) }
     }
 
     /// Streams every row of a registered collection to `row`.
     package static func rows(of registered: Registered, _ db: PostgresConnection, _ row: (Row) throws -> Void) throws {
         let d = registered.configuration.dimension
         let fields = registered.configuration.text?.fields ?? []
-        let vector = UnsafeMutablePointer<Float>.allocate(capacity: d)
+        let vector = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(d, 1))
         defer { vector.deallocate() }
         var reader = BinaryCopyReader()
         let table = try PostgresIdentifier(registered.table)
-        try db.copyOut("COPY \(table) (\(try columns(registered.configuration))) TO STDOUT (FORMAT binary)") { chunk in
+        let columns = try columns(registered.configuration)
+        let fixed = columns.count - fields.count  // id, [embedding,] metadata, lsn
+        try db.copyOut("COPY \(table) (\(columns)) TO STDOUT (FORMAT binary)") { chunk in
             try reader.feed(chunk) { values in
-                guard values.count == 4 + fields.count, let id = values[0], let embedding = values[1], let metadata = values[2], let lsn = values[3] else {
+                guard values.count == columns.count, let id = values[0], let metadata = values[fixed - 2], let lsn = values[fixed - 1] else {
                     throw PostgresError(kind: .decoding, message: "a row of \(registered.table) with a missing field")
                 }
-                let n = registered.vectorType == .halfvec
-                    ? try BinaryCopy.halfvec(embedding, into: vector, capacity: d)
-                    : try BinaryCopy.vector(embedding, into: vector, capacity: d)
-                guard n == d else {
-                    throw PostgresError(kind: .decoding, message: "a vector of \(n) dimensions in collection '\(registered.configuration.name)' of dimension \(d)")
+                if d > 0 {
+                    guard let embedding = values[1] else {
+                        throw PostgresError(kind: .decoding, message: "a row of \(registered.table) without its vector")
+                    }
+                    let n = registered.vectorType == .halfvec
+                        ? try BinaryCopy.halfvec(embedding, into: vector, capacity: d)
+                        : try BinaryCopy.vector(embedding, into: vector, capacity: d)
+                    guard n == d else {
+                        throw PostgresError(kind: .decoding, message: "a vector of \(n) dimensions in collection '\(registered.configuration.name)' of dimension \(d)")
+                    }
                 }
                 var text = [String: String]()
                 for (i, field) in fields.enumerated() {
-                    if let value = values[4 + i] { text[field] = BinaryCopy.text(value) }
+                    if let value = values[fixed + i] { text[field] = BinaryCopy.text(value) }
                 }
                 try row(Row(id: BinaryCopy.text(id), vector: UnsafeBufferPointer(start: vector, count: d), metadataJSON: try BinaryCopy.jsonb(metadata),
                             lsn: UInt64(bitPattern: try BinaryCopy.int64(lsn)), text: text))

@@ -94,6 +94,9 @@ public enum PostgresRestore {
         try pool.withConnection { db in
             try PostgresSchema.migrate(db)
             let registered = try PostgresCollectionReader.configuration(name, db)
+            guard registered.configuration.dimension > 0 else {
+                throw PostgresError(kind: .invalidArgument, message: "collection '\(name)' holds records without vectors: there is no recall to measure")
+            }
             let table = try PostgresIdentifier(registered.table)
             let op: String
             switch registered.configuration.metric {

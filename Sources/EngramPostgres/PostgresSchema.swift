@@ -102,6 +102,13 @@ public enum PostgresSchema {
                 ADD COLUMN text_b double precision NOT NULL DEFAULT 0.75
             """,
         ]),
+        Migration(version: 8, name: "collections of records without vectors (dimension 0)", statements: [
+            """
+            ALTER TABLE engram_collections
+                DROP CONSTRAINT IF EXISTS engram_collections_dimension_check,
+                ADD CONSTRAINT engram_collections_dimension_check CHECK (dimension >= 0)
+            """,
+        ]),
     ]
 
     /// The newest migration version.

@@ -76,7 +76,7 @@ struct InputRulesTests {
             CollectionConfiguration(name: "d", dimension: 4, hnsw: HNSWConfiguration(m: 1 << 40), ivf: IVFSettings(nlist: 4)),
             CollectionConfiguration(name: "e", dimension: 4, hnsw: HNSWConfiguration(efSearch: 0), ivf: IVFSettings()),
             CollectionConfiguration(name: "f", dimension: 1 << 33),
-            CollectionConfiguration(name: "g", dimension: 0),
+            CollectionConfiguration(name: "g", dimension: -1),  // (0 is a collection of records without vectors)
             CollectionConfiguration(name: "", dimension: 4),
             CollectionConfiguration(name: String(repeating: "n", count: 129), dimension: 4),
         ]

@@ -100,3 +100,47 @@ struct TextCheckpointTests {
         #expect(try answers(loaded) == original)
     }
 }
+
+@Suite("Records without vectors in PostgreSQL (real server)", .enabled(if: PostgresTestEnvironment.shouldRun))
+struct RecordsWithoutVectorsCheckpointTests {
+    @Test("a collection of dimension 0 checkpoints into a table without an embedding column, merges, verifies and restores")
+    func checkpointAndRestore() throws {
+        let db = try IsolatedDatabase("novec")
+        defer { db.cleanup() }
+        let dir = TemporaryDirectory("engram-novec-checkpoint")
+        defer { dir.remove() }
+        let configuration = CollectionConfiguration(name: "tasks", dimension: 0, text: TextSettings(fields: ["title"]))
+        let target = try PostgresCheckpointTarget(pool: db.pool, createSQLIndex: true)
+        let store = try Store.open(directory: dir.path + "/a", options: StoreOptions(durability: .osBuffered))
+        defer { try? store.close() }
+        try store.createCollection(configuration)
+        try store.upsert("tasks", (0..<30).map { i in
+            Record(id: "t\(i)", vector: [], metadata: ["agent": .string("a\(i % 2)"), "priority": .number(Double(i))], text: ["title": "task \(i) deploys the cache"])
+        })
+        try store.checkpoint(to: target)
+        try store.upsert("tasks", [Record(id: "t3", vector: [], metadata: ["agent": "a1"], text: ["title": "rollback"]), Record(id: "t30", vector: [])])
+        try store.delete("tasks", ids: ["t4"])
+        #expect(try store.checkpoint(to: target).upserts == 2)
+        let table = try PostgresIdentifier(PostgresSchema.tableName(forCollection: "tasks"))
+        let columns = try db.pool.withConnection { conn in
+            try conn.execute("""
+                SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = \(PostgresSchema.tableName(forCollection: "tasks"))
+                """).text(row: 0, column: 0)
+        }
+        #expect(columns == "id,metadata,lsn,updated_at,title,tsv")
+        let rollback = try db.pool.withConnection { conn in
+            try conn.execute("SELECT id FROM \(table) WHERE tsv @@ plainto_tsquery('english', 'rollback')").text(row: 0, column: 0)
+        }
+        #expect(rollback == "t3")
+        #expect(try PostgresVerify.compare(store: store, pool: db.pool).differences.isEmpty)
+        let restored = try Store.open(directory: dir.path + "/b")
+        defer { try? restored.close() }
+        #expect(try PostgresRestore.restore("tasks", into: restored, pool: db.pool, threads: 2).records == 30)
+        #expect(try restored.configuration("tasks") == configuration)
+        #expect(try restored.get("tasks", id: "t3") == store.get("tasks", id: "t3"))
+        #expect(try restored.get("tasks", id: "t30")?.vector == [])
+        #expect(try restored.search("tasks", HybridQuery(text: "cache", k: 100, filter: .equals("agent", "a0"))).count == 14)
+        #expect(throws: PostgresError.self) { try PostgresRestore.verify("tasks", store: restored, pool: db.pool, queries: 5, k: 5, seed: 1) }
+    }
+}

@@ -70,7 +70,7 @@ public final class CheckpointRows: @unchecked Sendable {
         guard rows.lowerBound >= 0, rows.upperBound <= labels.count else {
             throw .invalidArgument("checkpoint rows \(rows) of \(labels.count)")
         }
-        guard let collection, !rows.isEmpty else { return }
+        guard let collection, !rows.isEmpty, dimension > 0 else { return }  // (dimension 0: rows of no floats)
         let d = dimension
         try collection.lock.withReadLock { () throws(EngineError) in
             guard !released else { throw .invalidArgument("checkpoint rows read after their checkpoint ended") }
@@ -104,6 +104,7 @@ public final class CheckpointRows: @unchecked Sendable {
     func setAside(_ label: VectorID, from index: CollectionIndex) {
         guard !released, pinned.contains(label) else { return }
         pinned.remove(label)
+        guard dimension > 0 else { return }
         var vector = [Float](repeating: 0, count: dimension)
         let copied = vector.withUnsafeMutableBufferPointer { out in
             (try? index.copyVectors([label], toRows: [0], of: out.baseAddress!)) != nil

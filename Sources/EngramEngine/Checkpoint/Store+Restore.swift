@@ -77,7 +77,8 @@ extension Store {
                 do throws(IndexError) {
                     try rows.withUnsafeMutableBufferPointer { (all) throws(IndexError) in
                         // Rows were stored prepared; preparing again leaves them bit for bit (`normalize`).
-                        try collection.format.prepareInPlace(all.baseAddress! + at, row: ids.count)
+                        // (None to prepare in a collection without vectors.)
+                        if let base = all.baseAddress, d > 0 { try collection.format.prepareInPlace(base + at, row: ids.count) }
                     }
                 } catch {
                     failure = .corrupt("restored record '\(record.id)': \(error)")

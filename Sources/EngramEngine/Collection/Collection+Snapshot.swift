@@ -152,6 +152,9 @@ extension Collection {
     private static func loadIndex(
         _ bytes: UnsafeRawBufferPointer, _ configuration: CollectionConfiguration, _ reader: inout SnapshotReader
     ) throws(EngineError) -> CollectionIndex {
+        if configuration.dimension == 0 {
+            do throws(SnapshotError) { return try RecordsOnlyIndex.load(bytes) } catch { throw reader.fail("index: \(error)") }
+        }
         if let ivf = configuration.ivf {
             return try IVFCollectionIndex.load(bytes, dimension: configuration.dimension, metric: configuration.metric, settings: ivf)
         }

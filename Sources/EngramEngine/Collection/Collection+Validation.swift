@@ -21,9 +21,14 @@ extension Collection {
                 if let why = TextRules.problem(r.id, "an id") { throw .invalidArgument("record \(i): \(why)") }
                 guard seen.insert(RecordKey(r.id)).inserted else { throw .invalidArgument("record \(i): id '\(r.id)' appears twice in the batch") }
                 if let why = r.metadata.problem { throw .invalidArgument("record \(i): its metadata \(why)") }
+                guard d > 0, let base = out.baseAddress else {
+                    // A collection without vectors: a record carries none.
+                    guard r.vector.isEmpty else { throw .invalidVector(record: i, .dimensionMismatch(expected: 0, actual: r.vector.count)) }
+                    continue
+                }
                 do throws(IndexError) {
                     try r.vector.withUnsafeBufferPointer { (v) throws(IndexError) in
-                        try format.prepare(v, into: out.baseAddress! + i * d, row: i)
+                        try format.prepare(v, into: base + i * d, row: i)
                     }
                 } catch {
                     throw .invalidVector(record: i, error)
@@ -53,6 +58,10 @@ extension Collection {
         var placed = [(block: StagingBuffer.Block, rows: Int)]()
         for (i, row) in rows.enumerated() {
             let (block, target) = writer.nextRow()
+            if d == 0 {
+                if let last = placed.last, last.block === block { placed[placed.count - 1].rows += 1 } else { placed.append((block, 1)) }
+                continue
+            }
             #if _endian(little)
             UnsafeMutableRawPointer(target).copyMemory(from: row.baseAddress!, byteCount: 4 * d)
             #else

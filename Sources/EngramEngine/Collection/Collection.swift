@@ -87,15 +87,21 @@ final class Collection: @unchecked Sendable {
             guard textIndex == nil else { throw .invalidArgument("collection '\(configuration.name)' has no text fields but a text index") }
             self.textIndex = nil
         }
-        do { format = try VectorFormat(dimension: configuration.dimension, metric: configuration.metric) } catch {
-            throw .invalidArgument("collection '\(configuration.name)': \(error)")
+        if configuration.dimension == 0 {
+            format = .noVectors(metric: configuration.metric)
+        } else {
+            do { format = try VectorFormat(dimension: configuration.dimension, metric: configuration.metric) } catch {
+                throw .invalidArgument("collection '\(configuration.name)': \(error)")
+            }
         }
         if let index {
             self.index = index
             return
         }
         do {
-            if let ivf = configuration.ivf {
+            if configuration.dimension == 0 {
+                self.index = RecordsOnlyIndex()
+            } else if let ivf = configuration.ivf {
                 try ivf.validate()
                 self.index = try IVFCollectionIndex(dimension: configuration.dimension, metric: configuration.metric, settings: ivf)
             } else {
@@ -119,7 +125,8 @@ final class Collection: @unchecked Sendable {
             lock.withWriteLock {
                 for (i, r) in records.enumerated() {
                     if let label = place(id: r.id, metadata: r.metadata, text: r.text, terms: terms.isEmpty ? [] : terms[i], lsn: lsn) {
-                        staging.append(rows.baseAddress! + i * d, label: label)
+                        // (Records without vectors, dimension 0: an empty row, copied from anywhere.)
+                        staging.append(rows.baseAddress.map { $0 + i * d } ?? Self.emptyRow, label: label)
                     }
                 }
             }
@@ -188,6 +195,9 @@ final class Collection: @unchecked Sendable {
     func text(of label: VectorID) -> [String: String] {
         Int(label) < textOfLabel.count ? textOfLabel[Int(label)] : [:]
     }
+
+    /// The row of a record without a vector (dimension 0): nothing is read from it.
+    nonisolated(unsafe) private static let emptyRow: UnsafePointer<Float> = UnsafePointer(UnsafeMutablePointer<Float>.allocate(capacity: 1))
 
     /// A label for a staged row that no record owns.
     private func deadLabel() -> VectorID { labels.allocate(.deadStaged, lsn: 0) }

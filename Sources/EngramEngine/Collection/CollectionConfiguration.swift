@@ -5,6 +5,8 @@ import EngramKernels
 /// A collection's fixed parameters.
 public struct CollectionConfiguration: Sendable, Equatable {
     public var name: String
+    /// The vectors' dimension; 0: the records hold no vector (metadata and
+    /// texts only; searched by text and filters, never by vector).
     public var dimension: Int
     public var metric: Metric
     /// The graph's parameters, when the collection is indexed by HNSW (`ivf == nil`).
@@ -48,8 +50,11 @@ public struct CollectionConfiguration: Sendable, Equatable {
             throw .invalidArgument("a collection name must be 1 to 128 UTF-8 bytes")
         }
         if let why = TextRules.problem(name, "a collection name") { throw .invalidArgument(why) }
-        guard (1...VectorStorage.maxDimension).contains(dimension) else {
-            throw .invalidArgument("collection '\(name)': dimension \(dimension): expected 1...\(VectorStorage.maxDimension)")
+        guard (0...VectorStorage.maxDimension).contains(dimension) else {
+            throw .invalidArgument("collection '\(name)': dimension \(dimension): expected 0 (records without vectors) to \(VectorStorage.maxDimension)")
+        }
+        if dimension == 0, ivf != nil || storedPrecision != .float32 {
+            throw .invalidArgument("collection '\(name)': a collection without vectors (dimension 0) has no IVF settings or stored precision")
         }
         do throws(IndexError) { try hnsw.validate() } catch { throw .invalidArgument("collection '\(name)': \(error)") }
         try ivf?.validate()

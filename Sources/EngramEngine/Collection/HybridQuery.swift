@@ -52,6 +52,9 @@ public struct HybridQuery: Sendable {
     /// Checks every parameter against the collection it is for.
     func validate(for configuration: CollectionConfiguration) throws(EngineError) {
         guard vector != nil || text != nil else { throw .invalidArgument("a search needs a vector, a text, or both") }
+        if vector != nil, configuration.dimension == 0 {
+            throw .invalidArgument("collection '\(configuration.name)' holds records without vectors: search it by text")
+        }
         if text != nil, configuration.text == nil {
             throw .invalidArgument("collection '\(configuration.name)' has no text fields: it cannot be searched by text")
         }

@@ -216,8 +216,12 @@ public final class Store: Sendable {
         if let efSearch, !(1...100_000).contains(efSearch) {
             throw .invalidArgument("efSearch must be between 1 and 100000, got \(efSearch)")
         }
+        let c = try self.collection(collection)
+        guard c.configuration.dimension > 0 else {
+            throw .invalidArgument("collection '\(collection)' holds records without vectors: search it by text and filters")
+        }
         let start = engineNanoseconds()
-        let hits = try self.collection(collection).search(vector, k: k, efSearch: efSearch, filter: filter)
+        let hits = try c.search(vector, k: k, efSearch: efSearch, filter: filter)
         let elapsed = engineNanoseconds() - start
         telemetry.searches.increment()
         telemetry.searchDuration.recordNanoseconds(elapsed)
