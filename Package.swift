@@ -16,6 +16,7 @@
 //   CLZ4            system library: liblz4 (Debian liblz4-dev)
 //   EngramWAL       write-ahead log segments and records, LZ4-compressed (file I/O)
 //   EngramEngine    the store: collections, write path, recovery, checkpoints (file I/O)
+//   EngramMemory    the agent memory layer: agents, tasks, experiences over the store's collections
 //   CLibPQ          system library: libpq (Debian libpq-dev)
 //   EngramPostgres  libpq wrapper, pool, binary COPY; the engine's checkpoint target and
 //                   the restore reader (PostgreSQL + pgvector)          (network I/O)
@@ -32,7 +33,7 @@ let package = Package(
     products: [
         .library(
             name: "Engram",
-            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramMetadata", "EngramText", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramPostgres"]
+            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramMetadata", "EngramText", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramMemory", "EngramPostgres"]
         ),
         .executable(name: "engram", targets: ["EngramCLI"]),
     ],
@@ -70,6 +71,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        .target(name: "EngramMemory", dependencies: ["EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync", "EngramText"]),
         .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramChecksum", "EngramSync"]),
         .target(
             name: "EngramTools",
@@ -109,6 +111,7 @@ let package = Package(
             dependencies: ["EngramIndex", "EngramKernels", "EngramSync", "EngramTestSupport"]
         ),
         .testTarget(name: "EngramMetadataTests", dependencies: ["EngramMetadata", "EngramIndex", "EngramTestSupport"]),
+        .testTarget(name: "EngramMemoryTests", dependencies: ["EngramMemory", "EngramEngine", "EngramMetadata", "EngramText", "EngramTestSupport"]),
         .testTarget(name: "EngramTextTests", dependencies: ["EngramText", "EngramIndex", "EngramTestSupport"]),
         .testTarget(name: "EngramDatasetsTests", dependencies: ["EngramDatasets", "EngramTestSupport"]),
         .testTarget(
