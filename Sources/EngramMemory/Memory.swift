@@ -44,6 +44,11 @@ public final class Memory: Sendable {
                                                                text: TextSettings(fields: ["title", "description"])))
             try store.createCollection(CollectionConfiguration(name: MemoryRecords.experiences, dimension: dimension, metric: .cosine,
                                                                text: TextSettings(fields: ["content"])))
+            try store.createCollection(CollectionConfiguration(name: MemoryRecords.entities, dimension: dimension, metric: .cosine,
+                                                               text: TextSettings(fields: ["name", "summary"])))
+            try store.createCollection(CollectionConfiguration(name: MemoryRecords.facts, dimension: dimension, metric: .cosine,
+                                                               text: TextSettings(fields: ["text"])))
+            try store.createCollection(CollectionConfiguration(name: MemoryRecords.predicates, dimension: 0))
         } catch {
             throw .engine(error)
         }
@@ -164,38 +169,7 @@ public final class Memory: Sendable {
     /// this one, is not stored again (``Remembered/duplicate(of:)``).
     @discardableResult
     public func remember(_ experiences: [Experience], at now: MemoryTime = .now()) throws(MemoryError) -> [Remembered] {
-        for e in experiences { try e.validate(dimension: dimension) }
-        var ids = Set<String>()
-        for e in experiences where !ids.insert(MemoryRecords.key(e.tenant, e.id)).inserted {
-            throw .invalid("experience '\(e.id)' of tenant '\(e.tenant)' appears twice in the call")
-        }
-        // One lock per scope, taken in a fixed order: deduplication sees every earlier call on its scopes.
-        let stripes = Set(experiences.map { stripe(Self.scopeKey($0)) }).sorted()
-        return try lockingStripes(stripes[...]) { () throws(MemoryError) -> [Remembered] in
-            var outcome = [Remembered](), records = [Record]()
-            var seen = [String: String]()  // scope + content → id, within this call
-            for var e in experiences {
-                let hash = MemoryRecords.contentHash(e.content)
-                let seenKey = Self.scopeKey(e) + "\u{1}" + e.content
-                if let earlier = seen[seenKey] {
-                    outcome.append(.duplicate(of: earlier))
-                    continue
-                }
-                if let existing = try storedDuplicate(of: e, hash: hash) {
-                    outcome.append(.duplicate(of: existing))
-                    continue
-                }
-                if try get(MemoryRecords.experiences, e.tenant, e.id) != nil {
-                    throw MemoryError(.conflict, "experience '\(e.id)' of tenant '\(e.tenant)' exists with other content")
-                }
-                e.recordedAt = now
-                seen[seenKey] = e.id
-                records.append(MemoryRecords.record(e, contentHash: hash))
-                outcome.append(.stored(id: e.id))
-            }
-            if !records.isEmpty { try write(WriteBatch([.upsert(collection: MemoryRecords.experiences, records: records)])) }
-            return outcome
-        }
+        try remember(experiences, entities: [], facts: [], at: now).experiences
     }
 
     public func experience(tenant: String, id: String) throws(MemoryError) -> Experience? {
@@ -219,20 +193,15 @@ public final class Memory: Sendable {
     }
 
     /// The id of a stored experience of `e`'s scope with the same content, if any: the content hash
-    /// looked up exactly (a filter inside the search), then the contents compared.
-    private func storedDuplicate(of e: Experience, hash: String) throws(MemoryError) -> String? {
+    /// looked up exactly in the metadata index, then the contents compared.
+    func storedDuplicate(of e: Experience, hash: String) throws(MemoryError) -> String? {
         var scope: [MetadataFilter] = [.equals("tenant", .string(e.tenant)), .equals("agent", .string(e.agent)), .equals("content_hash", .string(hash))]
         switch e.visibility {
         case .agent: scope.append(.not(.exists("group")))
         case .group(let g): scope.append(.equals("group", .string(g)))
         }
-        let hits: [SearchHit]
-        do { hits = try store.search(MemoryRecords.experiences, vector: e.embedding, k: 16, filter: .and(scope)) } catch { throw .engine(error) }
-        for hit in hits {
-            guard let record = try? store.get(MemoryRecords.experiences, id: hit.id), record.text["content"] == e.content,
-                  let id = MemoryRecords.string(record.metadata["id"]) else { continue }
-            return id
-        }
-        return nil
+        let found: [Record]
+        do { found = try store.find(MemoryRecords.experiences, filter: .and(scope), limit: 64) } catch { throw .engine(error) }
+        return found.first { $0.text["content"] == e.content }.flatMap { MemoryRecords.string($0.metadata["id"]) }
     }
 }

@@ -9,6 +9,9 @@ enum MemoryRecords {
     static let agents = "memory_agents"
     static let tasks = "memory_tasks"
     static let experiences = "memory_experiences"
+    static let entities = "memory_entities"
+    static let facts = "memory_facts"
+    static let predicates = "memory_predicates"
 
     /// The record id of object `id` of `tenant`: the tenant's byte length, `:`, the tenant, `:`, the id.
     /// Injective (two different pairs never share a key), and never read back for scoping: a tenant is
@@ -110,6 +113,61 @@ enum MemoryRecords {
                            occurredAt: occurred, expiresAt: time(m["expires_at"]), metadata: m["meta"] ?? .object([:]))
         e.recordedAt = recorded
         return e
+    }
+
+    // MARK: Entities
+
+    static func record(_ e: Entity) -> Record {
+        Record(id: key(e.tenant, e.id), vector: e.embedding, metadata: .object([
+            "tenant": .string(e.tenant), "id": .string(e.id), "type": .string(e.type), "name": .string(e.name),
+            "aliases": .array(e.aliases.map { .string($0) }), "names": .array(e.names.map { .string($0) }), "attributes": e.attributes,
+        ]), text: e.summary.isEmpty ? ["name": ([e.name] + e.aliases).joined(separator: "; ")]
+                                    : ["name": ([e.name] + e.aliases).joined(separator: "; "), "summary": e.summary])
+    }
+
+    static func entity(_ record: Record) throws(MemoryError) -> Entity {
+        let m = record.metadata
+        guard let tenant = string(m["tenant"]), let id = string(m["id"]), let type = string(m["type"]), let name = string(m["name"]),
+              case .array(let aliases)? = m["aliases"] else { throw corrupt(record) }
+        return Entity(tenant: tenant, id: id, type: type, name: name, aliases: aliases.compactMap { string($0) },
+                      summary: record.text["summary"] ?? "", embedding: record.vector, attributes: m["attributes"] ?? .object([:]))
+    }
+
+    // MARK: Facts
+
+    /// The record id of one version of a fact: the fact's key, `@`, the version's record time in µs. A
+    /// fact's versions share its id (in metadata); the current one is the version not invalidated.
+    static func versionKey(_ f: Fact) -> String { key(f.tenant, f.id) + "@" + String(f.recordedAt.microseconds) }
+
+    static func record(_ f: Fact) -> Record {
+        var fields: [String: MetadataValue] = [
+            "tenant": .string(f.tenant), "id": .string(f.id), "subject": .string(f.subject), "predicate": .string(f.predicate),
+            "valid_from": time(f.validFrom), "recorded_at": time(f.recordedAt), "sources": .array(f.sources.map { .string($0) }),
+            "confidence": .number(f.confidence),
+        ]
+        switch f.object {
+        case .entity(let e): fields["object_entity"] = .string(e)
+        case .value(let v): fields["object_value"] = v
+        }
+        if let validTo = f.validTo { fields["valid_to"] = time(validTo) }
+        if let invalidated = f.invalidatedAt { fields["invalidated_at"] = time(invalidated) }
+        return Record(id: versionKey(f), vector: f.embedding, metadata: .object(fields), text: ["text": f.text])
+    }
+
+    static func fact(_ record: Record) throws(MemoryError) -> Fact {
+        let m = record.metadata
+        guard let tenant = string(m["tenant"]), let id = string(m["id"]), let subject = string(m["subject"]),
+              let predicate = string(m["predicate"]), let validFrom = time(m["valid_from"]), let recorded = time(m["recorded_at"]),
+              let confidence = number(m["confidence"]), case .array(let sources)? = m["sources"], let text = record.text["text"] else {
+            throw corrupt(record)
+        }
+        let object: Fact.Object
+        if let e = string(m["object_entity"]) { object = .entity(e) } else if let v = m["object_value"] { object = .value(v) } else { throw corrupt(record) }
+        var f = Fact(tenant: tenant, id: id, subject: subject, predicate: predicate, object: object, text: text, embedding: record.vector,
+                     validFrom: validFrom, validTo: time(m["valid_to"]), sources: sources.compactMap { string($0) }, confidence: confidence)
+        f.recordedAt = recorded
+        f.invalidatedAt = time(m["invalidated_at"])
+        return f
     }
 
     /// A 64-bit FNV-1a hash of the content, in hex: the key deduplication looks up (the contents

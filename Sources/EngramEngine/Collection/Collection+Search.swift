@@ -91,3 +91,22 @@ extension Collection {
     /// Records acknowledged but not yet in the graph.
     var unindexedCount: Int { lock.withReadLock { staging.count } }
 }
+
+extension Collection {
+    /// The live records `filter` admits, at most `limit`, by label (read lock held once).
+    func find(_ filter: MetadataFilter, limit: Int) -> [Record] {
+        lock.withReadLock {
+            var labelsFound = [VectorID]()
+            metadata.evaluate(filter).forEach { label in
+                if labelsFound.count < limit, labels.placement(label).isLive { labelsFound.append(label) }
+            }
+            return labelsFound.compactMap { label in
+                guard let id = id(of: label) else { return nil }
+                let vector: [Float]?
+                if labels.placement(label) == .indexed { vector = try? index.vector(label) } else { vector = stagedVector(label) }
+                guard let vector else { return nil }
+                return Record(id: id, vector: vector, metadata: metadata.metadata(of: label) ?? .object([:]), text: text(of: label))
+            }
+        }
+    }
+}

@@ -197,6 +197,14 @@ public final class Store: Sendable {
         try self.collection(collection).index.info
     }
 
+    /// The records of `collection` that `filter` admits, exactly (the metadata index, no similarity):
+    /// at most `limit`, in label order. For lookups by key fields (the memory layer's relations).
+    public func find(_ collection: String, filter: MetadataFilter, limit: Int = 1000) throws(EngineError) -> [Record] {
+        try checkOpen()
+        guard (1...1_000_000).contains(limit) else { throw .invalidArgument("limit must be 1...1000000, got \(limit)") }
+        return try self.collection(collection).find(filter, limit: limit)
+    }
+
     /// What indexes `collection`'s texts; nil when it has no text fields.
     public func textIndexInfo(_ collection: String) throws(EngineError) -> TextIndexInfo? {
         try checkOpen()
