@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngramEngine
+import EngramMemory
 import EngramPostgres
 
 #if canImport(Glibc)
@@ -23,6 +24,11 @@ import Glibc
 /// delete after it (`i % 5 == 4`) `r<i-2>` leaves both, in the same call
 /// (`ack r<i>`, then `del r<i-2>`, once it is acknowledged).
 ///
+/// With `--memory` it writes through the memory layer instead: call `i`
+/// remembers experience `e<i>` of agent `a` with entity `p<i % 20>` and
+/// fact `f<i>` (`p<i % 20>` —state→ i, single-valued, valid from i
+/// seconds after the epoch) in one call, then prints `ack <i>`.
+///
 /// With `--text` the collection has a text field `content`, and record
 /// `r<i>` carries the text ``text(_:)`` (none when `i % 7 == 0`).
 @main
@@ -39,6 +45,7 @@ struct CrashWriter: ParsableCommand {
     @Option(name: .customLong("snapshot-every"), help: "Write a local snapshot after every this many records.") var snapshotEvery: Int = 25
     @Flag(help: "Give the collection a text field `content` and the records texts.") var text = false
     @Flag(help: "Write each record (and a delete) into two collections in one atomic call.") var atomic = false
+    @Flag(help: "Write experiences, entities and facts through the memory layer.") var memory = false
 
     /// The vector every writer and checker derives for record `i`.
     static func vector(_ i: Int) -> [Float] { (0..<8).map { Float((i * 31 + $0 * 7) % 97) / 97 + 0.01 } }
@@ -60,6 +67,7 @@ struct CrashWriter: ParsableCommand {
         var options = StoreOptions()
         options.snapshotEveryLogBytes = 0  // snapshots at chosen moments below
         let store = try Store.open(directory: dataDir, options: options)
+        if memory { return try runMemory(store) }
         try store.createCollection(CollectionConfiguration(
             name: "crash", dimension: 8, metric: .squaredL2,
             ivf: index == .ivf ? IVFSettings(nlist: 8, nprobe: 8, trainingSize: 200) : nil,
@@ -103,6 +111,23 @@ struct CrashWriter: ParsableCommand {
 }
 
 extension CrashWriter {
+    func runMemory(_ store: Store) throws {
+        let memory = try Memory.open(store, dimension: 8)
+        try memory.declareSingleValued(tenant: "t", predicate: "state")
+        for i in start..<(start + count) {
+            let p = "p\(i % 20)"
+            let experience = Experience(tenant: "t", id: "e\(i)", agent: "a", kind: "observation", content: "event \(i) about \(p)",
+                                        embedding: Self.vector(i), occurredAt: MemoryTime(seconds: Double(i)))
+            let entity = Entity(tenant: "t", id: p, type: "thing", name: "Thing \(i % 20)", embedding: Self.vector(1000 + i % 20))
+            var fact = Fact(tenant: "t", id: "f\(i)", subject: p, predicate: "state", object: .value(.number(Double(i))),
+                            text: "\(p) is in state \(i)", embedding: Self.vector(i), validFrom: MemoryTime(seconds: Double(i)))
+            fact.sources = ["e\(i)"]
+            try memory.remember([experience], entities: [entity], facts: [fact])
+            printAndFlush("ack \(i)")
+            if i % snapshotEvery == snapshotEvery - 1 { try store.snapshot() }
+        }
+    }
+
     enum Kind: String, ExpressibleByArgument {
         case hnsw
         case ivf

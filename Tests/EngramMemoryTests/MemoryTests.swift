@@ -210,3 +210,59 @@ struct MemoryTests {
         #expect(try memory.recall(RecallQuery(tenant: "t", agent: "a", text: "worked", k: 5)).isEmpty)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real child writing memories through the API, killed with SIGKILL.
+@Suite("EngramMemory: killed writer")
+struct MemoryKillTests {
+    @Test("SIGKILL while remembering experiences with entities and facts: nothing acknowledged lost, no call half applied, one current value per entity")
+    func killedMemoryWriter() throws {
+        let dir = TemporaryDirectory("engram-memory-kill")
+        defer { dir.remove() }
+        var rng = SeededGenerator.forTest("memory.kill", defaultSeed: 181)
+        let trials = getenv("ENGRAM_KILL_TRIALS").flatMap { Int(String(cString: $0)) } ?? 20
+        let writerPath = ChildProcess.sibling("EngramCrashWriter")
+        var acknowledged = Set<Int>()
+        var next = 0
+        var lost = 0, halfApplied = 0, doubleValued = 0
+        for trial in 0..<trials {
+            guard let child = ChildProcess(writerPath, ["--memory", "--data-dir", dir.path, "--start", "\(next)",
+                                                        "--snapshot-every", "\(Int.random(in: 10...80, using: &rng))"]) else {
+                Issue.record("cannot start \(writerPath)")
+                return
+            }
+            let lines = child.readLines(for: Int.random(in: 20...150, using: &rng))
+            child.kill()
+            for line in lines where line.hasPrefix("ack ") { if let i = Int(line.dropFirst(4)) { acknowledged.insert(i) } }
+            let store = try Store.open(directory: dir.path)
+            guard store.collectionNames.contains("memory_facts") else {
+                #expect(acknowledged.isEmpty, "trial \(trial): memory missing after acknowledged calls")
+                try store.close(writingSnapshot: false)
+                continue
+            }
+            let memory = try Memory.open(store, dimension: 8)
+            var highest = next - 1
+            for i in 0..<(next + 400) {
+                let hasExperience = try memory.experience(tenant: "t", id: "e\(i)") != nil
+                let hasFact = try !memory.versions(tenant: "t", id: "f\(i)").isEmpty
+                if hasExperience != hasFact { halfApplied += 1 }
+                if hasExperience { highest = max(highest, i) }
+                if acknowledged.contains(i) && !(hasExperience && hasFact) { lost += 1 }
+            }
+            for p in 0..<20 {
+                let current = try memory.facts(tenant: "t", entity: "p\(p)", asOf: MemoryTime(seconds: 1e9), predicates: ["state"])
+                if current.count > 1 { doubleValued += 1 }
+            }
+            next = highest + 1
+            try store.close(writingSnapshot: Bool.random(using: &rng))
+        }
+        print("[kill] memory: \(trials) trials, \(acknowledged.count) acknowledged calls; lost \(lost), half-applied \(halfApplied), entities with two current values \(doubleValued)")
+        #expect(acknowledged.count > 0)
+        #expect(lost == 0)
+        #expect(halfApplied == 0)
+        #expect(doubleValued == 0)
+    }
+}
