@@ -82,6 +82,7 @@ let package = Package(
             dependencies: [
                 "EngramTools",
                 "EngramEngine",
+                "EngramMemory",
                 "EngramMetadata",
                 "EngramDatasets",
                 "EngramSync",

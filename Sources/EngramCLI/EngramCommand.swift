@@ -6,7 +6,7 @@ struct EngramCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engram",
         abstract: "Engram: a vector store with in-memory SIMD indexes and PostgreSQL persistence.",
-        subcommands: [BenchCommand.self, ImportCommand.self, SearchCommand.self, StatsCommand.self, DeleteCommand.self, CheckpointCommand.self, RestoreCommand.self, VerifyCommand.self]
+        subcommands: [BenchCommand.self, ImportCommand.self, SearchCommand.self, StatsCommand.self, DeleteCommand.self, CheckpointCommand.self, RestoreCommand.self, VerifyCommand.self, MemoryCommand.self]
     )
 }
 

@@ -93,3 +93,47 @@ public enum ISO8601 {
         return out + "Z"
     }
 }
+
+extension ISO8601 {
+    /// A duration in seconds: an ISO 8601 duration of weeks, days, hours, minutes and seconds (`P7D`,
+    /// `PT12H`, `P1DT6H30M`, `P2W`), a number with a unit (`45s`, `30m`, `12h`, `7d`, `2w`), or a plain
+    /// number of seconds. Nil for anything else, and for zero, negative or non-finite lengths.
+    public static func parseDuration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
+        var total = 0.0
+        if text.hasPrefix("P") {
+            var inTime = false, number = "", any = false, timeParts = 0
+            for c in text.dropFirst() {
+                if c == "T" {
+                    guard number.isEmpty, !inTime else { return nil }
+                    inTime = true
+                } else if c.isNumber || c == "." {
+                    number.append(c)
+                } else {
+                    guard let value = Double(number) else { return nil }
+                    let scale: Double
+                    switch (c, inTime) {
+                    case ("W", false): scale = 604_800
+                    case ("D", false): scale = 86_400
+                    case ("H", true): scale = 3600
+                    case ("M", true): scale = 60
+                    case ("S", true): scale = 1
+                    default: return nil
+                    }
+                    total += value * scale
+                    number = ""
+                    any = true
+                    if inTime { timeParts += 1 }
+                }
+            }
+            guard any, number.isEmpty, !inTime || timeParts > 0 else { return nil }
+        } else if let last = text.last, let scale = units[last], let value = Double(text.dropLast()) {
+            total = value * scale
+        } else if let value = Double(text) {
+            total = value
+        } else {
+            return nil
+        }
+        return total.isFinite && total > 0 ? total : nil
+    }
+}

@@ -30,7 +30,8 @@ public final class Memory: Sendable {
     /// Read-modify-write calls lock the stripe of their scope.
     private let stripes: [Locked<Void>] = (0..<64).map { _ in Locked(()) }
 
-    private init(store: Store, dimension: Int) {
+    /// A memory over `store`, whose collections exist (``open(_:dimension:)`` creates them, ``open(_:)`` finds them).
+    init(store: Store, dimension: Int) {
         self.store = store
         self.dimension = dimension
     }

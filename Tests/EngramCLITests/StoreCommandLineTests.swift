@@ -7,18 +7,6 @@ import Testing
 import Glibc
 #endif
 
-/// The built `engram` binary, run as a user runs it: exit status, standard
-/// output and standard error.
-private func engram(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess.Finished {
-    let path = ChildProcess.sibling("engram")
-    return try #require(ChildProcess.run(path, arguments, environment: environment), "cannot run \(path)")
-}
-
-/// A status that a trap or a crash gives (SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS).
-private func crashed(_ finished: ChildProcess.Finished) -> Bool {
-    [128 + SIGILL, 128 + SIGTRAP, 128 + SIGABRT, 128 + SIGSEGV, 128 + SIGBUS].contains(finished.status)
-}
-
 /// Every file under `path` with its bytes, to show that a command changed nothing.
 private func contents(_ path: String) -> [String: [UInt8]] {
     var out = [String: [UInt8]]()
@@ -39,9 +27,6 @@ private func contents(_ path: String) -> [String: [UInt8]] {
     return out
 }
 
-private func writeLines(_ path: String, _ lines: [String]) {
-    TemporaryDirectory.writeFile(path, Array(lines.joined(separator: "\n").utf8) + [10])
-}
 
 @Suite("engram import, search, stats, delete and verify, run as a process")
 struct StoreCommandLineTests {
