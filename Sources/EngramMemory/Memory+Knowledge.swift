@@ -256,6 +256,16 @@ extension Memory {
         }
         var outcome = [Remembered](), records = [Record]()
         var seen = [String: String]()  // scope + content → id, within this call
+        // Its agent (and task, if named) must exist: the typed tables' foreign keys hold.
+        var known = Set<String>()
+        for e in experiences {
+            if known.insert("a\u{1}" + MemoryRecords.key(e.tenant, e.agent)).inserted, try agent(tenant: e.tenant, id: e.agent) == nil {
+                throw MemoryError(.notFound, "experience '\(e.id)': no agent '\(e.agent)' in tenant '\(e.tenant)'")
+            }
+            if let task = e.task, known.insert("t\u{1}" + MemoryRecords.key(e.tenant, task)).inserted, try self.task(tenant: e.tenant, id: task) == nil {
+                throw MemoryError(.notFound, "experience '\(e.id)': no task '\(task)' in tenant '\(e.tenant)'")
+            }
+        }
         for var e in experiences {
             let seenKey = Self.scopeKey(e) + "\u{1}" + e.content
             if let earlier = seen[seenKey] {

@@ -31,6 +31,8 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
     /// since its values may exceed half precision's range (±65,504) and a
     /// `halfvec` table would then refuse them at every checkpoint.
     public let vectorType: PostgresVectorType
+    /// Typed projections kept in step by every checkpoint (``PostgresProjection``).
+    public let projections: [any PostgresProjection]
 
     /// The column type a newly registered collection gets.
     func columnType(for configuration: CollectionConfiguration) -> PostgresVectorType {
@@ -51,7 +53,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
 
     public init(
         pool: PostgresPool, createSQLIndex: Bool = false, vectorType: PostgresVectorType = .vector,
-        statementTimeoutSeconds: Int = 600, lockTimeoutSeconds: Int = 60
+        statementTimeoutSeconds: Int = 600, lockTimeoutSeconds: Int = 60, projections: [any PostgresProjection] = []
     ) throws {
         guard (1...86_400).contains(statementTimeoutSeconds), (1...86_400).contains(lockTimeoutSeconds) else {
             throw PostgresError(kind: .invalidArgument, message: "checkpoint timeouts must be 1 to 86400 seconds")
@@ -59,6 +61,7 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
         self.pool = pool
         self.createSQLIndex = createSQLIndex
         self.vectorType = vectorType
+        self.projections = projections
         self.statementTimeoutSeconds = statementTimeoutSeconds
         self.lockTimeoutSeconds = lockTimeoutSeconds
         try pool.withConnection { db in _ = try PostgresSchema.migrate(db) }
@@ -116,8 +119,10 @@ public final class PostgresCheckpointTarget: CheckpointTarget, @unchecked Sendab
                     throw PostgresError(kind: .conflict, message: "the database moved from checkpoint \(checkpoint.since) to \(current) meanwhile")
                 }
                 var result = CheckpointCommitResult()
+                for projection in projections { try projection.prepare(db) }
                 for changes in checkpoint.collections {
                     result.resynchronisedDeletes += try merge(changes, lsn: checkpoint.lsn, db)
+                    for projection in projections { try projection.apply(changes, db) }
                 }
                 try db.execute("""
                     INSERT INTO engram_checkpoints (lsn, since, upserts, deletes)

@@ -114,6 +114,7 @@ extension CrashWriter {
     func runMemory(_ store: Store) throws {
         let memory = try Memory.open(store, dimension: 8)
         try memory.declareSingleValued(tenant: "t", predicate: "state")
+        try memory.upsert(Agent(tenant: "t", id: "a", name: "Writer"))
         for i in start..<(start + count) {
             let p = "p\(i % 20)"
             let experience = Experience(tenant: "t", id: "e\(i)", agent: "a", kind: "observation", content: "event \(i) about \(p)",

@@ -40,7 +40,7 @@ struct ForgettingTests {
             #expect(try memory.timeline(tenant: "u", agent: "a").count == 15)
             try store.close(writingSnapshot: false)
         }
-        let (store, memory) = try MemoryTests.open(dir)
+        let (store, memory) = try MemoryTests.open(dir, registering: false)
         defer { try? store.close() }
         #expect(try memory.agent(tenant: "t", id: "a") == nil && memory.timeline(tenant: "t", agent: "b").count == 15)
         let before = try store.count(MemoryRecords.experiences)

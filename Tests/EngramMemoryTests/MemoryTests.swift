@@ -20,9 +20,14 @@ struct MemoryTests {
         return (0..<d).map { _ in rng.gaussian() }
     }
 
-    static func open(_ dir: TemporaryDirectory) throws -> (Store, Memory) {
+    /// A store and its memory, with agents `a` and `b` of tenant `t` registered (an experience needs its agent).
+    static func open(_ dir: TemporaryDirectory, registering: Bool = true) throws -> (Store, Memory) {
         let store = try Store.open(directory: dir.path, options: StoreOptions(durability: .osBuffered))
-        return (store, try Memory.open(store, dimension: d))
+        let memory = try Memory.open(store, dimension: d)
+        for agent in ["a", "b"] where try registering && memory.agent(tenant: "t", id: agent) == nil {
+            try memory.upsert(Agent(tenant: "t", id: agent, name: agent.uppercased(), groups: ["g", "team"]), at: t0)
+        }
+        return (store, memory)
     }
 
     static let t0 = ISO8601.parse("2026-01-01T00:00:00Z")!
