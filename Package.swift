@@ -20,6 +20,7 @@
 //   CLibPQ          system library: libpq (Debian libpq-dev)
 //   EngramPostgres  libpq wrapper, pool, binary COPY; the engine's checkpoint target and
 //                   the restore reader (PostgreSQL + pgvector)          (network I/O)
+//   EngramMemoryPostgres  the memory layer's typed tables, a projection every checkpoint keeps in step
 //   EngramTools     `engram` command implementations (bench, ...)
 //   EngramCLI       the `engram` executable: one file per command, shared option groups, Codable JSON
 //
@@ -33,7 +34,7 @@ let package = Package(
     products: [
         .library(
             name: "Engram",
-            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramMetadata", "EngramText", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramMemory", "EngramPostgres"]
+            targets: ["EngramChecksum", "EngramKernels", "EngramIndex", "EngramMetadata", "EngramText", "EngramDatasets", "EngramWAL", "EngramEngine", "EngramMemory", "EngramPostgres", "EngramMemoryPostgres"]
         ),
         .executable(name: "engram", targets: ["EngramCLI"]),
     ],
@@ -72,6 +73,7 @@ let package = Package(
             ]
         ),
         .target(name: "EngramMemory", dependencies: ["EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync", "EngramText"]),
+        .target(name: "EngramMemoryPostgres", dependencies: ["EngramEngine", "EngramMemory", "EngramPostgres"]),
         .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramChecksum", "EngramSync"]),
         .target(
             name: "EngramTools",
@@ -83,6 +85,7 @@ let package = Package(
                 "EngramTools",
                 "EngramEngine",
                 "EngramMemory",
+                "EngramMemoryPostgres",
                 "EngramMetadata",
                 "EngramDatasets",
                 "EngramSync",
@@ -126,7 +129,8 @@ let package = Package(
         .testTarget(name: "EngramWALTests", dependencies: ["EngramWAL", "EngramIndex", "EngramSync", "EngramTestSupport"]),
         .testTarget(
             name: "EngramPostgresTests",
-            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramSync", "EngramTestSupport", "EngramText"]
+            dependencies: ["EngramPostgres", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramSync", "EngramTestSupport", "EngramText",
+                           "EngramMemory", "EngramMemoryPostgres"]
         ),
         .testTarget(
             name: "EngramToolsTests",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngramEngine
+import EngramMemoryPostgres
 import EngramPostgres
 import EngramTools
 
@@ -31,7 +32,10 @@ struct CheckpointCommand: ParsableCommand {
 
     func run() throws {
         let store = try Store.open(directory: dataDirectory.path)
-        let target = try PostgresCheckpointTarget(pool: try database.pool(), createSQLIndex: sqlIndex, vectorType: vectorType)
+        // A store holding a memory also keeps its typed tables (Docs/MEMORY.md, "Typed tables").
+        let projections: [any PostgresProjection] = store.collectionNames.contains("memory_experiences")
+            ? [MemoryTables(dimension: try store.configuration("memory_experiences").dimension)] : []
+        let target = try PostgresCheckpointTarget(pool: try database.pool(), createSQLIndex: sqlIndex, vectorType: vectorType, projections: projections)
         let report = try store.checkpoint(to: target, withGraphs: withGraph)
         try store.close()
         let total = report.captureSeconds + report.commitSeconds
