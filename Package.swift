@@ -72,7 +72,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        .target(name: "EngramMemory", dependencies: ["EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync", "EngramText"]),
+        .target(name: "EngramMemory", dependencies: [
+            "EngramEngine", "EngramIndex", "EngramMetadata", "EngramSync", "EngramText", .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         .target(name: "EngramMemoryPostgres", dependencies: ["EngramEngine", "EngramMemory", "EngramPostgres"]),
         .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramChecksum", "EngramSync"]),
         .target(

@@ -17,6 +17,7 @@ extension Memory {
         var removed = try deleteAll(MemoryRecords.experiences, matching: scope)
         removed += try deleteAll(MemoryRecords.tasks, matching: scope)
         do { removed += try store.delete(MemoryRecords.agents, ids: [MemoryRecords.key(tenant, agent)]) } catch { throw .engine(error) }
+        cache.bump([.tenant(tenant), .corpus])
         return removed
     }
 
@@ -31,6 +32,7 @@ extension Memory {
                            MemoryRecords.agents, MemoryRecords.predicates] {
             removed += try deleteAll(collection, matching: .equals("tenant", .string(tenant)))
         }
+        cache.bump([.tenant(tenant), .corpus])
         return removed
     }
 

@@ -73,12 +73,12 @@ extension Memory {
 
     /// The memory a store already holds (its dimension read from it), without creating anything: for
     /// read-only use.
-    public static func open(_ store: Store) throws(MemoryError) -> Memory {
+    public static func open(_ store: Store, cacheCapacity: Int = defaultCacheCapacity) throws(MemoryError) -> Memory {
         guard store.collectionNames.contains(MemoryRecords.experiences) else {
             throw MemoryError(.notFound, "\(store.directory) holds no memory (import some first)")
         }
         let dimension: Int
         do { dimension = try store.configuration(MemoryRecords.experiences).dimension } catch { throw .engine(error) }
-        return Memory(store: store, dimension: dimension)
+        return Memory(store: store, dimension: dimension, cacheCapacity: Swift.max(0, cacheCapacity))
     }
 }

@@ -116,6 +116,14 @@ extension Memory {
                 batch.upsert(MemoryRecords.facts, written.values.sorted { ($0.id, $0.recordedAt) < ($1.id, $1.recordedAt) }.map(MemoryRecords.record))
             }
             if !batch.changes.isEmpty { try write(batch) }
+            // After the write: the recalls of every scope it touched are answered afresh from now on.
+            var touched = Set<RecallCache.Tag>()
+            if !experienceRecords.isEmpty { touched.insert(.corpus) }
+            for e in experiences {
+                touched.insert(.agent(tenant: e.tenant, agent: e.agent))
+                if case .group(let g) = e.visibility { touched.insert(.group(tenant: e.tenant, group: g)) }
+            }
+            if !touched.isEmpty { cache.bump(Array(touched)) }
             return report
         }
     }

@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 extension Memory {
-    /// The agent's experiences that best match `query` (``RecallQuery``), best first.
+    /// The agent's experiences that best match `query` (``RecallQuery``), best first. Repeated recalls
+    /// are answered from the recall cache until a write touches their scope (Docs/MEMORY.md, "Recall cache").
     public func recall(_ query: RecallQuery) throws(MemoryError) -> [RecallHit] {
         try Identifier.check(query.tenant, "a tenant")
         try Identifier.check(query.agent, "an agent id")
@@ -21,40 +22,74 @@ extension Memory {
         if let task = query.task { try Identifier.check(task, "a task id") }
 
         let now = query.now ?? .now()
+        let key = RecallCache.Key(query)
+        if cache.capacity > 0, let pool = cache.lookup(key, at: now), let hits = Self.answer(pool, query, now: now) {
+            return hits
+        }
+        // The scope's versions before anything is read for it (the agent's own first: its groups are read next).
+        var versions = cache.versions([.agent(tenant: query.tenant, agent: query.agent), .tenant(query.tenant)] + (query.text != nil ? [.corpus] : []))
         let groups = try agent(tenant: query.tenant, id: query.agent)?.groups ?? []
-        let filter = Self.scopeFilter(query, groups: groups, now: now)
-        let reranked = query.halfLife != nil || query.importanceWeight != nil
-        // Re-ranking by recency or importance draws from a deeper pool than k.
-        let depth = reranked ? Swift.min(1000, Swift.max(4 * query.k, 100)) : Swift.max(query.k, 50)
+        versions.merge(cache.versions(groups.map { .group(tenant: query.tenant, group: $0) })) { a, _ in a }
+        let pool = try searchPool(query, groups: groups, now: now)
+        cache.store(key, pool, versions: versions, drawnAt: now)
+        return Self.answer(pool, query, now: now) ?? []
+    }
+
+    /// Recall's depth: the candidates drawn from the search, whether or not the ranking changes them.
+    static func depth(_ q: RecallQuery) -> Int {
+        q.halfLife != nil || q.importanceWeight != nil ? Swift.min(1000, Swift.max(4 * q.k, 100)) : Swift.max(q.k, 50)
+    }
+
+    /// The search's candidates, with their raw scores, best first.
+    func searchPool(_ query: RecallQuery, groups: [String], now: MemoryTime) throws(MemoryError) -> RecallPool {
+        let depth = Self.depth(query)
         let hits: [HybridHit]
         do {
             hits = try store.search(MemoryRecords.experiences, HybridQuery(
-                vector: query.vector, text: query.text, k: reranked ? depth : query.k, filter: filter, candidates: depth))
+                vector: query.vector, text: query.text, k: depth, filter: Self.scopeFilter(query, groups: groups, now: now), candidates: depth))
         } catch {
             throw .engine(error)
         }
-        guard !hits.isEmpty else { return [] }
-        // Relevance on one scale whatever was searched: the search's own score over the best one's.
-        func raw(_ hit: HybridHit) -> Double {
-            switch (query.vector != nil, query.text != nil) {
-            case (true, false): return 1 - Double(hit.explanation.vectorDistance ?? 1)  // the cosine
-            case (false, true): return hit.explanation.textScore ?? 0
-            default: return hit.score
-            }
-        }
-        let best = hits.map(raw).max() ?? 1
-        var out = [RecallHit]()
-        out.reserveCapacity(hits.count)
+        var items = [RecallPool.Item]()
+        items.reserveCapacity(hits.count)
         for hit in hits {
             guard let record = try? store.get(MemoryRecords.experiences, id: hit.id) else { continue }  // forgotten meanwhile
-            let experience = try MemoryRecords.experience(record)
-            let relevance = best > 0 ? raw(hit) / best : 0
+            let raw: Double
+            switch (query.vector != nil, query.text != nil) {
+            case (true, false): raw = 1 - Double(hit.explanation.vectorDistance ?? 1)  // the cosine
+            case (false, true): raw = hit.explanation.textScore ?? 0
+            default: raw = hit.score
+            }
+            items.append(RecallPool.Item(experience: try MemoryRecords.experience(record), raw: raw,
+                                         vectorDistance: hit.explanation.vectorDistance, textScore: hit.explanation.textScore))
+        }
+        return RecallPool(items: items, complete: hits.count < depth)
+    }
+
+    /// The ranking of `pool` at `now`; nil when experiences of it expired since it was drawn and it may
+    /// have left out others that would now take their places (the caller searches again).
+    static func answer(_ pool: RecallPool, _ query: RecallQuery, now: MemoryTime) -> [RecallHit]? {
+        let live = pool.items.filter { $0.experience.expiresAt.map { $0 > now } ?? true }
+        let reranked = query.halfLife != nil || query.importanceWeight != nil
+        if live.count < pool.items.count {
+            // A fused score is rank-based: every candidate's depends on the others in the lists.
+            if query.vector != nil && query.text != nil { return nil }
+            if !pool.complete && (reranked || live.count < query.k) { return nil }
+        }
+        guard !live.isEmpty else { return [] }
+        // Relevance on one scale whatever was searched: the raw score over the best one's.
+        let best = live.map(\.raw).max() ?? 1
+        var out = [RecallHit]()
+        out.reserveCapacity(live.count)
+        for item in live {
+            let experience = item.experience
+            let relevance = best > 0 ? item.raw / best : 0
             let age = Swift.max(0, Double(now.microseconds &- experience.occurredAt.microseconds) / 1_000_000)
             let decay = query.halfLife.map { pow(0.5, age / $0) }
             let importancePart = query.importanceWeight.map { $0 * experience.importance }
             let score = relevance * (decay ?? 1) + (importancePart ?? 0)
             out.append(RecallHit(experience: experience, score: score, explanation: RecallHit.Explanation(
-                relevance: relevance, vectorDistance: hit.explanation.vectorDistance, textScore: hit.explanation.textScore, decay: decay,
+                relevance: relevance, vectorDistance: item.vectorDistance, textScore: item.textScore, decay: decay,
                 ageSeconds: age, importance: experience.importance, importancePart: importancePart)))
         }
         if reranked {

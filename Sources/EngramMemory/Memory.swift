@@ -29,16 +29,30 @@ public final class Memory: Sendable {
     public let dimension: Int
     /// Read-modify-write calls lock the stripe of their scope.
     private let stripes: [Locked<Void>] = (0..<64).map { _ in Locked(()) }
+    /// Repeated recalls (``RecallCache``).
+    let cache: RecallCache
 
     /// A memory over `store`, whose collections exist (``open(_:dimension:)`` creates them, ``open(_:)`` finds them).
-    init(store: Store, dimension: Int) {
+    init(store: Store, dimension: Int, cacheCapacity: Int = Memory.defaultCacheCapacity) {
         self.store = store
         self.dimension = dimension
+        cache = RecallCache(capacity: cacheCapacity)
     }
 
+    /// Recalls whose answers the cache keeps (0: no cache).
+    public static let defaultCacheCapacity = 10_000
+
+    /// Recalls whose answers the cache holds now.
+    public var cachedRecalls: Int { cache.count }
+
+    /// Recalls answered from the cache, and recalls that searched, since the memory opened (also the
+    /// swift-metrics counters `engram_memory_recall_cache_hits` and `_misses`).
+    public var recallCacheStatistics: (hits: Int, misses: Int) { cache.statistics }
+
     /// The memory over `store`, its collections created if new (their parameters checked if not).
-    public static func open(_ store: Store, dimension: Int) throws(MemoryError) -> Memory {
+    public static func open(_ store: Store, dimension: Int, cacheCapacity: Int = defaultCacheCapacity) throws(MemoryError) -> Memory {
         guard (1...4096).contains(dimension) else { throw .invalid("dimension \(dimension): expected 1...4096") }
+        guard (0...10_000_000).contains(cacheCapacity) else { throw .invalid("cache capacity \(cacheCapacity): expected 0...10000000") }
         do {
             try store.createCollection(CollectionConfiguration(name: MemoryRecords.agents, dimension: 0))
             try store.createCollection(CollectionConfiguration(name: MemoryRecords.tasks, dimension: 0,
@@ -53,7 +67,7 @@ public final class Memory: Sendable {
         } catch {
             throw .engine(error)
         }
-        return Memory(store: store, dimension: dimension)
+        return Memory(store: store, dimension: dimension, cacheCapacity: cacheCapacity)
     }
 
     /// The stripe a scope's read-modify-write calls lock.
@@ -93,6 +107,7 @@ public final class Memory: Sendable {
             stored.createdAt = try self.agent(tenant: agent.tenant, id: agent.id)?.createdAt ?? now
             stored.updatedAt = now
             try write(WriteBatch([.upsert(collection: MemoryRecords.agents, records: [MemoryRecords.record(stored)])]))
+            cache.bump([.agent(tenant: agent.tenant, agent: agent.id)])  // its groups, hence its scope, may have changed
             return stored
         }
     }
@@ -180,7 +195,10 @@ public final class Memory: Sendable {
     /// Forgets an experience (nothing if memory does not hold it); whether it did.
     @discardableResult
     public func forgetExperience(tenant: String, id: String) throws(MemoryError) -> Bool {
-        do { return try store.delete(MemoryRecords.experiences, ids: [MemoryRecords.key(tenant, id)]) == 1 } catch { throw .engine(error) }
+        let forgotten: Bool
+        do { forgotten = try store.delete(MemoryRecords.experiences, ids: [MemoryRecords.key(tenant, id)]) == 1 } catch { throw .engine(error) }
+        if forgotten { cache.bump([.tenant(tenant), .corpus]) }
+        return forgotten
     }
 
     /// The scope deduplication works in: tenant, agent, visibility.
