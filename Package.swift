@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramChecksum", "EngramSync"]),
         .target(
             name: "EngramTools",
-            dependencies: ["EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramEngine", "EngramSync", "EngramText", "EngramWAL"]
+            dependencies: ["EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramEngine", "EngramMemory", "EngramSync", "EngramText", "EngramWAL"]
         ),
         .executableTarget(
             name: "EngramCLI",

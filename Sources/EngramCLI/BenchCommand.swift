@@ -114,6 +114,45 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("max-unindexed"), help: "--ingest: acknowledged vectors a collection may hold outside its graph before writers help index.")
     var maxUnindexed: Int?
 
+    @Flag(help: "Measure the memory layer (synthetic unit vectors, for scale): remember throughput with --writers threads under one --durability mode, scoped recall p50/p99 and recall@10 against exact, the recall cache's hit rate.")
+    var memory = false
+
+    @Option(name: .customLong("memory-experiences"), help: "--memory: experiences to remember.")
+    var memoryExperiences: Int = 100_000
+
+    @Option(name: .customLong("memory-agents"), help: "--memory: agents they belong to (recalls are scoped to one).")
+    var memoryAgents: Int = 1_000
+
+    @Option(name: .customLong("memory-dimension"), help: "--memory: the embeddings' dimension.")
+    var memoryDimension: Int = 384
+
+    @Option(name: .customLong("memory-batch"), help: "--memory: experiences per remember call.")
+    var memoryBatch: Int = 1
+
+    func runMemory() throws {
+        var bench = MemoryBench { line in printToStandardError("engram bench: \(line)") }
+        bench.experiences = memoryExperiences
+        bench.agents = memoryAgents
+        bench.dimension = memoryDimension
+        bench.writers = writers
+        bench.batch = memoryBatch
+        bench.queries = maxQueries ?? 1000
+        if let durability {
+            guard let mode = GroupCommitLog.Mode(name: durability) else { throw ValidationError("--durability: '\(durability)' is not fsync, group-commit[:µs] or os-buffered") }
+            bench.durability = mode
+        }
+        let r = try bench.run()
+        print("memory: \(bench.experiences) experiences of \(bench.agents) agents at \(bench.dimension) d: remember \(format(r.rememberPerSecond, 0))/s "
+              + "(\(bench.writers) writers, \(bench.batch) per call; graph caught up \(format(r.indexedSeconds, 1)) s later); "
+              + "scoped recall p50 \(format(r.recall.p50Microseconds, 1)) µs, p99 \(format(r.recall.p99Microseconds, 1)) µs, recall@10 \(format(r.recallAt10, 4)); "
+              + "cache hit rate \(format(r.hitRate, 3)), hit p50 \(format(r.hit.p50Microseconds, 1)) µs, miss p50 \(format(r.miss.p50Microseconds, 1)) µs")
+        if let json {
+            guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
+            defer { fclose(file) }
+            fputs(r.jsonLine + "\n", file)
+        }
+    }
+
     func runIngest() throws {
         guard let basePath = base ?? dataset.map({ "\($0)/base.fvecs" }) else {
             throw ValidationError("--ingest needs --dataset or --base")
@@ -272,7 +311,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if ingest || textSet != nil { return }
+        if ingest || textSet != nil || memory { return }
         do {
             try makeConfiguration().validate()
         } catch let error as BenchError {
@@ -282,6 +321,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         if ingest { return try runIngest() }
+        if memory { return try runMemory() }
         if let textSet { return hybrid ? try runHybrid(textSet) : try runText(textSet) }
         let configuration = try makeConfiguration()
         if let named = try datasetMetric() {

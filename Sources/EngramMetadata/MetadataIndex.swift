@@ -34,6 +34,9 @@ public struct MetadataIndex: Sendable {
     private var postings: [String: [MetadataValue: PostingList]] = [:]
     /// Labels with metadata.
     public private(set) var count = 0
+    /// Bit `label` is set exactly when `values[label]` is not nil (what `not` complements against,
+    /// word by word, instead of visiting every value).
+    private var presentWords: [UInt64] = []
     /// Labels below this one are in `postings` (`Int.max`: every label).
     private var indexedBound = Int.max
 
@@ -74,6 +77,8 @@ public struct MetadataIndex: Sendable {
         if i >= values.count { values.append(contentsOf: repeatElement(nil, count: i + 1 - values.count)) }
         values[i] = value
         count += 1
+        if i >> 6 >= presentWords.count { presentWords.append(contentsOf: repeatElement(0, count: (i >> 6) + 1 - presentWords.count)) }
+        presentWords[i >> 6] |= 1 << UInt64(i & 63)
         guard i < indexedBound else { return }
         addPostings(of: value, for: label)
     }
@@ -91,6 +96,7 @@ public struct MetadataIndex: Sendable {
         guard i < values.count, let old = values[i] else { return }
         values[i] = nil
         count -= 1
+        presentWords[i >> 6] &= ~(1 << UInt64(i & 63))
         guard i < indexedBound else { return }
         Self.forEachScalar(old) { field, scalar in
             guard postings[field]?[scalar]?.remove(label) == true else { return }
@@ -165,7 +171,7 @@ public struct MetadataIndex: Sendable {
     /// Every label with metadata.
     private var allLabels: Bitset {
         var out = empty
-        for (i, value) in values.enumerated() where value != nil { out.insert(VectorID(i)) }
+        out.formUnion(words: presentWords)
         return out
     }
 }

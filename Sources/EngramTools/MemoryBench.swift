@@ -1,0 +1,175 @@
+import EngramEngine
+import EngramIndex
+import EngramKernels
+import EngramMemory
+import EngramSync
+import EngramWAL
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `engram bench --memory`: the memory layer at scale, through its public
+/// API (Docs/BENCHMARKS.md, "Memory"). Synthetic unit vectors (seeded
+/// Gaussian, normalised): a scale test, not a quality claim.
+///
+/// 1. **remember**: `experiences` experiences of `agents` agents, each call
+///    remembering `batch` of them, from `writers` threads, under the
+///    durability mode (fsync with group commit by default): acknowledged
+///    experiences per second.
+/// 2. **recall**: `queries` recalls by vector scoped to one agent, k = 10,
+///    one at a time on one thread, cache off: p50/p99, and recall@10 against
+///    an exact scan of that agent's experiences.
+/// 3. **cache**: the same agents asking the same `distinct` questions
+///    `repeats` times each, cache on: the hit rate, and a hit's and a miss's
+///    latency.
+package struct MemoryBench: Sendable {
+    package var experiences = 100_000
+    package var agents = 1_000
+    package var dimension = 384
+    package var writers = 8
+    package var batch = 1
+    package var queries = 1_000
+    package var durability: GroupCommitLog.Mode = .groupCommit(maxDelayMicroseconds: 200)
+    package var seed: UInt64 = 7
+    let progress: @Sendable (String) -> Void
+
+    package init(progress: @escaping @Sendable (String) -> Void) { self.progress = progress }
+
+    package struct Result: Sendable {
+        package var rememberPerSecond: Double
+        package var rememberSeconds: Double
+        package var indexedSeconds: Double
+        package var recall: LatencySummary
+        package var recallAt10: Double
+        package var hitRate: Double
+        package var hit: LatencySummary
+        package var miss: LatencySummary
+
+        package var jsonLine: String { JSONLine.encode(Line(self)) }
+
+        private struct Line: Encodable {
+            let engine = "engram", mode = "memory"
+            let remember_per_s, remember_s, indexed_s, recall_p50_us, recall_p99_us, recall_at_10, cache_hit_rate, hit_p50_us, miss_p50_us: Rounded
+            init(_ r: Result) {
+                remember_per_s = Rounded(r.rememberPerSecond, 0)
+                remember_s = Rounded(r.rememberSeconds, 2)
+                indexed_s = Rounded(r.indexedSeconds, 2)
+                recall_p50_us = Rounded(r.recall.p50Microseconds, 1)
+                recall_p99_us = Rounded(r.recall.p99Microseconds, 1)
+                recall_at_10 = Rounded(r.recallAt10, 4)
+                cache_hit_rate = Rounded(r.hitRate, 4)
+                hit_p50_us = Rounded(r.hit.p50Microseconds, 1)
+                miss_p50_us = Rounded(r.miss.p50Microseconds, 1)
+            }
+        }
+    }
+
+    /// Experience `i`'s vector (the same for every run with the seed).
+    func vector(_ i: Int, into out: UnsafeMutablePointer<Float>) {
+        var rng = SplitMix64(seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
+        var norm: Float = 0
+        for j in 0..<dimension {
+            let u1 = Double(rng.next() >> 11) / Double(1 << 53) + 1e-12, u2 = Double(rng.next() >> 11) / Double(1 << 53)
+            let x = Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
+            out[j] = x
+            norm += x * x
+        }
+        let scale = 1 / norm.squareRoot()
+        for j in 0..<dimension { out[j] *= scale }
+    }
+
+    func vector(_ i: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: dimension) { buffer, n in
+            vector(i, into: buffer.baseAddress!)
+            n = dimension
+        }
+    }
+
+    package func run() throws -> Result {
+        guard experiences >= agents, agents >= 1, writers >= 1, batch >= 1, queries >= 1, dimension >= 1 else {
+            throw BenchError.invalidArgument("memory bench: experiences >= agents >= 1, writers, batch, queries, dimension >= 1")
+        }
+        let dir = try scratchDirectory("engram-memory-bench")
+        defer { _ = system("rm -rf '\(dir)'") }
+        var options = StoreOptions(durability: durability)
+        options.snapshotEveryLogBytes = 0
+        let store = try Store.open(directory: dir, options: options)
+        defer { try? store.close(writingSnapshot: false) }
+        let memory = try Memory.open(store, dimension: dimension, cacheCapacity: 0)
+        let t0 = MemoryTime(seconds: 1_700_000_000)
+        for a in 0..<agents { try memory.upsert(Agent(tenant: "t", id: "a\(a)", name: "agent \(a)")) }
+
+        // 1. remember
+        let next = Atomic<Int>(0)
+        let failure = Locked<String?>(nil)
+        let start = MonotonicClock.nanoseconds()
+        let calls = (experiences + batch - 1) / batch
+        runConcurrently(writers) { _ in
+            while true {
+                let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                if c >= calls || failure.withLock({ $0 != nil }) { return }
+                let items = (c * batch..<Swift.min(experiences, (c + 1) * batch)).map { i in
+                    Experience(tenant: "t", id: "e\(i)", agent: "a\(i % agents)", kind: i % 3 == 0 ? "action" : "observation",
+                               content: "experience \(i) of agent \(i % agents): step \(i / agents)", embedding: vector(i),
+                               importance: Double(i % 10) / 10, occurredAt: t0.adding(seconds: Double(i)), metadata: ["step": .number(Double(i / agents))])
+                }
+                do { try memory.remember(items) } catch { failure.withLock { $0 = "\(error)" } }
+                if c % 20_000 == 19_999 { progress("remembered \(c * batch + batch) experiences") }
+            }
+        }
+        if let failure = failure.withLock({ $0 }) { throw BenchError.invalidArgument("remember failed: \(failure)") }
+        let rememberSeconds = MonotonicClock.seconds(since: start)
+        progress("remembered \(experiences) experiences in \(format(rememberSeconds, 2)) s (\(format(Double(experiences) / rememberSeconds, 0))/s); indexing")
+        let indexStart = MonotonicClock.nanoseconds()
+        try store.waitUntilIndexed()
+        let indexedSeconds = MonotonicClock.seconds(since: indexStart)
+
+        // 2. scoped recall against an exact scan of the agent's experiences.
+        var rng = SplitMix64(seed: seed ^ 0xABCD)
+        var latencies = [UInt64](), found = 0
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: dimension)
+        defer { row.deallocate() }
+        for q in 0..<queries {
+            let agent = Int(rng.next() % UInt64(agents))
+            let query = vector(experiences + q)
+            let t = MonotonicClock.nanoseconds()
+            let hits = try memory.recall(RecallQuery(tenant: "t", agent: "a\(agent)", vector: query, k: 10, now: t0))
+            latencies.append(MonotonicClock.nanoseconds() &- t)
+            // Exact: every experience of the agent.
+            var exact = [(Float, Int)]()
+            query.withUnsafeBufferPointer { qp in
+                for i in stride(from: agent, to: experiences, by: agents) {
+                    vector(i, into: row)
+                    // Unit vectors: the cosine distance is 1 − the inner product.
+                    exact.append((1 - innerProduct(qp.baseAddress!, UnsafePointer(row), count: dimension), i))
+                }
+            }
+            let truth = Set(exact.sorted { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }.prefix(10).map { "e\($0.1)" })
+            found += hits.filter { truth.contains($0.experience.id) }.count
+        }
+        let recallAt10 = Double(found) / Double(queries * Swift.min(10, experiences / agents))
+
+        // 3. the cache: 10 distinct questions per agent for 50 agents, each asked 20 times, interleaved.
+        let cached = try Memory.open(store)
+        var hitTimes = [UInt64](), missTimes = [UInt64]()
+        for round in 0..<20 {
+            for a in 0..<50 {
+                for question in 0..<10 {
+                    let before = cached.recallCacheStatistics.hits
+                    let t = MonotonicClock.nanoseconds()
+                    _ = try cached.recall(RecallQuery(tenant: "t", agent: "a\(a)", vector: vector(10_000_000 + a * 10 + question), k: 10, now: t0))
+                    let elapsed = MonotonicClock.nanoseconds() &- t
+                    if cached.recallCacheStatistics.hits > before { hitTimes.append(elapsed) } else { missTimes.append(elapsed) }
+                }
+            }
+            _ = round
+        }
+        let (hits, misses) = cached.recallCacheStatistics
+        return Result(rememberPerSecond: Double(experiences) / rememberSeconds, rememberSeconds: rememberSeconds, indexedSeconds: indexedSeconds,
+                      recall: LatencySummary(nanoseconds: latencies), recallAt10: recallAt10,
+                      hitRate: Double(hits) / Double(Swift.max(hits + misses, 1)),
+                      hit: LatencySummary(nanoseconds: hitTimes), miss: LatencySummary(nanoseconds: missTimes))
+    }
+}
