@@ -33,6 +33,9 @@ package struct MemoryBench: Sendable {
     package var queries = 1_000
     package var durability: GroupCommitLog.Mode = .groupCommit(maxDelayMicroseconds: 200)
     package var seed: UInt64 = 7
+    /// Leave the graph to after the remember phase (the write path's own rate; the graph is then built
+    /// by `waitUntilIndexed`, timed apart).
+    package var deferIndexing = false
     let progress: @Sendable (String) -> Void
 
     package init(progress: @escaping @Sendable (String) -> Void) { self.progress = progress }
@@ -95,6 +98,10 @@ package struct MemoryBench: Sendable {
         defer { _ = system("rm -rf '\(dir)'") }
         var options = StoreOptions(durability: durability)
         options.snapshotEveryLogBytes = 0
+        if deferIndexing {
+            options.backgroundIndexing = false
+            options.maxUnindexed = Swift.max(options.maxUnindexed, experiences + agents)
+        }
         let store = try Store.open(directory: dir, options: options)
         defer { try? store.close(writingSnapshot: false) }
         let memory = try Memory.open(store, dimension: dimension, cacheCapacity: 0)
