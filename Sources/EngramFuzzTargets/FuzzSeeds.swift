@@ -39,6 +39,20 @@ extension FuzzTarget {
                     out.append(bytes)
                 }
             }
+            // Version 4's parts: a collection with text fields (texts and the text index) and one without vectors.
+            let directory = scratch + "/text"
+            let store = try Store.open(directory: directory, options: StoreOptions(durability: .osBuffered))
+            try store.createCollection(CollectionConfiguration(name: "t", dimension: 4, text: TextSettings(fields: ["title", "content"])))
+            try store.createCollection(CollectionConfiguration(name: "n", dimension: 0, text: TextSettings(fields: ["title"])))
+            try store.upsert("t", (0..<6).map { Record(id: "r\($0)", vector: [Float($0) + 1, 1, 0, 2], text: $0 % 2 == 0 ? ["content": "disk \($0) full"] : [:]) })
+            try store.upsert("n", (0..<4).map { Record(id: "k\($0)", vector: [], metadata: ["n": .number(Double($0))], text: ["title": "task \($0)"]) })
+            try store.waitUntilIndexed()
+            _ = try store.delete("n", ids: ["k1"])
+            try store.snapshot()
+            try store.close(writingSnapshot: false)
+            if let file = try listing(directory).first(where: { $0.hasPrefix("snapshot-") }), let bytes = read("\(directory)/\(file)") {
+                out.append(bytes)
+            }
             return out
         case .hnswSnapshot:
             let index = try HNSWIndex(dimension: 4, metric: .squaredL2, configuration: HNSWConfiguration(m: 4, efConstruction: 8))
