@@ -105,6 +105,7 @@ struct MemoryRecallCommand: ParsableCommand {
     @Option(help: "Only this task's experiences.") var task: String?
     @Option(name: .customLong("half-life"), help: "Recency half-life: 7d, 12h, P7D, or seconds.") var halfLife: String?
     @Option(name: .customLong("importance-weight")) var importanceWeight: Double?
+    @Option(help: "Maximal marginal relevance with this lambda, 0...1 (1: no diversification).") var mmr: Double?
     @Option var k: Int = 10
     @OptionGroup var output: OutputOptions
 
@@ -116,6 +117,8 @@ struct MemoryRecallCommand: ParsableCommand {
         var age_s: Double
         var importance: Double
         var importance_part: Double?
+        var mmr_max_similarity: Double?
+        var mmr_score: Double?
     }
     private struct Hit: Encodable {
         var id: String
@@ -152,7 +155,7 @@ struct MemoryRecallCommand: ParsableCommand {
             tenant: tenant, agent: agent, vector: try parsedVector(), text: text,
             kinds: kinds.map { $0.split(separator: ",").map { $0.trimmingSpaces } }, task: task,
             from: try time(from, "--from"), to: try time(to, "--to"), asOf: try time(asOf, "--as-of"), knownAt: try time(knownAt, "--known-at"),
-            halfLife: halfLife.flatMap(ISO8601.parseDuration), importanceWeight: importanceWeight, k: k)
+            halfLife: halfLife.flatMap(ISO8601.parseDuration), importanceWeight: importanceWeight, mmr: mmr, k: k)
         do throws(MemoryError) {
             let memory = try Memory.open(store)
             let hits = try memory.recall(query)
@@ -162,7 +165,8 @@ struct MemoryRecallCommand: ParsableCommand {
                     return Hit(id: hit.experience.id, score: hit.score, kind: hit.experience.kind, content: hit.experience.content,
                                occurred_at: ISO8601.format(hit.experience.occurredAt),
                                explain: Explain(relevance: e.relevance, vector_distance: e.vectorDistance, text_score: e.textScore, decay: e.decay,
-                                                age_s: e.ageSeconds, importance: e.importance, importance_part: e.importancePart))
+                                                age_s: e.ageSeconds, importance: e.importance, importance_part: e.importancePart,
+                                                mmr_max_similarity: e.mmrMaxSimilarity, mmr_score: e.mmrScore))
                 })))
             } else {
                 for (rank, hit) in hits.enumerated() {
@@ -170,6 +174,7 @@ struct MemoryRecallCommand: ParsableCommand {
                     var parts = ["relevance \(format(e.relevance, 3))"]
                     if let d = e.decay { parts.append("decay \(format(d, 3)) (age \(format(e.ageSeconds / 86_400, 1)) d)") }
                     if let p = e.importancePart { parts.append("importance \(format(e.importance, 2)) → +\(format(p, 3))") }
+                    if let m = e.mmrScore { parts.append("MMR \(format(m, 3)) (closest earlier hit \(format(e.mmrMaxSimilarity ?? 0, 3)))") }
                     printAndFlush("\(rank + 1). \(hit.experience.id)  score \(format(hit.score, 4))  [\(hit.experience.kind), \(ISO8601.format(hit.experience.occurredAt))]  \(hit.experience.content)")
                     printAndFlush("     " + parts.joined(separator: "; "))
                 }

@@ -17,6 +17,7 @@ extension Memory {
         guard (1...1000).contains(query.k) else { throw .invalid("k must be 1...1000, got \(query.k)") }
         if let h = query.halfLife, !(h.isFinite && h > 0) { throw .invalid("the half-life must be a positive number of seconds") }
         if let w = query.importanceWeight, !(w.isFinite && w >= 0) { throw .invalid("the importance weight must be at least 0") }
+        if let m = query.mmr, !(m.isFinite && (0...1).contains(m)) { throw .invalid("the MMR lambda must be in 0...1, got \(m)") }
         if let from = query.from, let to = query.to, to < from { throw .invalid("the window ends before it starts") }
         for kind in query.kinds ?? [] { try Identifier.check(kind, "a kind") }
         if let task = query.task { try Identifier.check(task, "a task id") }
@@ -37,8 +38,11 @@ extension Memory {
 
     /// Recall's depth: the candidates drawn from the search, whether or not the ranking changes them.
     static func depth(_ q: RecallQuery) -> Int {
-        q.halfLife != nil || q.importanceWeight != nil ? Swift.min(1000, Swift.max(4 * q.k, 100)) : Swift.max(q.k, 50)
+        reranks(q) ? Swift.min(1000, Swift.max(4 * q.k, 100)) : Swift.max(q.k, 50)
     }
+
+    /// Whether the final order differs from the search's (recency, importance or MMR).
+    static func reranks(_ q: RecallQuery) -> Bool { q.halfLife != nil || q.importanceWeight != nil || q.mmr != nil }
 
     /// The search's candidates, with their raw scores, best first.
     func searchPool(_ query: RecallQuery, groups: [String], now: MemoryTime) throws(MemoryError) -> RecallPool {
@@ -70,7 +74,7 @@ extension Memory {
     /// have left out others that would now take their places (the caller searches again).
     static func answer(_ pool: RecallPool, _ query: RecallQuery, now: MemoryTime) -> [RecallHit]? {
         let live = pool.items.filter { $0.experience.expiresAt.map { $0 > now } ?? true }
-        let reranked = query.halfLife != nil || query.importanceWeight != nil
+        let reranked = reranks(query)
         if live.count < pool.items.count {
             // A fused score is rank-based: every candidate's depends on the others in the lists.
             if query.vector != nil && query.text != nil { return nil }
@@ -95,7 +99,40 @@ extension Memory {
         if reranked {
             out.sort { $0.score > $1.score || ($0.score == $1.score && $0.experience.id < $1.experience.id) }
         }
+        if let lambda = query.mmr { return diversify(out, k: query.k, lambda: lambda) }
         return Array(out.prefix(query.k))
+    }
+
+    /// Picks `k` of `ranked` by maximal marginal relevance: the score min-max normalised to 0…1 as
+    /// relevance, the embeddings' cosine as similarity; ties by the earlier rank.
+    static func diversify(_ ranked: [RecallHit], k: Int, lambda: Double) -> [RecallHit] {
+        guard let high = ranked.map(\.score).max(), let low = ranked.map(\.score).min() else { return [] }
+        func relevance(_ hit: RecallHit) -> Double { high > low ? (hit.score - low) / (high - low) : 1 }
+        func cosine(_ a: [Float], _ b: [Float]) -> Double {
+            var dot = 0.0, na = 0.0, nb = 0.0
+            for i in 0..<Swift.min(a.count, b.count) {
+                dot += Double(a[i]) * Double(b[i])
+                na += Double(a[i]) * Double(a[i])
+                nb += Double(b[i]) * Double(b[i])
+            }
+            return na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : 0
+        }
+        var remaining = ranked, picked = [RecallHit]()
+        var closest = [Double](repeating: 0, count: remaining.count)  // each candidate's largest cosine to the picks
+        while picked.count < k, !remaining.isEmpty {
+            var best = 0, bestScore = -Double.infinity
+            for (i, candidate) in remaining.enumerated() {
+                let score = lambda * relevance(candidate) - (1 - lambda) * closest[i]
+                if score > bestScore { best = i; bestScore = score }
+            }
+            var hit = remaining.remove(at: best)
+            let similarity = closest.remove(at: best)
+            hit.explanation.mmrMaxSimilarity = similarity
+            hit.explanation.mmrScore = bestScore
+            for i in remaining.indices { closest[i] = Swift.max(closest[i], cosine(remaining[i].experience.embedding, hit.experience.embedding)) }
+            picked.append(hit)
+        }
+        return picked
     }
 
     /// The recall's filter: the exact scope, then the kinds, task and time conditions.

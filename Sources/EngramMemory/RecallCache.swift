@@ -27,7 +27,7 @@ final class RecallCache: @unchecked Sendable {
         var kinds: [String]?
         var task: String?
         var from, to, asOf, knownAt: MemoryTime?
-        var halfLife, importanceWeight: Double?
+        var halfLife, importanceWeight, mmr: Double?
         var k: Int
 
         init(_ q: RecallQuery) {
@@ -43,6 +43,7 @@ final class RecallCache: @unchecked Sendable {
             knownAt = q.knownAt
             halfLife = q.halfLife
             importanceWeight = q.importanceWeight
+            mmr = q.mmr
             k = q.k
         }
     }

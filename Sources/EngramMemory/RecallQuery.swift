@@ -25,13 +25,16 @@ public struct RecallQuery: Sendable {
     /// Seconds for a memory's relevance to halve with its age (from occurred at to ``now``).
     public var halfLife: Double?
     public var importanceWeight: Double?
+    /// Maximal marginal relevance over the ranked candidates with this λ (0…1; 1: the ranking itself):
+    /// each next hit maximises `λ · score − (1 − λ) · max cosine to the hits before it`.
+    public var mmr: Double?
     public var k: Int
     /// The time recency and expiry are measured at (default: the clock).
     public var now: MemoryTime?
 
     public init(tenant: String, agent: String, vector: [Float]? = nil, text: String? = nil, kinds: [String]? = nil, task: String? = nil,
                 from: MemoryTime? = nil, to: MemoryTime? = nil, asOf: MemoryTime? = nil, knownAt: MemoryTime? = nil,
-                halfLife: Double? = nil, importanceWeight: Double? = nil, k: Int = 10, now: MemoryTime? = nil) {
+                halfLife: Double? = nil, importanceWeight: Double? = nil, mmr: Double? = nil, k: Int = 10, now: MemoryTime? = nil) {
         self.tenant = tenant
         self.agent = agent
         self.vector = vector
@@ -44,6 +47,7 @@ public struct RecallQuery: Sendable {
         self.knownAt = knownAt
         self.halfLife = halfLife
         self.importanceWeight = importanceWeight
+        self.mmr = mmr
         self.k = k
         self.now = now
     }
@@ -65,6 +69,9 @@ public struct RecallHit: Sendable, Equatable {
         public var importance: Double
         /// `importanceWeight × importance`, if a weight was given.
         public var importancePart: Double?
+        /// With MMR: the largest cosine to an earlier hit (0 for the first), and the MMR score it was picked with.
+        public var mmrMaxSimilarity: Double?
+        public var mmrScore: Double?
     }
 
     public var experience: Experience

@@ -191,6 +191,33 @@ struct MemoryTests {
         }
     }
 
+    @Test("MMR: lambda 1 keeps the ranking; a small lambda skips near-copies of earlier hits and explains why")
+    func diversification() throws {
+        let dir = TemporaryDirectory("engram-memory")
+        defer { dir.remove() }
+        let (store, memory) = try Self.open(dir)
+        defer { try? store.close() }
+        // Three near-copies of one memory, and other memories less similar to the query.
+        let base = Self.embedding(1)
+        var experiences = (0..<3).map { i in
+            Experience(tenant: "t", id: "copy\(i)", agent: "a", kind: "observation", content: "copy \(i)",
+                       embedding: base.enumerated().map { $0.element + ($0.offset == i ? 0.01 : 0) }, occurredAt: Self.t0)
+        }
+        experiences += (0..<6).map { i in
+            Experience(tenant: "t", id: "other\(i)", agent: "a", kind: "observation", content: "other \(i)",
+                       embedding: zip(base, Self.embedding(100 + i)).map { 0.6 * $0 + $1 }, occurredAt: Self.t0)
+        }
+        try memory.remember(experiences)
+        let plain = try memory.recall(RecallQuery(tenant: "t", agent: "a", vector: base, k: 4, now: Self.t0))
+        #expect(plain.prefix(3).allSatisfy { $0.experience.id.hasPrefix("copy") })
+        let same = try memory.recall(RecallQuery(tenant: "t", agent: "a", vector: base, mmr: 1, k: 4, now: Self.t0))
+        #expect(same.map(\.experience.id) == plain.map(\.experience.id))
+        let diverse = try memory.recall(RecallQuery(tenant: "t", agent: "a", vector: base, mmr: 0.3, k: 4, now: Self.t0))
+        #expect(diverse.first?.experience.id.hasPrefix("copy") == true && diverse.filter { $0.experience.id.hasPrefix("copy") }.count == 1)
+        #expect(diverse.first?.explanation.mmrMaxSimilarity == 0 && diverse.dropFirst().allSatisfy { $0.explanation.mmrScore != nil })
+        #expect(throws: MemoryError.self) { try memory.recall(RecallQuery(tenant: "t", agent: "a", vector: base, mmr: 1.5, k: 4)) }
+    }
+
     @Test("agents, tasks and experiences are still there after the store reopens (replayed or from a snapshot)")
     func durable() throws {
         let dir = TemporaryDirectory("engram-memory")
