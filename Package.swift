@@ -79,7 +79,8 @@ let package = Package(
         .target(name: "EngramPostgres", dependencies: ["CLibPQ", "EngramEngine", "EngramIndex", "EngramKernels", "EngramMetadata", "EngramChecksum", "EngramSync"]),
         .target(
             name: "EngramTools",
-            dependencies: ["EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramEngine", "EngramMemory", "EngramSync", "EngramText", "EngramWAL"]
+            dependencies: ["EngramKernels", "EngramIndex", "EngramMetadata", "EngramDatasets", "EngramEngine", "EngramMemory", "EngramMemoryPostgres",
+                           "EngramPostgres", "EngramSync", "EngramText", "EngramWAL"]
         ),
         .executableTarget(
             name: "EngramCLI",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngramKernels
+import EngramPostgres
 import EngramText
 import EngramTools
 import EngramWAL
@@ -129,6 +130,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("memory-batch"), help: "--memory: experiences per remember call.")
     var memoryBatch: Int = 1
 
+    @Option(name: .customLong("memory-database-url"), help: "--memory: also time the same scoped recall as SQL on the typed tables with pgvector in this database (checkpointed into first).")
+    var memoryDatabaseURL: String?
+
     @Flag(name: .customLong("memory-defer-indexing"), help: "--memory: build the graph after the remember phase (the write path's own rate), timed apart.")
     var memoryDeferIndexing = false
 
@@ -140,6 +144,7 @@ struct BenchCommand: ParsableCommand {
         bench.writers = writers
         bench.batch = memoryBatch
         bench.deferIndexing = memoryDeferIndexing
+        if let memoryDatabaseURL { bench.database = PostgresConfiguration(connectionString: memoryDatabaseURL) }
         bench.queries = maxQueries ?? 1000
         if let durability {
             guard let mode = GroupCommitLog.Mode(name: durability) else { throw ValidationError("--durability: '\(durability)' is not fsync, group-commit[:µs] or os-buffered") }
@@ -150,6 +155,11 @@ struct BenchCommand: ParsableCommand {
               + "(\(bench.writers) writers, \(bench.batch) per call; graph \(bench.deferIndexing ? "built" : "caught up") \(format(r.indexedSeconds, 1)) s later); "
               + "scoped recall p50 \(format(r.recall.p50Microseconds, 1)) µs, p99 \(format(r.recall.p99Microseconds, 1)) µs, recall@10 \(format(r.recallAt10, 4)); "
               + "cache hit rate \(format(r.hitRate, 3)), hit p50 \(format(r.hit.p50Microseconds, 1)) µs, miss p50 \(format(r.miss.p50Microseconds, 1)) µs")
+        if let sql = r.sql {
+            print("pgvector SQL on the typed tables (HNSW m 16, ef_construction 64, built in \(format(r.sqlIndexSeconds ?? 0, 1)) s; iterative scan, ef_search 40): "
+                  + "p50 \(format(sql.p50Microseconds, 1)) µs, p99 \(format(sql.p99Microseconds, 1)) µs, recall@10 \(format(r.sqlRecallAt10 ?? 0, 4)); "
+                  + "Engram's p50 is \(format(sql.p50Microseconds / Swift.max(r.recall.p50Microseconds, 1e-9), 1))× faster")
+        }
         if let json {
             guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
             defer { fclose(file) }

@@ -2,6 +2,8 @@ import EngramEngine
 import EngramIndex
 import EngramKernels
 import EngramMemory
+import EngramMemoryPostgres
+import EngramPostgres
 import EngramSync
 import EngramWAL
 import Synchronization
@@ -36,6 +38,9 @@ package struct MemoryBench: Sendable {
     /// Leave the graph to after the remember phase (the write path's own rate; the graph is then built
     /// by `waitUntilIndexed`, timed apart).
     package var deferIndexing = false
+    /// Also measure the same scoped recall written as SQL on the typed tables with pgvector (an HNSW
+    /// index, iterative scans), in this database: it is checkpointed into first.
+    package var database: PostgresConfiguration?
     let progress: @Sendable (String) -> Void
 
     package init(progress: @escaping @Sendable (String) -> Void) { self.progress = progress }
@@ -49,13 +54,22 @@ package struct MemoryBench: Sendable {
         package var hitRate: Double
         package var hit: LatencySummary
         package var miss: LatencySummary
+        /// The SQL side, when a database was given: its latencies, recall@10, and the index build time.
+        package var sql: LatencySummary?
+        package var sqlRecallAt10: Double?
+        package var sqlIndexSeconds: Double?
 
         package var jsonLine: String { JSONLine.encode(Line(self)) }
 
         private struct Line: Encodable {
             let engine = "engram", mode = "memory"
             let remember_per_s, remember_s, indexed_s, recall_p50_us, recall_p99_us, recall_at_10, cache_hit_rate, hit_p50_us, miss_p50_us: Rounded
+            let sql_p50_us, sql_p99_us, sql_recall_at_10, sql_index_s: Rounded?
             init(_ r: Result) {
+                sql_p50_us = r.sql.map { Rounded($0.p50Microseconds, 1) }
+                sql_p99_us = r.sql.map { Rounded($0.p99Microseconds, 1) }
+                sql_recall_at_10 = r.sqlRecallAt10.map { Rounded($0, 4) }
+                sql_index_s = r.sqlIndexSeconds.map { Rounded($0, 1) }
                 remember_per_s = Rounded(r.rememberPerSecond, 0)
                 remember_s = Rounded(r.rememberSeconds, 2)
                 indexed_s = Rounded(r.indexedSeconds, 2)
@@ -67,6 +81,37 @@ package struct MemoryBench: Sendable {
                 miss_p50_us = Rounded(r.miss.p50Microseconds, 1)
             }
         }
+    }
+
+    /// The same scoped recalls as SQL on the typed tables: `WHERE tenant AND agent ORDER BY embedding <=>
+    /// q LIMIT 10` with pgvector's HNSW index (m 16, ef_construction 64) and iterative scans
+    /// (`relaxed_order`, ef_search 40), one at a time on one connection.
+    private func measureSQL(_ store: Store, _ database: PostgresConfiguration, _ asked: [(agent: Int, query: [Float], truth: Set<String>)],
+                            into result: inout Result) throws {
+        let pool = try PostgresPool(database, options: .init(maxConnections: 2, acquireTimeoutSeconds: 30))
+        let target = try PostgresCheckpointTarget(pool: pool, statementTimeoutSeconds: 7200, projections: [MemoryTables(dimension: dimension)])
+        progress("checkpointing into PostgreSQL (typed tables)")
+        try store.checkpoint(to: target)
+        var sqlIndexSeconds = 0.0, times = [UInt64](), found = 0
+        try pool.withConnection { db in
+            progress("building pgvector's HNSW index on experiences.embedding")
+            let start = MonotonicClock.nanoseconds()
+            try db.execute("SET maintenance_work_mem = '2GB'")
+            try db.execute("CREATE INDEX IF NOT EXISTS experiences_embedding ON experiences USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
+            sqlIndexSeconds = MonotonicClock.seconds(since: start)
+            try db.execute("ANALYZE experiences")
+            try db.execute("SET hnsw.iterative_scan = relaxed_order")
+            try db.execute("SET hnsw.ef_search = 40")
+            for (agent, query, truth) in asked {
+                let t = MonotonicClock.nanoseconds()
+                let rows = try db.execute("SELECT id FROM experiences WHERE tenant = 't' AND agent = \("a\(agent)") ORDER BY embedding <=> \(PgVectorCodec.text(query))::vector LIMIT 10")
+                times.append(MonotonicClock.nanoseconds() &- t)
+                found += (0..<rows.rowCount).compactMap { rows.text(row: $0, column: 0) }.filter(truth.contains).count
+            }
+        }
+        result.sqlIndexSeconds = sqlIndexSeconds
+        result.sql = LatencySummary(nanoseconds: times)
+        result.sqlRecallAt10 = Double(found) / Double(Swift.max(1, asked.reduce(0) { $0 + $1.truth.count }))
     }
 
     /// Experience `i`'s vector (the same for every run with the seed).
@@ -136,6 +181,7 @@ package struct MemoryBench: Sendable {
         // 2. scoped recall against an exact scan of the agent's experiences.
         var rng = SplitMix64(seed: seed ^ 0xABCD)
         var latencies = [UInt64](), found = 0
+        var asked = [(agent: Int, query: [Float], truth: Set<String>)]()
         let row = UnsafeMutablePointer<Float>.allocate(capacity: dimension)
         defer { row.deallocate() }
         for q in 0..<queries {
@@ -155,6 +201,7 @@ package struct MemoryBench: Sendable {
             }
             let truth = Set(exact.sorted { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }.prefix(10).map { "e\($0.1)" })
             found += hits.filter { truth.contains($0.experience.id) }.count
+            asked.append((agent, query, truth))
         }
         let recallAt10 = Double(found) / Double(queries * Swift.min(10, experiences / agents))
 
@@ -174,9 +221,11 @@ package struct MemoryBench: Sendable {
             _ = round
         }
         let (hits, misses) = cached.recallCacheStatistics
-        return Result(rememberPerSecond: Double(experiences) / rememberSeconds, rememberSeconds: rememberSeconds, indexedSeconds: indexedSeconds,
-                      recall: LatencySummary(nanoseconds: latencies), recallAt10: recallAt10,
-                      hitRate: Double(hits) / Double(Swift.max(hits + misses, 1)),
-                      hit: LatencySummary(nanoseconds: hitTimes), miss: LatencySummary(nanoseconds: missTimes))
+        var result = Result(rememberPerSecond: Double(experiences) / rememberSeconds, rememberSeconds: rememberSeconds, indexedSeconds: indexedSeconds,
+                            recall: LatencySummary(nanoseconds: latencies), recallAt10: recallAt10,
+                            hitRate: Double(hits) / Double(Swift.max(hits + misses, 1)),
+                            hit: LatencySummary(nanoseconds: hitTimes), miss: LatencySummary(nanoseconds: missTimes))
+        if let database { try measureSQL(store, database, asked, into: &result) }
+        return result
     }
 }
