@@ -1,4 +1,5 @@
 import EngramEngine
+import EngramIndex
 import EngramMetadata
 import EngramText
 
@@ -103,36 +104,22 @@ extension Memory {
         return Array(out.prefix(query.k))
     }
 
-    /// Picks `k` of `ranked` by maximal marginal relevance: the score min-max normalised to 0…1 as
+    /// Picks `k` of `ranked` by maximal marginal relevance (``HybridFusion/diversify``): the score as
     /// relevance, the embeddings' cosine as similarity; ties by the earlier rank.
     static func diversify(_ ranked: [RecallHit], k: Int, lambda: Double) -> [RecallHit] {
-        guard let high = ranked.map(\.score).max(), let low = ranked.map(\.score).min() else { return [] }
-        func relevance(_ hit: RecallHit) -> Double { high > low ? (hit.score - low) / (high - low) : 1 }
-        func cosine(_ a: [Float], _ b: [Float]) -> Double {
-            var dot = 0.0, na = 0.0, nb = 0.0
-            for i in 0..<Swift.min(a.count, b.count) {
-                dot += Double(a[i]) * Double(b[i])
-                na += Double(a[i]) * Double(a[i])
-                nb += Double(b[i]) * Double(b[i])
-            }
-            return na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : 0
+        // Labels are ranks, so HybridFusion's tie rule (the lower label) is the earlier rank.
+        let candidates = ranked.indices.map {
+            HybridFusion.Hit(label: VectorID(truncatingIfNeeded: $0), explanation: HybridFusion.Explanation(fused: ranked[$0].score))
         }
-        var remaining = ranked, picked = [RecallHit]()
-        var closest = [Double](repeating: 0, count: remaining.count)  // each candidate's largest cosine to the picks
-        while picked.count < k, !remaining.isEmpty {
-            var best = 0, bestScore = -Double.infinity
-            for (i, candidate) in remaining.enumerated() {
-                let score = lambda * relevance(candidate) - (1 - lambda) * closest[i]
-                if score > bestScore { best = i; bestScore = score }
-            }
-            var hit = remaining.remove(at: best)
-            let similarity = closest.remove(at: best)
-            hit.explanation.mmrMaxSimilarity = similarity
-            hit.explanation.mmrScore = bestScore
-            for i in remaining.indices { closest[i] = Swift.max(closest[i], cosine(remaining[i].experience.embedding, hit.experience.embedding)) }
-            picked.append(hit)
+        let picked = HybridFusion.diversify(candidates, k: k, lambda: lambda) { a, b in
+            HybridFusion.cosine(ranked[Int(a)].experience.embedding, ranked[Int(b)].experience.embedding)
         }
-        return picked
+        return picked.map { choice in
+            var hit = ranked[Int(choice.label)]
+            hit.explanation.mmrMaxSimilarity = choice.explanation.mmr?.maxSimilarity
+            hit.explanation.mmrScore = choice.explanation.mmr?.score
+            return hit
+        }
     }
 
     /// The recall's filter: the exact scope, then the kinds, task and time conditions.

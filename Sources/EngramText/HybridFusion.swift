@@ -126,30 +126,42 @@ public enum HybridFusion {
     }
 
     /// Picks `k` of `candidates` (fused, best first) by maximal marginal relevance with weight `lambda`
-    /// (0…1); `similarity` compares two candidates' records.
+    /// (0…1); `similarity` compares two candidates' records. Each candidate's largest similarity to the
+    /// picks is kept up to date as picks are made, so every pair is compared once.
     public static func diversify(
         _ candidates: [Hit], k: Int, lambda: Double, similarity: (VectorID, VectorID) -> Double
     ) -> [Hit] {
         let relevance = normalised(candidates.map { (label: $0.label, score: $0.explanation.fused) })
         var remaining = candidates
+        var closest = [Double](repeating: 0, count: remaining.count)  // each remaining candidate's largest similarity to the picks
         var picked = [Hit]()
         while picked.count < k, !remaining.isEmpty {
             var best = -1
-            var bestScore = -Double.infinity, bestSimilarity = 0.0
+            var bestScore = -Double.infinity
             for (i, candidate) in remaining.enumerated() {
-                let rel = relevance[candidate.label] ?? 0
-                let maxSimilarity = picked.map { similarity(candidate.label, $0.label) }.max() ?? 0
-                let score = lambda * rel - (1 - lambda) * maxSimilarity
+                let score = lambda * (relevance[candidate.label] ?? 0) - (1 - lambda) * closest[i]
                 if best < 0 || score > bestScore || (score == bestScore && candidate.label < remaining[best].label) {
                     best = i
                     bestScore = score
-                    bestSimilarity = maxSimilarity
                 }
             }
             var hit = remaining.remove(at: best)
-            hit.explanation.mmr = (relevance[hit.label] ?? 0, bestSimilarity, bestScore)
+            hit.explanation.mmr = (relevance[hit.label] ?? 0, closest.remove(at: best), bestScore)
+            for i in remaining.indices { closest[i] = Swift.max(closest[i], similarity(remaining[i].label, hit.label)) }
             picked.append(hit)
         }
         return picked
+    }
+
+    /// The cosine of two vectors, accumulated in `Double`; 0 when their lengths differ or either is zero.
+    public static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+        guard a.count == b.count else { return 0 }
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for i in a.indices {
+            dot += Double(a[i]) * Double(b[i])
+            na += Double(a[i]) * Double(a[i])
+            nb += Double(b[i]) * Double(b[i])
+        }
+        return na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : 0
     }
 }

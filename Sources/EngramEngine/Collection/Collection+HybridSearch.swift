@@ -30,7 +30,7 @@ extension Collection {
             if let lambda = query.mmr, fused.count > 1 {
                 let vectors = candidateVectors(fused.map(\.label))
                 picked = HybridFusion.diversify(fused, k: query.k, lambda: lambda) { a, b in
-                    Self.cosine(vectors[a], vectors[b])
+                    vectors[a].flatMap { x in vectors[b].map { HybridFusion.cosine(x, $0) } } ?? 0
                 }
             } else {
                 picked = Array(fused.prefix(query.k))
@@ -62,17 +62,5 @@ extension Collection {
             }
         }
         return out
-    }
-
-    /// The cosine of two vectors; 0 when either is missing or zero.
-    static func cosine(_ a: [Float]?, _ b: [Float]?) -> Double {
-        guard let a, let b, a.count == b.count else { return 0 }
-        var dot = 0.0, na = 0.0, nb = 0.0
-        for i in a.indices {
-            dot += Double(a[i]) * Double(b[i])
-            na += Double(a[i]) * Double(a[i])
-            nb += Double(b[i]) * Double(b[i])
-        }
-        return na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : 0
     }
 }
