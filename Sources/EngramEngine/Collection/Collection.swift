@@ -178,10 +178,15 @@ final class Collection: @unchecked Sendable {
     /// Records `label`'s texts and indexes their terms (write lock held; the label holds no text yet).
     private func setText(_ text: [String: String], terms: [String], of label: VectorID) {
         guard let textIndex, !text.isEmpty else { return }
+        keepText(text, of: label)
+        textIndex.set(terms, for: label)
+    }
+
+    /// Stores `label`'s texts in `textOfLabel`, growing it as needed (write lock held).
+    private func keepText(_ text: [String: String], of label: VectorID) {
         let i = Int(label)
         if i >= textOfLabel.count { textOfLabel.append(contentsOf: repeatElement([:], count: i + 1 - textOfLabel.count)) }
         textOfLabel[i] = text
-        textIndex.set(terms, for: label)
     }
 
     /// Forgets `label`'s texts (write lock held).
@@ -244,10 +249,7 @@ final class Collection: @unchecked Sendable {
                 texts += 1
                 if textIndexLoaded {
                     guard textIndex.hasDocument(r.label) else { throw RestoreProblem(reason: "record '\(r.id)' is missing from the text index") }
-                    if Int(r.label) >= textOfLabel.count {
-                        textOfLabel.append(contentsOf: repeatElement([:], count: Int(r.label) + 1 - textOfLabel.count))
-                    }
-                    textOfLabel[Int(r.label)] = r.text
+                    keepText(r.text, of: r.label)
                 } else {
                     setText(r.text, terms: terms(of: r.text), of: r.label)
                 }
