@@ -37,10 +37,16 @@ extension Memory {
         return Self.answer(pool, query, now: now) ?? []
     }
 
-    /// Recall's depth: the candidates drawn from the search, whether or not the ranking changes them.
+    /// Recall's depth: the experiences read from the search. When the ranking keeps the search's
+    /// order, exactly `k` (each one read costs a record copy and a decode); when it re-ranks, a deeper
+    /// pool for recency, importance or MMR to choose from.
     static func depth(_ q: RecallQuery) -> Int {
-        reranks(q) ? Swift.min(1000, Swift.max(4 * q.k, 100)) : Swift.max(q.k, 50)
+        reranks(q) ? Swift.min(1000, Swift.max(4 * q.k, 100)) : q.k
     }
+
+    /// How many candidates each of the two searches offers the fusion (at least 50, so that a hit
+    /// ranked low by one search and high by the other can still win).
+    static func candidates(_ q: RecallQuery) -> Int { Swift.max(depth(q), 50) }
 
     /// Whether the final order differs from the search's (recency, importance or MMR).
     static func reranks(_ q: RecallQuery) -> Bool { q.halfLife != nil || q.importanceWeight != nil || q.mmr != nil }
@@ -51,7 +57,8 @@ extension Memory {
         let hits: [HybridHit]
         do {
             hits = try store.search(MemoryRecords.experiences, HybridQuery(
-                vector: query.vector, text: query.text, k: depth, filter: Self.scopeFilter(query, groups: groups, now: now), candidates: depth))
+                vector: query.vector, text: query.text, k: depth, filter: Self.scopeFilter(query, groups: groups, now: now),
+                candidates: Self.candidates(query)))
         } catch {
             throw .engine(error)
         }

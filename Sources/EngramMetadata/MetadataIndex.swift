@@ -30,8 +30,8 @@ import EngramIndex
 /// Concurrency: not synchronised; the owning collection serialises writers.
 public struct MetadataIndex: Sendable {
     /// Indexed by label (labels are dense).
-    private var values: [MetadataValue?] = []
-    private var postings: [String: [MetadataValue: PostingList]] = [:]
+    private(set) var values: [MetadataValue?] = []
+    private(set) var postings: [String: [MetadataValue: PostingList]] = [:]
     /// Labels with metadata.
     public private(set) var count = 0
     /// Bit `label` is set exactly when `values[label]` is not nil (what `not` complements against,
@@ -127,11 +127,46 @@ public struct MetadataIndex: Sendable {
             }
             return out
         }
+        return bits(plan(filter))
+    }
+
+    /// One past the highest label that ever held metadata.
+    var labelBound: Int { values.count }
+
+    /// The labels `plan` matches. A plan whose matches can be listed from at most label bound / 32
+    /// postings is answered label by label (``FilterPlan``); otherwise operand by operand, word by word.
+    private func bits(_ plan: FilterPlan) -> Bitset {
+        if let cost = plan.enumerationCost(values.count), cost <= values.count / 32 {
+            var out = empty
+            plan.forEachMatch(in: self) { out.insert($0) }
+            return out
+        }
+        switch plan {
+        case .nothing: return empty
+        case .everything: return allLabels
+        case .lists(let lists): return union(lists)
+        case .values(let filter): return leaf(filter)
+        case .and(let parts):
+            var result = parts.first.map(bits) ?? allLabels
+            for part in parts.dropFirst() {
+                if result.isEmpty { break }
+                result.formIntersection(bits(part))
+            }
+            return result
+        case .or(let parts):
+            var result = empty
+            for part in parts { result.formUnion(bits(part)) }
+            return result
+        case .not(let part):
+            var result = allLabels
+            result.subtract(bits(part))
+            return result
+        }
+    }
+
+    /// A range or `exists` from the postings.
+    private func leaf(_ filter: MetadataFilter) -> Bitset {
         switch filter {
-        case .equals(let field, let value):
-            return union(postings[field]?[value].map { [$0] } ?? [])
-        case .isIn(let field, let options):
-            return union(options.compactMap { postings[field]?[$0] })
         case .range(let field, let lower, let lowerInclusive, let upper, let upperInclusive):
             return union((postings[field] ?? [:]).compactMap { value, list in
                 MetadataFilter.inRange(value, lower: lower, lowerInclusive: lowerInclusive, upper: upper, upperInclusive: upperInclusive)
@@ -142,21 +177,8 @@ public struct MetadataIndex: Sendable {
             return union(postings.flatMap { path, values in
                 path == field || path.hasPrefix(field + ".") ? Array(values.values) : []
             })
-        case .and(let parts):
-            guard var result = parts.first.map(evaluate) else { return allLabels }
-            for part in parts.dropFirst() {
-                if result.isEmpty { break }
-                result.formIntersection(evaluate(part))
-            }
-            return result
-        case .or(let parts):
-            var result = empty
-            for part in parts { result.formUnion(evaluate(part)) }
-            return result
-        case .not(let part):
-            var result = allLabels
-            result.subtract(evaluate(part))
-            return result
+        default:
+            return bits(plan(filter))
         }
     }
 

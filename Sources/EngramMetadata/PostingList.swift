@@ -95,6 +95,35 @@ struct PostingList: Sendable {
         return count == 0
     }
 
+    /// Whether `label` is held.
+    func contains(_ label: VectorID) -> Bool {
+        switch storage {
+        case .one(let only): return only == label
+        case .few(let labels): return labels.contains(label)
+        case .set(let set): return set.contains(label)
+        case .bits(let words):
+            let w = Int(label) >> 6
+            return w < words.count && words[w] & (1 << UInt64(label & 63)) != 0
+        }
+    }
+
+    /// Calls `body` with every label held, in no particular order.
+    func forEach(_ body: (VectorID) -> Void) {
+        switch storage {
+        case .one(let label): body(label)
+        case .few(let labels): for label in labels { body(label) }
+        case .set(let set): for label in set { body(label) }
+        case .bits(let words):
+            for (w, word) in words.enumerated() {
+                var rest = word
+                while rest != 0 {
+                    body(VectorID(truncatingIfNeeded: w << 6 | rest.trailingZeroBitCount))
+                    rest &= rest &- 1
+                }
+            }
+        }
+    }
+
     /// Adds every label held to `result`.
     func add(to result: inout Bitset) {
         switch storage {

@@ -162,6 +162,67 @@ struct MetadataIndexTests {
         check("after moves")
     }
 
+    @Test("selective filters, answered from their smallest posting lists, select exactly what the definition matches")
+    func selectivePlans() {
+        var rng = SeededGenerator.forTest("metadata.selective", defaultSeed: 4_211)
+        // 20,000 records of 2 tenants and 500 agents (about 40 each): an agent's postings are far
+        // below the bound / 32 at which a filter is answered label by label.
+        func record() -> MetadataValue {
+            var fields: [String: MetadataValue] = [
+                "tenant": Bool.random(using: &rng) ? "t1" : "t2",
+                "agent": .string("a\(Int.random(in: 0..<500, using: &rng))"),
+                "kind": kinds.randomElement(using: &rng)!,
+                "at": .timestamp(microseconds: Int64.random(in: 0...1_000_000, using: &rng)),
+            ]
+            if Int.random(in: 0..<50, using: &rng) == 0 { fields["expires"] = .timestamp(microseconds: Int64.random(in: 0...1_000, using: &rng)) }
+            if Int.random(in: 0..<3, using: &rng) == 0 { fields["group"] = .array([.string("g\(Int.random(in: 0..<20, using: &rng))")]) }
+            return .object(fields)
+        }
+        func agent() -> MetadataValue { .string("a\(Int.random(in: 0..<520, using: &rng))") }  // some held by no record
+        func clause(_ depth: Int) -> MetadataFilter {
+            switch Int.random(in: 0..<(depth > 1 ? 7 : 10), using: &rng) {
+            case 0: return .equals("agent", agent())
+            case 1: return .isIn("agent", [agent(), agent(), agent()])
+            case 2: return .equals("tenant", Bool.random(using: &rng) ? "t1" : "t3")
+            case 3: return .isIn("group", [.string("g\(Int.random(in: 0..<25, using: &rng))")])
+            case 4:
+                let a = Int64.random(in: 0...1_000_000, using: &rng)
+                return .range("at", lower: .timestamp(microseconds: a), lowerInclusive: Bool.random(using: &rng),
+                              upper: .timestamp(microseconds: a + 300_000), upperInclusive: false)
+            case 5: return [MetadataFilter.exists("expires"), .exists("nothing"), .exists("group"), .equals("kind", "task")].randomElement(using: &rng)!
+            case 6: return .range("expires", lower: .timestamp(microseconds: 500), lowerInclusive: false, upper: nil, upperInclusive: false)
+            case 7: return .and((0..<Int.random(in: 1...4, using: &rng)).map { _ in clause(depth + 1) })
+            case 8: return .or((0..<Int.random(in: 1...3, using: &rng)).map { _ in clause(depth + 1) })
+            default: return .not(clause(depth + 1))
+            }
+        }
+        var index = MetadataIndex()
+        var records = [VectorID: MetadataValue]()
+        for label in 0..<20_000 {
+            let r = record()
+            records[VectorID(label)] = r
+            index.set(r, for: VectorID(label))
+        }
+        for round in 0..<3 {
+            for _ in 0..<40 {
+                // The memory layer's shape: one agent (or its groups) within a tenant, and more conditions.
+                let scope: MetadataFilter = .and([.equals("tenant", "t1"), .or([.equals("agent", agent()), .isIn("group", ["g1", "g2"])]),
+                                                  .or([.not(.exists("expires")), clause(1)]), clause(1)])
+                for filter in [scope, clause(0)] {
+                    var got = Set<VectorID>()
+                    index.evaluate(filter).forEach { got.insert($0) }
+                    #expect(got == Set(records.filter { filter.matches($0.value) }.keys), "round \(round): \(filter)")
+                }
+            }
+            churn(&index, &records, count: 3_000, &rng)
+            for label in records.keys.shuffled(using: &rng).prefix(2_000) {
+                let r = record()
+                records[label] = r
+                index.set(r, for: label)
+            }
+        }
+    }
+
     @Test("paths, arrays and ranges behave as documented")
     func semantics() {
         let r: MetadataValue = ["task": ["status": "open", "owner": ["name": "ada"]], "tags": ["x", "y"], "step": 3,
