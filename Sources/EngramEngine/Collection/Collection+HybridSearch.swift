@@ -44,21 +44,14 @@ extension Collection {
     }
 
     /// The stored (prepared) vectors of live `labels`, for MMR's similarities (read lock held): from the
-    /// graph, or for staged ones from one pass over the staging blocks.
+    /// graph, or for staged ones from the staging buffer.
     private func candidateVectors(_ wanted: [VectorID]) -> [VectorID: [Float]] {
         var out = [VectorID: [Float]](minimumCapacity: wanted.count)
-        var staged = Set<VectorID>()
         for label in wanted {
             if labels.placement(label) == .indexed, let v = try? index.vector(label) {
                 out[label] = v
-            } else {
-                staged.insert(label)
-            }
-        }
-        guard !staged.isEmpty else { return out }
-        for block in staging.blocks {
-            for (row, label) in block.labels.enumerated() where staged.contains(label) && out[label] == nil {
-                out[label] = Array(UnsafeBufferPointer(start: block.row(row), count: configuration.dimension))
+            } else if let v = stagedVector(label) {
+                out[label] = v
             }
         }
         return out

@@ -73,12 +73,7 @@ extension Collection {
     }
 
     func stagedVector(_ label: VectorID) -> [Float]? {
-        for block in staging.blocks {
-            if let row = block.labels.firstIndex(of: label) {
-                return Array(UnsafeBufferPointer(start: block.row(row), count: configuration.dimension))
-            }
-        }
-        return nil
+        staging.row(of: label).map { Array(UnsafeBufferPointer(start: $0, count: configuration.dimension)) }
     }
 
     var count: Int { lock.withReadLock { labelOfID.count } }

@@ -22,6 +22,9 @@ import Glibc
 /// - A sealed block's rows and labels never change until it is removed.
 /// - `count` is the number of rows in all blocks (live or not: liveness is
 ///   the collection's label table, which the scan consults).
+/// - `rowOfLabel[label]` is the block and row holding `label`'s newest
+///   staged row, for every label in a block (a point read is one lookup,
+///   not a walk through every staged label).
 ///
 /// Not synchronised: the owning ``Collection`` guards it with its lock.
 final class StagingBuffer {
@@ -93,14 +96,22 @@ final class StagingBuffer {
     let dimension: Int
     private(set) var blocks: [Block] = []
     private(set) var count = 0
+    private var rowOfLabel: [VectorID: (block: Block, row: Int)] = [:]
 
     init(dimension: Int) { self.dimension = dimension }
 
     /// Copies one prepared row in under `label`.
     func append(_ prepared: UnsafePointer<Float>, label: VectorID) {
         if blocks.last.map({ $0.sealed || $0.isFull }) ?? true { blocks.append(Block(dimension: dimension)) }
-        blocks[blocks.count - 1].append(prepared, label: label)
+        let block = blocks[blocks.count - 1]
+        rowOfLabel[label] = (block, block.count)
+        block.append(prepared, label: label)
         count += 1
+    }
+
+    /// The staged row of `label`, if it is in a block.
+    func row(of label: VectorID) -> UnsafePointer<Float>? {
+        rowOfLabel[label].map { UnsafePointer($0.block.row($0.row)) }
     }
 
     /// Labels the next row of `block`, a block the replay fills in place
@@ -112,6 +123,7 @@ final class StagingBuffer {
             blocks.last?.sealed = true
             blocks.append(block)
         }
+        rowOfLabel[label] = (block, block.count)
         block.labelWrittenRow(label)
         count += 1
     }
@@ -127,6 +139,7 @@ final class StagingBuffer {
     func removeOldest() {
         guard let first = blocks.first else { return }
         count -= first.count
+        for label in first.labels where rowOfLabel[label]?.block === first { rowOfLabel[label] = nil }
         blocks.removeFirst()
     }
 
