@@ -130,6 +130,25 @@ public struct MetadataIndex: Sendable {
         return bits(plan(filter))
     }
 
+    /// The labels that satisfy `filter`, ascending: a selective filter's without a bitset over every label.
+    public func labels(matching filter: MetadataFilter) -> [VectorID] {
+        if hasAllPostings {
+            let plan = plan(filter)
+            if let cost = plan.enumerationCost(values.count), cost <= values.count / 32 {
+                var out = [VectorID]()
+                plan.forEachMatch(in: self) { out.append($0) }
+                out.sort()
+                var unique = [VectorID]()
+                unique.reserveCapacity(out.count)
+                for label in out where unique.last != label { unique.append(label) }
+                return unique
+            }
+        }
+        var out = [VectorID]()
+        evaluate(filter).forEach { out.append($0) }
+        return out
+    }
+
     /// One past the highest label that ever held metadata.
     var labelBound: Int { values.count }
 

@@ -211,7 +211,9 @@ struct MetadataIndexTests {
                 for filter in [scope, clause(0)] {
                     var got = Set<VectorID>()
                     index.evaluate(filter).forEach { got.insert($0) }
-                    #expect(got == Set(records.filter { filter.matches($0.value) }.keys), "round \(round): \(filter)")
+                    let expected = records.filter { filter.matches($0.value) }.keys
+                    #expect(got == Set(expected), "round \(round): \(filter)")
+                    #expect(index.labels(matching: filter) == expected.sorted(), "round \(round), as a list: \(filter)")
                 }
             }
             churn(&index, &records, count: 3_000, &rng)

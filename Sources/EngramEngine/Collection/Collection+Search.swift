@@ -92,8 +92,9 @@ extension Collection {
     func find(_ filter: MetadataFilter, limit: Int) -> [Record] {
         lock.withReadLock {
             var labelsFound = [VectorID]()
-            metadata.evaluate(filter).forEach { label in
-                if labelsFound.count < limit, labels.placement(label).isLive { labelsFound.append(label) }
+            for label in metadata.labels(matching: filter) where labels.placement(label).isLive {
+                if labelsFound.count == limit { break }
+                labelsFound.append(label)
             }
             return labelsFound.compactMap { label in
                 guard let id = id(of: label) else { return nil }
