@@ -136,6 +136,41 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("memory-defer-indexing"), help: "--memory: build the graph after the remember phase (the write path's own rate), timed apart.")
     var memoryDeferIndexing = false
 
+    @Flag(name: .customLong("memory-graph"), help: "Measure the memory layer's graph queries (synthetic, for scale): --memory-entities entities and --memory-facts facts between random pairs loaded 1,000 per call, then neighbours to --memory-depth from random entities, p50/p99.")
+    var memoryGraph = false
+
+    @Option(name: .customLong("memory-entities"), help: "--memory-graph: entities.")
+    var memoryEntities: Int = 100_000
+
+    @Option(name: .customLong("memory-facts"), help: "--memory-graph: facts between them.")
+    var memoryFacts: Int = 1_000_000
+
+    @Option(name: .customLong("memory-depth"), help: "--memory-graph: the neighbours' depth (1...6).")
+    var memoryDepth: Int = 2
+
+    func runMemoryGraph() throws {
+        var bench = MemoryGraphBench { line in printToStandardError("engram bench: \(line)") }
+        bench.entities = memoryEntities
+        bench.facts = memoryFacts
+        bench.dimension = memoryDimension
+        bench.depth = memoryDepth
+        bench.writers = writers
+        bench.queries = maxQueries ?? 1000
+        if let durability {
+            guard let mode = GroupCommitLog.Mode(name: durability) else { throw ValidationError("--durability: '\(durability)' is not fsync, group-commit[:µs] or os-buffered") }
+            bench.durability = mode
+        }
+        let r = try bench.run()
+        print("memory graph: \(bench.entities) entities, \(bench.facts) facts (\(format(r.factsPerEntity, 1)) per entity) at \(bench.dimension) d, loaded in \(format(r.loadSeconds, 1)) s; "
+              + "neighbours to depth \(bench.depth): p50 \(format(r.neighbours.p50Microseconds, 1)) µs, p99 \(format(r.neighbours.p99Microseconds, 1)) µs, "
+              + "\(format(r.reachedMean, 1)) entities reached on average (\(bench.queries) queries)")
+        if let json {
+            guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
+            defer { fclose(file) }
+            fputs(r.jsonLine(bench) + "\n", file)
+        }
+    }
+
     func runMemory() throws {
         var bench = MemoryBench { line in printToStandardError("engram bench: \(line)") }
         bench.experiences = memoryExperiences
@@ -325,7 +360,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if ingest || textSet != nil || memory { return }
+        if ingest || textSet != nil || memory || memoryGraph { return }
         do {
             try makeConfiguration().validate()
         } catch let error as BenchError {
@@ -336,6 +371,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if ingest { return try runIngest() }
         if memory { return try runMemory() }
+        if memoryGraph { return try runMemoryGraph() }
         if let textSet { return hybrid ? try runHybrid(textSet) : try runText(textSet) }
         let configuration = try makeConfiguration()
         if let named = try datasetMetric() {

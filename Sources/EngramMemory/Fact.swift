@@ -71,8 +71,11 @@ public struct Fact: Sendable, Equatable {
     }
 
     /// True in the world at `t` (valid from ≤ t < valid to).
-    public func isValid(at t: MemoryTime) -> Bool { validFrom <= t && (validTo.map { t < $0 } ?? true) }
+    public func isValid(at t: MemoryTime) -> Bool { Self.within(t, from: validFrom, to: validTo) }
 
     /// Known to memory at `t` (recorded at ≤ t < invalidated at).
-    public func isKnown(at t: MemoryTime) -> Bool { recordedAt <= t && (invalidatedAt.map { t < $0 } ?? true) }
+    public func isKnown(at t: MemoryTime) -> Bool { Self.within(t, from: recordedAt, to: invalidatedAt) }
+
+    /// from ≤ t < to, where no `to` is open-ended: the one rule of both time axes.
+    static func within(_ t: MemoryTime, from: MemoryTime, to: MemoryTime?) -> Bool { from <= t && (to.map { t < $0 } ?? true) }
 }

@@ -185,30 +185,59 @@ extension Memory {
                       predicates: [String]? = nil, now: MemoryTime = .now()) throws(MemoryError) -> [Fact] {
         try Identifier.check(tenant, "a tenant")
         try Identifier.check(entity, "an entity id")
-        var filter: [MetadataFilter] = [.equals("tenant", .string(tenant)),
-                                        .or([.equals("subject", .string(entity)), .equals("object_entity", .string(entity))])]
-        if let predicates { filter.append(.isIn("predicate", predicates.map { .string($0) })) }
         let found: [Record]
-        do { found = try store.find(MemoryRecords.facts, filter: .and(filter), limit: 1_000_000) } catch { throw .engine(error) }
+        do {
+            found = try store.find(MemoryRecords.facts, filter: Self.aboutFilter(tenant, entity, predicates), limit: 1_000_000)
+        } catch {
+            throw .engine(error)
+        }
         let valid = asOf ?? now, known = knownAt ?? now
         return try found.map { (r) throws(MemoryError) in try MemoryRecords.fact(r) }
             .filter { $0.isValid(at: valid) && $0.isKnown(at: known) }
             .sorted { ($0.validFrom, $0.id) < ($1.validFrom, $1.id) }
     }
 
+    /// The stored fact versions with `entity` at one end, optionally of some predicates only.
+    static func aboutFilter(_ tenant: String, _ entity: String, _ predicates: [String]?) -> MetadataFilter {
+        var filter: [MetadataFilter] = [.equals("tenant", .string(tenant)),
+                                        .or([.equals("subject", .string(entity)), .equals("object_entity", .string(entity))])]
+        if let predicates { filter.append(.isIn("predicate", predicates.map { .string($0) })) }
+        return .and(filter)
+    }
+
+    /// The edges at `node` (facts between two entities) true at `valid` and known at `known`, read from
+    /// metadata alone.
+    func edges(tenant: String, at node: String, valid: MemoryTime, known: MemoryTime, predicates: [String]? = nil) throws(MemoryError) -> [FactEdge] {
+        let found: [RecordMetadata]
+        do {
+            found = try store.findMetadata(MemoryRecords.facts, filter: Self.aboutFilter(tenant, node, predicates), limit: 1_000_000)
+        } catch {
+            throw .engine(error)
+        }
+        var out = [FactEdge]()
+        out.reserveCapacity(found.count)
+        for stored in found {
+            if let edge = try FactEdge(stored), edge.holds(validAt: valid, knownAt: known) { out.append(edge) }
+        }
+        return out
+    }
+
     /// The entities within `depth` hops of `entity` along facts (either direction) true at `asOf` and
     /// known at `knownAt`, with the hop count each was first reached at.
     public func neighbours(tenant: String, entity: String, depth: Int, predicates: [String]? = nil, asOf: MemoryTime? = nil,
                            knownAt: MemoryTime? = nil, now: MemoryTime = .now()) throws(MemoryError) -> [String: Int] {
+        try Identifier.check(tenant, "a tenant")
+        try Identifier.check(entity, "an entity id")
+        for predicate in predicates ?? [] { try Identifier.check(predicate, "a predicate") }
         guard (1...6).contains(depth) else { throw .invalid("depth must be 1...6, got \(depth)") }
+        let valid = asOf ?? now, known = knownAt ?? now
         var reached = [entity: 0]
         var frontier = [entity]
         for hop in 1...depth {
             var next = [String]()
             for node in frontier {
-                for fact in try facts(tenant: tenant, entity: node, asOf: asOf, knownAt: knownAt, predicates: predicates, now: now) {
-                    guard case .entity(let object) = fact.object else { continue }
-                    let other = fact.subject == node ? object : fact.subject
+                for edge in try edges(tenant: tenant, at: node, valid: valid, known: known, predicates: predicates) {
+                    let other = edge.other(than: node)
                     if reached[other] == nil {
                         reached[other] = hop
                         next.append(other)
@@ -224,34 +253,46 @@ extension Memory {
     /// A shortest chain of facts from `from` to `to` (either direction along each), or nil.
     public func path(tenant: String, from: String, to: String, maxDepth: Int = 6, asOf: MemoryTime? = nil, knownAt: MemoryTime? = nil,
                      now: MemoryTime = .now()) throws(MemoryError) -> [Fact]? {
+        try Identifier.check(tenant, "a tenant")
+        try Identifier.check(from, "an entity id")
+        try Identifier.check(to, "an entity id")
         guard (1...6).contains(maxDepth) else { throw .invalid("maxDepth must be 1...6, got \(maxDepth)") }
         if from == to { return [] }
-        var via = [String: (previous: String, fact: Fact)]()
+        let valid = asOf ?? now, known = knownAt ?? now
+        var via = [String: (previous: String, edge: FactEdge)]()
         var frontier = [from]
         var seen: Set<String> = [from]
         for _ in 0..<maxDepth {
             var next = [String]()
             for node in frontier {
-                for fact in try facts(tenant: tenant, entity: node, asOf: asOf, knownAt: knownAt, now: now) {
-                    guard case .entity(let object) = fact.object else { continue }
-                    let other = fact.subject == node ? object : fact.subject
+                // In (valid from, id) order, as `facts` lists them: the chain found is the same from run to run.
+                let sorted = try edges(tenant: tenant, at: node, valid: valid, known: known)
+                    .sorted { ($0.validFrom, $0.id) < ($1.validFrom, $1.id) }
+                for edge in sorted {
+                    let other = edge.other(than: node)
                     guard seen.insert(other).inserted else { continue }
-                    via[other] = (node, fact)
-                    if other == to {
-                        var chain = [Fact]()
-                        var at = to
-                        while let step = via[at] {
-                            chain.append(step.fact)
-                            at = step.previous
-                        }
-                        return chain.reversed()
-                    }
+                    via[other] = (node, edge)
+                    if other == to { return try chain(to: to, via: via) }
                     next.append(other)
                 }
             }
             frontier = next
         }
         return nil
+    }
+
+    /// The facts of the chain that `via` records back from `to`, first hop first.
+    private func chain(to: String, via: [String: (previous: String, edge: FactEdge)]) throws(MemoryError) -> [Fact] {
+        var chain = [Fact]()
+        var at = to
+        while let step = via[at] {
+            let record: Record?
+            do { record = try store.get(MemoryRecords.facts, id: step.edge.recordID) } catch { throw .engine(error) }
+            guard let record else { throw MemoryError(.conflict, "fact '\(step.edge.id)' changed while its path was read") }
+            chain.append(try MemoryRecords.fact(record))
+            at = step.previous
+        }
+        return chain.reversed()
     }
 
     // MARK: Helpers (a stripe lock held)

@@ -182,7 +182,9 @@ enum MemoryRecords {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    static func corrupt(_ record: Record) -> MemoryError {
-        MemoryError(.engine, "memory record '\(record.id)' is missing fields memory writes: it was not written by this layer")
+    static func corrupt(_ record: Record) -> MemoryError { corrupt(id: record.id) }
+
+    static func corrupt(id: String) -> MemoryError {
+        MemoryError(.engine, "memory record '\(id)' is missing fields memory writes: it was not written by this layer")
     }
 }

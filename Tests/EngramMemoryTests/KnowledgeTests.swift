@@ -116,6 +116,82 @@ struct KnowledgeTests {
         #expect(try memory.path(tenant: "t", from: "d", to: "a", asOf: Self.at(0.5), now: now)?.count == 3)
     }
 
+    @Test("graph walks agree with a breadth-first search over the facts as read in full, at random times, through closes and retractions")
+    func graphAgreesWithFacts() throws {
+        var rng = SeededGenerator.forTest("memory.graph", defaultSeed: 808)
+        let dir = TemporaryDirectory("engram-knowledge")
+        defer { dir.remove() }
+        let (store, memory) = try MemoryTests.open(dir)
+        defer { try? store.close() }
+        try memory.declareSingleValued(tenant: "t", predicate: "reports_to")
+        let nodes = (0..<25).map { "n\($0)" }
+        try memory.remember([], entities: nodes.enumerated().map { Self.entity($1, "Node \($1)", seed: 100 + $0) }, facts: [], at: Self.at(0))
+        let predicates = ["knows", "reports_to", "likes"]
+        var ids = [String]()
+        for round in 0..<6 {
+            // Facts between random nodes (and a few literal ones), valid from random years, some ending; then some retracted.
+            var facts = [Fact]()
+            for i in 0..<15 {
+                let subject = nodes.randomElement(using: &rng)!
+                let predicate = predicates.randomElement(using: &rng)!
+                let object: Fact.Object = predicate == "likes" ? .value("tea") : .entity(nodes.filter { $0 != subject }.randomElement(using: &rng)!)
+                // A single-valued predicate's values of one subject must start at distinct times.
+                let from = Double(Int.random(in: 0...8, using: &rng)) + Double(round * 15 + i) / 1_000
+                var fact = Self.fact("r\(round)f\(i)", subject, predicate, object, from: from)
+                if Bool.random(using: &rng) { fact.validTo = fact.validFrom.adding(seconds: Double(Int.random(in: 1...4, using: &rng)) * Self.year) }
+                facts.append(fact)
+            }
+            // Single-valued facts of one subject in one call would close each other: one per subject per call.
+            var bossOf = Set<String>()
+            facts = facts.filter { $0.predicate != "reports_to" || bossOf.insert($0.subject).inserted }
+            try memory.remember([], entities: [], facts: facts, at: Self.at(Double(round) + 0.5))
+            ids += facts.map(\.id)
+            for id in ids.shuffled(using: &rng).prefix(2) { try? memory.retract(tenant: "t", fact: id, at: Self.at(Double(round) + 0.7)) }
+        }
+        /// Breadth-first search over `facts(...)`: the reference, reading every fact in full.
+        func reference(_ from: String, depth: Int, predicates: [String]?, asOf: MemoryTime, knownAt: MemoryTime) throws -> [String: Int] {
+            var reached = [from: 0], frontier = [from]
+            for hop in 1...depth {
+                var next = [String]()
+                for node in frontier {
+                    for fact in try memory.facts(tenant: "t", entity: node, asOf: asOf, knownAt: knownAt, predicates: predicates, now: Self.at(20)) {
+                        guard case .entity(let object) = fact.object else { continue }
+                        let other = fact.subject == node ? object : fact.subject
+                        if reached[other] == nil { reached[other] = hop; next.append(other) }
+                    }
+                }
+                frontier = next
+            }
+            reached[from] = nil
+            return reached
+        }
+        for _ in 0..<60 {
+            let from = nodes.randomElement(using: &rng)!, to = nodes.randomElement(using: &rng)!
+            let asOf = Self.at(Double.random(in: 0...12, using: &rng)), knownAt = Self.at(Double.random(in: 0...7, using: &rng))
+            let depth = Int.random(in: 1...3, using: &rng)
+            let only: [String]? = Bool.random(using: &rng) ? nil : ["knows"]
+            let expected = try reference(from, depth: depth, predicates: only, asOf: asOf, knownAt: knownAt)
+            #expect(try memory.neighbours(tenant: "t", entity: from, depth: depth, predicates: only, asOf: asOf, knownAt: knownAt, now: Self.at(20))
+                    == expected, "from \(from), depth \(depth), \(only ?? [])")
+            // The path: as long as the breadth-first distance, each fact holding then, linking the two ends.
+            let distances = try reference(from, depth: 6, predicates: nil, asOf: asOf, knownAt: knownAt)
+            let chain = try memory.path(tenant: "t", from: from, to: to, asOf: asOf, knownAt: knownAt, now: Self.at(20))
+            if from == to {
+                #expect(chain == [])
+            } else {
+                #expect(chain?.count == distances[to], "path \(from) → \(to)")
+                var at = from
+                for fact in chain ?? [] {
+                    #expect(fact.isValid(at: asOf) && fact.isKnown(at: knownAt))
+                    guard case .entity(let object) = fact.object else { Issue.record("a literal fact in a path"); break }
+                    #expect(fact.subject == at || object == at, "path \(from) → \(to) is linked")
+                    at = fact.subject == at ? object : fact.subject
+                }
+                if chain != nil { #expect(at == to) }
+            }
+        }
+    }
+
     @Test("one call writes an experience with its entities and facts, or nothing when any part is bad")
     func atomicCall() throws {
         let dir = TemporaryDirectory("engram-knowledge")

@@ -88,15 +88,29 @@ extension Collection {
 }
 
 extension Collection {
+    /// The live labels `filter` admits, at most `limit`, in label order (read lock held).
+    private func liveLabels(matching filter: MetadataFilter, limit: Int) -> [VectorID] {
+        var found = [VectorID]()
+        for label in metadata.labels(matching: filter) where labels.placement(label).isLive {
+            if found.count == limit { break }
+            found.append(label)
+        }
+        return found
+    }
+
+    /// The ids and metadata of the live records `filter` admits, at most `limit`, by label.
+    func findMetadata(_ filter: MetadataFilter, limit: Int) -> [RecordMetadata] {
+        lock.withReadLock {
+            liveLabels(matching: filter, limit: limit).compactMap { label in
+                id(of: label).map { RecordMetadata(id: $0, metadata: metadata.metadata(of: label) ?? .object([:])) }
+            }
+        }
+    }
+
     /// The live records `filter` admits, at most `limit`, by label (read lock held once).
     func find(_ filter: MetadataFilter, limit: Int) -> [Record] {
         lock.withReadLock {
-            var labelsFound = [VectorID]()
-            for label in metadata.labels(matching: filter) where labels.placement(label).isLive {
-                if labelsFound.count == limit { break }
-                labelsFound.append(label)
-            }
-            return labelsFound.compactMap { label in
+            liveLabels(matching: filter, limit: limit).compactMap { label in
                 guard let id = id(of: label) else { return nil }
                 let vector: [Float]?
                 if labels.placement(label) == .indexed { vector = try? index.vector(label) } else { vector = stagedVector(label) }

@@ -205,6 +205,13 @@ public final class Store: Sendable {
         return try self.collection(collection).find(filter, limit: limit)
     }
 
+    /// ``find(_:filter:limit:)`` without the vectors and texts: each record's id and metadata.
+    public func findMetadata(_ collection: String, filter: MetadataFilter, limit: Int = 1000) throws(EngineError) -> [RecordMetadata] {
+        try checkOpen()
+        guard (1...1_000_000).contains(limit) else { throw .invalidArgument("limit must be 1...1000000, got \(limit)") }
+        return try self.collection(collection).findMetadata(filter, limit: limit)
+    }
+
     /// What indexes `collection`'s texts; nil when it has no text fields.
     public func textIndexInfo(_ collection: String) throws(EngineError) -> TextIndexInfo? {
         try checkOpen()
