@@ -105,7 +105,8 @@ let package = Package(
         // The writer the crash tests kill at random moments (a test instrument, not shipped in `engram`).
         .executableTarget(
             name: "EngramCrashWriter",
-            dependencies: ["EngramEngine", "EngramMemory", "EngramPostgres", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["EngramEngine", "EngramMemory", "EngramMemoryPostgres", "EngramPostgres",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/EngramCrashWriter"
         ),
         // Seeded generators and server lookup shared by the test targets.

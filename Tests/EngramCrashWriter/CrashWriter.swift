@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngramEngine
 import EngramMemory
+import EngramMemoryPostgres
 import EngramPostgres
 
 #if canImport(Glibc)
@@ -27,7 +28,12 @@ import Glibc
 /// With `--memory` it writes through the memory layer instead: call `i`
 /// remembers experience `e<i>` of agent `a` with entity `p<i % 20>` and
 /// fact `f<i>` (`p<i % 20>` —state→ i, single-valued, valid from i
-/// seconds after the epoch) in one call, then prints `ack <i>`.
+/// seconds after the epoch) in one call, then prints `ack <i>`. With
+/// `--database-url` as well, after call `i` with `i % 5 == 4` it forgets
+/// experience `e<i-3>` (`forget <i-3>` once acknowledged), after call `i`
+/// with `i % 7 == 6` it retracts fact `f<i-1>` (`retract <i-1>`), and every
+/// `--checkpoint-every` calls it checkpoints with the memory's typed tables
+/// (`ckpt <lsn>`).
 ///
 /// With `--text` the collection has a text field `content`, and record
 /// `r<i>` carries the text ``text(_:)`` (none when `i % 7 == 0`).
@@ -111,8 +117,18 @@ struct CrashWriter: ParsableCommand {
 }
 
 extension CrashWriter {
+    /// The experience forgotten after memory call `i` in a history with a database, if any.
+    static func forgotten(after i: Int) -> Int? { i % 5 == 4 && i >= 3 ? i - 3 : nil }
+
+    /// The fact retracted after memory call `i` in a history with a database, if any.
+    static func retracted(after i: Int) -> Int? { i % 7 == 6 ? i - 1 : nil }
+
     func runMemory(_ store: Store) throws {
         let memory = try Memory.open(store, dimension: 8)
+        let target = try databaseURL.map {
+            try PostgresCheckpointTarget(pool: try PostgresPool(PostgresConfiguration(connectionString: $0), options: .init(maxConnections: 1)),
+                                         projections: [MemoryTables(dimension: 8)])
+        }
         try memory.declareSingleValued(tenant: "t", predicate: "state")
         try memory.upsert(Agent(tenant: "t", id: "a", name: "Writer"))
         for i in start..<(start + count) {
@@ -125,6 +141,17 @@ extension CrashWriter {
             fact.sources = ["e\(i)"]
             try memory.remember([experience], entities: [entity], facts: [fact])
             printAndFlush("ack \(i)")
+            if let target {
+                if let victim = Self.forgotten(after: i), try memory.forgetExperience(tenant: "t", id: "e\(victim)") {
+                    printAndFlush("forget \(victim)")
+                }
+                // Not there when a kill cut the call that would have written it short (it was never acknowledged).
+                if let victim = Self.retracted(after: i), try memory.fact(tenant: "t", id: "f\(victim)") != nil {
+                    _ = try memory.retract(tenant: "t", fact: "f\(victim)")
+                    printAndFlush("retract \(victim)")
+                }
+                if i % checkpointEvery == checkpointEvery - 1 { printAndFlush("ckpt \(try store.checkpoint(to: target).lsn)") }
+            }
             if i % snapshotEvery == snapshotEvery - 1 { try store.snapshot() }
         }
     }
