@@ -443,6 +443,19 @@ public final class WriteAheadLog {
         return nextLSN - 1
     }
 
+    /// Seals the segment being written (made durable) and starts a new one
+    /// at the next LSN, so that ``truncate(below:)`` can later remove every
+    /// record logged so far. Nothing happens when the current segment holds
+    /// no record yet. Returns whether a segment was started.
+    @discardableResult
+    public func startNewSegment() throws -> Bool {
+        try checkUsable()
+        guard size > WALFormat.segmentHeaderSize else { return false }
+        try syncFile(path: segments.last?.path ?? directory)
+        try startSegment()
+        return true
+    }
+
     /// Makes every appended record durable.
     public func sync() throws {
         try checkUsable()

@@ -33,6 +33,8 @@ protocol CollectionIndex: AnyObject, Sendable {
     /// of the index (and worth a pass); the entries reclaimed, or nil when
     /// nothing was due. Called with the collection's indexing lock held.
     func compactIfNeeded(tombstoneFraction: Double) -> Int?
+    /// Reclaims every deleted entry now, erasing its vector; returns how many.
+    func compactAll() -> Int
     /// Retrains the index's structure once the data has drifted from it;
     /// whether it did. Searches and writes go on meanwhile.
     func retrainIfDrifted(threads: Int) throws(IndexError) -> Bool

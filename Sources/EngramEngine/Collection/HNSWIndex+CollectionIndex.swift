@@ -21,6 +21,8 @@ extension HNSWIndex: CollectionIndex {
         return compact().reclaimedSlots
     }
 
+    func compactAll() -> Int { tombstoneCount > 0 ? compact().reclaimedSlots : 0 }
+
     /// A graph has no trained structure to drift from.
     func retrainIfDrifted(threads: Int) throws(IndexError) -> Bool { false }
 }

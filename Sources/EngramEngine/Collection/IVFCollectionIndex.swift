@@ -157,6 +157,8 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
 
     /// Flat lists have no deleted entries to reclaim (a delete removes the row).
     func compactIfNeeded(tombstoneFraction: Double) -> Int? { nil }
+    /// A delete already removes the vector from its list.
+    func compactAll() -> Int { 0 }
 
     /// Retrains the lists when the data has drifted (the store's
     /// maintenance calls it); returns whether it did.

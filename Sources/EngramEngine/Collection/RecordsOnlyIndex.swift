@@ -77,5 +77,6 @@ final class RecordsOnlyIndex: CollectionIndex, @unchecked Sendable {
 
     var info: CollectionIndexInfo { CollectionIndexInfo(kind: "none", trained: true, lists: nil, drift: nil, retrainings: 0) }
     func compactIfNeeded(tombstoneFraction: Double) -> Int? { nil }
+    func compactAll() -> Int { 0 }
     func retrainIfDrifted(threads: Int) throws(IndexError) -> Bool { false }
 }

@@ -17,8 +17,10 @@ extension Store {
         }
     }
 
+    /// `rewrite`: write it even when nothing was applied since the last one (what it holds changed
+    /// without a write: a purge erased deleted vectors).
     @discardableResult
-    func writeSnapshot() throws(EngineError) -> UInt64 {
+    func writeSnapshot(rewrite: Bool = false) throws(EngineError) -> UInt64 {
         try snapshotting.withLock { (last: inout UInt64) throws(EngineError) -> UInt64 in
             let start = engineNanoseconds()
             let loggedBefore = maintenance.withLock { $0.logBytesSinceSnapshot }
@@ -34,7 +36,7 @@ extension Store {
                 }
                 return (lsn, StoreSnapshot.encode(lsn: lsn, checkpointLSN: checkpointLSN, collections: collections))
             }
-            if lsn == last, !DataDirectory.snapshotFiles(directory).isEmpty { return lsn }
+            if lsn == last, !rewrite, !DataDirectory.snapshotFiles(directory).isEmpty { return lsn }
             let path = "\(directory)/\(StoreSnapshot.name(lsn))"
             try DataDirectory.writeDurably(bytes, to: path)
             for (old, file) in DataDirectory.snapshotFiles(directory) where old < lsn { unlink(file) }

@@ -29,8 +29,10 @@ extension HNSWIndex {
     /// Every list that points at a tombstone is rebuilt from its live links
     /// plus the live links of those tombstones (their neighbours are the
     /// natural replacements), keeping the nearest `efConstruction` of them and
-    /// selecting with the heuristic. Tombstoned slots then become free and are
-    /// reused by later inserts, so churn does not grow memory. Finally any
+    /// selecting with the heuristic. Tombstoned slots then become free (their
+    /// vectors and codes zeroed: a deleted vector is gone from memory and from
+    /// every later snapshot) and are reused by later inserts, so churn does
+    /// not grow memory. Finally any
     /// live node unreachable from the entry point on layer 0 is relinked by a
     /// fresh search from the entry point. Takes the exclusive lock.
     @discardableResult
@@ -55,6 +57,13 @@ extension HNSWIndex {
             for slot in dead {
                 let s = Int(slot)
                 states[s].store(SlotState.free.rawValue, ordering: .relaxed)
+                // A deleted vector leaves memory, and so every later snapshot, with its slot
+                // (the floats, unless the index holds codes only and freed them; the codes).
+                if codesOnly == nil { (vectors + s * dimension).update(repeating: 0, count: dimension) }
+                if let codes = quantization {
+                    (codes.codes + s * dimension).update(repeating: 0, count: dimension)
+                    codes.lengths?[s] = 0
+                }
                 layer0[s * (1 + maxM0)].store(0, ordering: .relaxed)
                 upper[s]?.deallocate()
                 upper[s] = nil
