@@ -1,7 +1,9 @@
 import ArgumentParser
 import EngramEngine
 import EngramMemory
+import EngramMemoryPostgres
 import EngramMetadata
+import EngramPostgres
 import EngramTools
 
 #if canImport(Glibc)
@@ -253,9 +255,17 @@ struct MemoryForgetCommand: ParsableCommand {
     @Option var agent: String?
     @Flag(help: "Forget the whole tenant.") var all = false
     @Flag(help: "Delete every expired experience.") var expired = false
+    @Flag(help: "Then erase what was forgotten from the data directory's files: a store that checkpoints is checkpointed first (--database-url), then purged (Docs/MEMORY.md, \"Forgetting\").")
+    var purge = false
+    @OptionGroup var database: DatabaseOptions
     @OptionGroup var output: OutputOptions
 
-    private struct Forgotten: Encodable { var forgotten: Int }
+    private struct Forgotten: Encodable {
+        var forgotten: Int
+        var checkpoint_lsn: UInt64?
+        var erased_vectors, removed_segments: Int?
+        var log_kept_from, log_starts_at: UInt64?
+    }
 
     func validate() throws {
         let choices = [experience != nil, agent != nil, all, expired].filter { $0 }.count
@@ -266,9 +276,9 @@ struct MemoryForgetCommand: ParsableCommand {
     func run() throws {
         let store = try Store.open(directory: dataDirectory.path)
         defer { try? store.close() }
+        let count: Int
         do throws(MemoryError) {
             let memory = try Memory.open(store)
-            let count: Int
             if expired {
                 count = try memory.sweepExpired()
             } else if let tenant, let experience {
@@ -280,9 +290,28 @@ struct MemoryForgetCommand: ParsableCommand {
             } else {
                 count = 0
             }
-            printAndFlush(output.json ? JSONLine.encode(Forgotten(forgotten: count)) : "forgotten: \(count) records")
         } catch {
             throw fail(error)
+        }
+        var report = Forgotten(forgotten: count)
+        if purge {
+            // The database must have the deletes before the log may drop what they delete.
+            if store.checkpointLSN > 0 {
+                let target = try PostgresCheckpointTarget(
+                    pool: try database.pool(), projections: [MemoryTables(dimension: try store.configuration("memory_experiences").dimension)])
+                report.checkpoint_lsn = try store.checkpoint(to: target).lsn
+            }
+            let purged = try store.purgeDeleted()
+            report.erased_vectors = purged.erasedVectors
+            report.removed_segments = purged.removedSegments
+            report.log_kept_from = purged.logKeptFrom
+            report.log_starts_at = purged.logStartsAt
+        }
+        if output.json {
+            printAndFlush(JSONLine.encode(report))
+        } else {
+            printAndFlush("forgotten: \(count) records" + (purge ? "; purged: \(report.erased_vectors ?? 0) vectors erased, \(report.removed_segments ?? 0) log segments removed"
+                                                              + (report.checkpoint_lsn.map { " after a checkpoint at LSN \($0)" } ?? "") : ""))
         }
     }
 }

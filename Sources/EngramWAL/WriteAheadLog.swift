@@ -480,6 +480,9 @@ public final class WriteAheadLog {
 
     /// The segment files, oldest first.
     public var segmentPaths: [String] { segments.map(\.path) }
+
+    /// The first LSN of the oldest segment: no record below it is on disk.
+    public var oldestSegmentLSN: UInt64 { segments.first?.firstLSN ?? nextLSN }
 }
 
 import EngramChecksum

@@ -50,6 +50,12 @@ struct MemoryCommandLineTests {
         #expect(forgot.status == 0 && forgot.stdout.contains(#""forgotten":7"#), "\(forgot.stdout) \(forgot.stderr)")  // 6 experiences and the agent
         let gone = try engram(["memory", "recall", "--data-dir", data, "--tenant", "acme", "--agent", "critic", "--text", "disk", "--json"])
         #expect(gone.stdout.hasPrefix(#"{"hits":[]}"#), "\(gone.stdout)")
+        // A store that never checkpointed is purged at once: the forgotten vectors erased, the old log segments gone.
+        let purged = try engram(["memory", "forget", "--data-dir", data, "--tenant", "acme", "--agent", "planner", "--purge", "--json"])
+        #expect(purged.status == 0 && purged.stdout.contains(#""erased_vectors":"#) && purged.stdout.contains(#""removed_segments":"#)
+                && purged.stdout.contains(#""log_kept_from":"#) && !purged.stdout.contains("checkpoint_lsn"), "\(purged.stdout) \(purged.stderr)")
+        let none = try engram(["memory", "recall", "--data-dir", data, "--tenant", "acme", "--agent", "planner", "--text", "disk", "--json"])
+        #expect(none.status == 0 && none.stdout.hasPrefix(#"{"hits":[]}"#), "\(none.stdout) \(none.stderr)")
     }
 
     @Test("bad memory arguments and files are messages and a non-zero exit, never a trap",

@@ -81,12 +81,21 @@ struct MemoryTablesTests {
         #expect(try sql("SELECT count(*) FROM facts WHERE id = 'f1'") == [["2"]])  // the open version (invalidated) and the closed one
         #expect(try sql("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND condeferrable AND conrelid::regclass::text IN ('tasks', 'experiences', 'facts')") == [["6"]])
 
-        // Forgetting the critic removes its rows at the next checkpoint.
+        // Forgetting the critic removes its rows at the next checkpoint. A purge before that checkpoint keeps
+        // the log the database has not seen; after it, the log keeps nothing up to the forget.
         try memory.forgetAgent(tenant: "acme", agent: "critic")
-        try store.checkpoint(to: target)
+        let early = try store.purgeDeleted()
+        let checkpointed = try target.checkpointLSN()
+        // Updated and deleted vectors alike are erased; the log keeps what the database has not seen.
+        #expect(early.logKeptFrom <= checkpointed + 1 && early.logStartsAt <= checkpointed + 1, "\(early)")
+        print("[purge] before the checkpoint: \(early)")
+        let forgotten = try store.checkpoint(to: target).lsn  // the forget's deletes and everything before them
         #expect(try sql("SELECT count(*) FROM experiences WHERE agent = 'critic'") == [["0"]])
         #expect(try sql("SELECT count(*) FROM tasks WHERE id = 'test'") == [["0"]])
         #expect(try sql("SELECT count(*) FROM agents WHERE tenant = 'acme'") == [["1"]])
+        let purge = try store.purgeDeleted()
+        print("[purge] after the checkpoint at \(forgotten): \(purge)")
+        #expect(purge.logKeptFrom > forgotten && purge.logStartsAt > forgotten, "\(purge)")
 
         // A record that breaks a foreign key (written around the memory layer) fails the checkpoint whole.
         let before = try target.checkpointLSN()

@@ -9,6 +9,8 @@ public struct PurgeReport: Sendable, Equatable {
     /// The first LSN the log still holds: the records above the snapshot, and those the database has not
     /// yet had from a checkpoint (a purge cannot drop them; checkpoint first).
     public var logKeptFrom: UInt64
+    /// The first LSN of the oldest log segment left: no record below it is on disk.
+    public var logStartsAt: UInt64
     /// The snapshot written.
     public var snapshotLSN: UInt64
 }
@@ -51,11 +53,13 @@ extension Store {
             throw .log(error)
         }
         let lsn = try changing { () throws(EngineError) -> UInt64 in try writeSnapshot(rewrite: true) }
-        let after = log.withExclusiveLog { $0.segmentPaths.count }
+        let (after, startsAt) = log.withExclusiveLog { ($0.segmentPaths.count, $0.oldestSegmentLSN) }
         let kept = keptLogStart(snapshotLSN: lsn, checkpointLSN: checkpointed.withLock { $0 })
         telemetry.logger.info("purged deleted records", metadata: [
-            "erased_vectors": "\(erased)", "removed_segments": "\(before - after)", "log_kept_from": "\(kept)", "snapshot_lsn": "\(lsn)",
+            "erased_vectors": "\(erased)", "removed_segments": "\(before - after)", "log_kept_from": "\(kept)", "log_starts_at": "\(startsAt)",
+            "snapshot_lsn": "\(lsn)",
         ])
-        return PurgeReport(erasedVectors: erased, removedSegments: Swift.max(0, before - after), logKeptFrom: kept, snapshotLSN: lsn)
+        return PurgeReport(erasedVectors: erased, removedSegments: Swift.max(0, before - after), logKeptFrom: kept, logStartsAt: startsAt,
+                           snapshotLSN: lsn)
     }
 }
