@@ -189,7 +189,7 @@ struct BenchCommand: ParsableCommand {
         print("memory: \(bench.experiences) experiences of \(bench.agents) agents at \(bench.dimension) d: remember \(format(r.rememberPerSecond, 0))/s "
               + "(\(bench.writers) writers, \(bench.batch) per call; graph \(bench.deferIndexing ? "built" : "caught up") \(format(r.indexedSeconds, 1)) s later); "
               + "scoped recall p50 \(format(r.recall.p50Microseconds, 1)) µs, p99 \(format(r.recall.p99Microseconds, 1)) µs, recall@10 \(format(r.recallAt10, 4)); "
-              + "cache hit rate \(format(r.hitRate, 3)), hit p50 \(format(r.hit.p50Microseconds, 1)) µs, miss p50 \(format(r.miss.p50Microseconds, 1)) µs")
+              + "cache hit rate \(format(r.hitRate, 3)) (repeats \(format(r.repeatHitRate, 3))), hit p50 \(format(r.hit.p50Microseconds, 1)) µs, miss p50 \(format(r.miss.p50Microseconds, 1)) µs")
         if let sql = r.sql {
             print("pgvector SQL on the typed tables (HNSW m 16, ef_construction 64, built in \(format(r.sqlIndexSeconds ?? 0, 1)) s; iterative scan, ef_search 40): "
                   + "p50 \(format(sql.p50Microseconds, 1)) µs, p99 \(format(sql.p99Microseconds, 1)) µs, recall@10 \(format(r.sqlRecallAt10 ?? 0, 4)); "

@@ -52,6 +52,9 @@ package struct MemoryBench: Sendable {
         package var recall: LatencySummary
         package var recallAt10: Double
         package var hitRate: Double
+        /// Hits among the asks that were not a question's first (a first ask cannot hit: 1.0 means every
+        /// repeat was answered from the cache).
+        package var repeatHitRate: Double
         package var hit: LatencySummary
         package var miss: LatencySummary
         /// The SQL side, when a database was given: its latencies, recall@10, and the index build time.
@@ -63,7 +66,7 @@ package struct MemoryBench: Sendable {
 
         private struct Line: Encodable {
             let engine = "engram", mode = "memory"
-            let remember_per_s, remember_s, indexed_s, recall_p50_us, recall_p99_us, recall_at_10, cache_hit_rate, hit_p50_us, miss_p50_us: Rounded
+            let remember_per_s, remember_s, indexed_s, recall_p50_us, recall_p99_us, recall_at_10, cache_hit_rate, cache_repeat_hit_rate, hit_p50_us, miss_p50_us: Rounded
             let sql_p50_us, sql_p99_us, sql_recall_at_10, sql_index_s: Rounded?
             init(_ r: Result) {
                 sql_p50_us = r.sql.map { Rounded($0.p50Microseconds, 1) }
@@ -77,6 +80,7 @@ package struct MemoryBench: Sendable {
                 recall_p99_us = Rounded(r.recall.p99Microseconds, 1)
                 recall_at_10 = Rounded(r.recallAt10, 4)
                 cache_hit_rate = Rounded(r.hitRate, 4)
+                cache_repeat_hit_rate = Rounded(r.repeatHitRate, 4)
                 hit_p50_us = Rounded(r.hit.p50Microseconds, 1)
                 miss_p50_us = Rounded(r.miss.p50Microseconds, 1)
             }
@@ -206,11 +210,12 @@ package struct MemoryBench: Sendable {
         let recallAt10 = Double(found) / Double(queries * Swift.min(10, experiences / agents))
 
         // 3. the cache: 10 distinct questions per agent for 50 agents, each asked 20 times, interleaved.
+        let cacheAgents = Swift.min(50, agents), cacheQuestions = 10
         let cached = try Memory.open(store)
         var hitTimes = [UInt64](), missTimes = [UInt64]()
         for round in 0..<20 {
-            for a in 0..<50 {
-                for question in 0..<10 {
+            for a in 0..<cacheAgents {
+                for question in 0..<cacheQuestions {
                     let before = cached.recallCacheStatistics.hits
                     let t = MonotonicClock.nanoseconds()
                     _ = try cached.recall(RecallQuery(tenant: "t", agent: "a\(a)", vector: vector(10_000_000 + a * 10 + question), k: 10, now: t0))
@@ -224,6 +229,7 @@ package struct MemoryBench: Sendable {
         var result = Result(rememberPerSecond: Double(experiences) / rememberSeconds, rememberSeconds: rememberSeconds, indexedSeconds: indexedSeconds,
                             recall: LatencySummary(nanoseconds: latencies), recallAt10: recallAt10,
                             hitRate: Double(hits) / Double(Swift.max(hits + misses, 1)),
+                            repeatHitRate: Double(hits) / Double(Swift.max(hits + misses - cacheAgents * cacheQuestions, 1)),
                             hit: LatencySummary(nanoseconds: hitTimes), miss: LatencySummary(nanoseconds: missTimes))
         if let database { try measureSQL(store, database, asked, into: &result) }
         return result
