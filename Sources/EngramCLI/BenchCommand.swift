@@ -148,6 +148,25 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("memory-depth"), help: "--memory-graph: the neighbours' depth (1...6).")
     var memoryDepth: Int = 2
 
+    /// Appends `lines` to the `--json` file, if one was given.
+    func appendJSON(_ lines: [String]) throws {
+        guard let json else { return }
+        guard let file = fopen(json, "a") else {
+            throw ValidationError("cannot open \(json) for appending: \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        for line in lines { fputs(line + "\n", file) }
+    }
+
+    /// The one `--durability` mode the memory benches take, if given.
+    func singleDurability() throws -> GroupCommitLog.Mode? {
+        guard let durability else { return nil }
+        guard let mode = GroupCommitLog.Mode(name: durability) else {
+            throw ValidationError("--durability: '\(durability)' is not fsync, group-commit[:µs] or os-buffered")
+        }
+        return mode
+    }
+
     func runMemoryGraph() throws {
         var bench = MemoryGraphBench { line in printToStandardError("engram bench: \(line)") }
         bench.entities = memoryEntities
@@ -156,19 +175,12 @@ struct BenchCommand: ParsableCommand {
         bench.depth = memoryDepth
         bench.writers = writers
         bench.queries = maxQueries ?? 1000
-        if let durability {
-            guard let mode = GroupCommitLog.Mode(name: durability) else { throw ValidationError("--durability: '\(durability)' is not fsync, group-commit[:µs] or os-buffered") }
-            bench.durability = mode
-        }
+        if let mode = try singleDurability() { bench.durability = mode }
         let r = try bench.run()
         print("memory graph: \(bench.entities) entities, \(bench.facts) facts (\(format(r.factsPerEntity, 1)) per entity) at \(bench.dimension) d, loaded in \(format(r.loadSeconds, 1)) s; "
               + "neighbours to depth \(bench.depth): p50 \(format(r.neighbours.p50Microseconds, 1)) µs, p99 \(format(r.neighbours.p99Microseconds, 1)) µs, "
               + "\(format(r.reachedMean, 1)) entities reached on average (\(bench.queries) queries)")
-        if let json {
-            guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
-            defer { fclose(file) }
-            fputs(r.jsonLine(bench) + "\n", file)
-        }
+        try appendJSON([r.jsonLine(bench)])
     }
 
     func runMemory() throws {
@@ -181,10 +193,7 @@ struct BenchCommand: ParsableCommand {
         bench.deferIndexing = memoryDeferIndexing
         if let memoryDatabaseURL { bench.database = PostgresConfiguration(connectionString: memoryDatabaseURL) }
         bench.queries = maxQueries ?? 1000
-        if let durability {
-            guard let mode = GroupCommitLog.Mode(name: durability) else { throw ValidationError("--durability: '\(durability)' is not fsync, group-commit[:µs] or os-buffered") }
-            bench.durability = mode
-        }
+        if let mode = try singleDurability() { bench.durability = mode }
         let r = try bench.run()
         print("memory: \(bench.experiences) experiences of \(bench.agents) agents at \(bench.dimension) d: remember \(format(r.rememberPerSecond, 0))/s "
               + "(\(bench.writers) writers, \(bench.batch) per call; graph \(bench.deferIndexing ? "built" : "caught up") \(format(r.indexedSeconds, 1)) s later); "
@@ -195,11 +204,7 @@ struct BenchCommand: ParsableCommand {
                   + "p50 \(format(sql.p50Microseconds, 1)) µs, p99 \(format(sql.p99Microseconds, 1)) µs, recall@10 \(format(r.sqlRecallAt10 ?? 0, 4)); "
                   + "Engram's p50 is \(format(sql.p50Microseconds / Swift.max(r.recall.p50Microseconds, 1e-9), 1))× faster")
         }
-        if let json {
-            guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
-            defer { fclose(file) }
-            fputs(r.jsonLine + "\n", file)
-        }
+        try appendJSON([r.jsonLine])
     }
 
     func runIngest() throws {
@@ -236,10 +241,7 @@ struct BenchCommand: ParsableCommand {
         }
         print(IngestBench.Result.tableHeader)
         for r in results { print(r.tableLine) }
-        if let json, let file = fopen(json, "a") {
-            defer { fclose(file) }
-            for r in results { fputs(r.jsonLine + "\n", file) }
-        }
+        try appendJSON(results.map(\.jsonLine))
     }
 
     func runText(_ directory: String) throws {
@@ -253,11 +255,7 @@ struct BenchCommand: ParsableCommand {
               + "built in \(format(result.buildSeconds, 3)) s; "
               + "\(result.queries) queries: \(format(result.qps, 1)) QPS, p50 \(format(result.latency.p50Microseconds, 1)) µs, "
               + "p99 \(format(result.latency.p99Microseconds, 1)) µs")
-        if let json {
-            guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
-            defer { fclose(file) }
-            fputs(result.jsonLine + "\n", file)
-        }
+        try appendJSON([result.jsonLine])
         if let results {
             guard let file = fopen(results, "w") else { throw ValidationError("cannot open \(results) for writing") }
             defer { fclose(file) }
@@ -287,11 +285,7 @@ struct BenchCommand: ParsableCommand {
         for mode in result.modes {
             print("| \(mode.name) | \(format(mode.qps, 1)) | \(format(mode.latency.p50Microseconds, 1)) | \(format(mode.latency.p99Microseconds, 1)) |")
         }
-        if let json {
-            guard let file = fopen(json, "a") else { throw ValidationError("cannot open \(json) for appending") }
-            defer { fclose(file) }
-            for line in result.jsonLines { fputs(line + "\n", file) }
-        }
+        try appendJSON(result.jsonLines)
         if let results {
             struct Ranked: Encodable { var id: Int; var score: Double }
             struct Line: Encodable { var query: Int; var hits: [Ranked] }
@@ -388,14 +382,7 @@ struct BenchCommand: ParsableCommand {
             throw ExitCode(2)
         }
         print(BenchTable.render(results))
-        if let json {
-            guard let file = fopen(json, "a") else {
-                printToStandardError("engram bench: error: cannot open \(json) for appending: \(String(cString: strerror(errno)))")
-                throw ExitCode(2)
-            }
-            defer { fclose(file) }
-            for r in results { fputs(r.jsonLine + "\n", file) }
-        }
+        try appendJSON(results.map(\.jsonLine))
     }
 }
 
