@@ -58,6 +58,29 @@ struct MemoryCommandLineTests {
         #expect(none.status == 0 && none.stdout.hasPrefix(#"{"hits":[]}"#), "\(none.stdout) \(none.stderr)")
     }
 
+    @Test("engram bench --memory and --memory-graph run end to end at a small size and append their JSON keys")
+    func memoryBenches() throws {
+        let dir = TemporaryDirectory("engram-cli-memory-bench")
+        defer { dir.remove() }
+        let json = dir.path + "/bench.jsonl"
+        let recall = try engram(["bench", "--memory", "--memory-experiences", "300", "--memory-agents", "10", "--memory-dimension", "8",
+                                 "--writers", "2", "--max-queries", "20", "--durability", "os-buffered", "--json", json])
+        #expect(recall.status == 0 && recall.stdout.contains("recall@10"), "\(recall.stdout) \(recall.stderr)")
+        let graph = try engram(["bench", "--memory-graph", "--memory-entities", "60", "--memory-facts", "300", "--memory-dimension", "8",
+                                "--writers", "2", "--max-queries", "20", "--durability", "os-buffered", "--json", json])
+        #expect(graph.status == 0 && graph.stdout.contains("neighbours to depth 2"), "\(graph.stdout) \(graph.stderr)")
+        let lines = String(decoding: TemporaryDirectory.readFile(json), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 2)
+        for key in ["remember_per_s", "recall_p50_us", "recall_at_10", "cache_hit_rate", "cache_repeat_hit_rate", "miss_p50_us"] {
+            #expect(lines.first?.contains("\"\(key)\":") == true, "--memory: \(key)")
+        }
+        for key in ["entities", "facts", "depth", "load_s", "neighbours_p50_us", "neighbours_p99_us", "reached_mean"] {
+            #expect(lines.last?.contains("\"\(key)\":") == true, "--memory-graph: \(key)")
+        }
+        let bad = try engram(["bench", "--memory-graph", "--memory-depth", "9", "--memory-entities", "10", "--memory-facts", "10"])
+        #expect(bad.status != 0 && !crashed(bad) && bad.stderr.contains("depth"), "\(bad.stderr)")
+    }
+
     @Test("bad memory arguments and files are messages and a non-zero exit, never a trap",
           arguments: [
             (["memory", "recall", "--data-dir", "/tmp/x", "--tenant", "t", "--agent", "a"], "give --vector, --text"),
