@@ -64,6 +64,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("keep-floats"), help: "hnsw-sq8: keep the float vectors beside the codes (layer 0 on codes, re-ranked with the floats) instead of codes only.")
     var keepFloats = false
 
+    @Option(name: .customLong("graph-cache"), help: "hnsw, hnsw-sq8: a snapshot of the built graph; loaded when the file exists (the build time reported is then 0), else written after the build.")
+    var graphCache: String?
+
     @Option(name: .customLong("build-threads"), help: "Threads used to build the index.")
     var buildThreads: Int = 1
 
@@ -332,6 +335,7 @@ struct BenchCommand: ParsableCommand {
         c.nlist = nlist
         c.rerank = rerank
         c.keepFloats = keepFloats
+        c.graphCache = graphCache
         if let nprobe { c.nprobe = try Self.wholeNumbers(nprobe, option: "--nprobe") }
         if let efSearch { c.efSearch = try Self.wholeNumbers(efSearch, option: "--ef-search") }
         return c

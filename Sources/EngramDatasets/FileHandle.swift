@@ -7,7 +7,7 @@ private let systemWrite = Darwin.write
 #endif
 
 /// A POSIX file descriptor with whole-buffer reads and writes; closed on deinit.
-final class PosixFile {
+package final class PosixFile {
     let fd: Int32
     let path: String
 
@@ -18,13 +18,13 @@ final class PosixFile {
 
     deinit { close(fd) }
 
-    static func openForReading(_ path: String) throws(DatasetError) -> PosixFile {
+    package static func openForReading(_ path: String) throws(DatasetError) -> PosixFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ioError(path, "cannot open for reading") }
         return PosixFile(fd: fd, path: path)
     }
 
-    static func createForWriting(_ path: String) throws(DatasetError) -> PosixFile {
+    package static func createForWriting(_ path: String) throws(DatasetError) -> PosixFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw ioError(path, "cannot create") }
         return PosixFile(fd: fd, path: path)
@@ -35,14 +35,14 @@ final class PosixFile {
         return DatasetError(kind: .io, path: path, reason: "\(what): \(String(cString: strerror(code)))", errno: code)
     }
 
-    func size() throws(DatasetError) -> Int {
+    package func size() throws(DatasetError) -> Int {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw Self.ioError(path, "cannot stat") }
         return Int(st.st_size)
     }
 
     /// Reads exactly `count` bytes at `offset`; a short file is reported as corrupt.
-    func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws(DatasetError) {
+    package func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws(DatasetError) {
         var done = 0
         while done < count {
             let n = pread(fd, buffer + done, count - done, off_t(offset + done))
@@ -58,7 +58,7 @@ final class PosixFile {
         }
     }
 
-    func write(_ buffer: UnsafeRawPointer, count: Int) throws(DatasetError) {
+    package func write(_ buffer: UnsafeRawPointer, count: Int) throws(DatasetError) {
         var done = 0
         while done < count {
             let n = systemWrite(fd, buffer + done, count - done)

@@ -13,9 +13,11 @@ package struct BenchConfiguration: Sendable, Equatable {
         case ivf
         case ivfSQ8 = "ivf-sq8"
         case hnswSQ8 = "hnsw-sq8"
+        /// The graph walked on its float vectors (a collection walks on 4-bit codes: `hnsw`).
+        case hnswFloat = "hnsw-float"
 
         /// Whether the kind is an HNSW graph (takes --m, --ef-construction and --ef-search).
-        package var isHNSW: Bool { self == .hnsw || self == .hnswSQ8 }
+        package var isHNSW: Bool { self == .hnsw || self == .hnswSQ8 || self == .hnswFloat }
 
         /// Whether the kind is an inverted-file index (takes --nlist and --nprobe).
         package var isIVF: Bool { self == .ivf || self == .ivfSQ8 }
@@ -54,6 +56,9 @@ package struct BenchConfiguration: Sendable, Equatable {
     /// hnsw-sq8: keep the float vectors beside the codes (layer 0 on codes, re-ranked with the floats)
     /// instead of codes only.
     package var keepFloats = false
+    /// hnsw, hnsw-sq8: a snapshot file of the built graph; loaded when it exists (nothing is built), else
+    /// written after the build. For sweeping search settings without rebuilding.
+    package var graphCache: String?
     /// Untimed queries run before each timed sweep point.
     package var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
@@ -96,7 +101,7 @@ package struct BenchConfiguration: Sendable, Equatable {
         if let bad = filterSelectivities.first(where: { !($0 > 0 && $0 <= 1) }) {
             throw .invalidArgument("--filter-selectivity values must be in (0, 1], got \(bad)")
         }
-        if index != .hnsw && !filterSelectivities.isEmpty {
+        if index != .hnsw && index != .hnswFloat && !filterSelectivities.isEmpty {
             throw .invalidArgument("--filter-selectivity applies to --index hnsw")
         }
         if !index.isIVF && (nlist != nil || !nprobe.isEmpty) {

@@ -3,6 +3,9 @@ import EngramDatasets
 import EngramIndex
 import EngramKernels
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs `engram bench`: loads a dataset, builds the index, then runs the
 /// queries **one at a time on one thread** (the way the engine serves),
@@ -43,7 +46,7 @@ package struct BenchRunner {
         switch configuration.index {
         case .flat:
             return try runFlat(data)
-        case .hnsw, .hnswSQ8:
+        case .hnsw, .hnswSQ8, .hnswFloat:
             return try runHNSW(data)
         case .ivf, .ivfSQ8:
             return try runIVF(data)
@@ -158,26 +161,36 @@ package struct BenchRunner {
         let n = data.base.rows
         let start = MonotonicClock.nanoseconds()
         let index: HNSWIndex
-        do {
-            index = try HNSWIndex(
-                dimension: data.base.columns, metric: c.metric,
-                configuration: HNSWConfiguration(m: c.m, efConstruction: c.efConstruction), capacity: n)
-            let report = SerializedProgress(progress)
-            let began = start
-            try index.insert(
-                contentsOf: data.base.values, labels: (0..<n).map { VectorID($0) }, threads: c.buildThreads
-            ) { done in
-                if done % Swift.max(1, n / 10) < Swift.max(1, n / 100) {
-                    report.send("building hnsw: \(done)/\(n) vectors, \(format(MonotonicClock.seconds(since: began), 1)) s")
+        let cached = try loadGraphCache(dimension: data.base.columns)
+        let loaded = cached != nil
+        if let cached {
+            index = cached
+        } else {
+            do {
+                index = try HNSWIndex(
+                    dimension: data.base.columns, metric: c.metric,
+                    configuration: HNSWConfiguration(m: c.m, efConstruction: c.efConstruction), capacity: n)
+                let report = SerializedProgress(progress)
+                let began = start
+                try index.insert(
+                    contentsOf: data.base.values, labels: (0..<n).map { VectorID($0) }, threads: c.buildThreads
+                ) { done in
+                    if done % Swift.max(1, n / 10) < Swift.max(1, n / 100) {
+                        report.send("building hnsw: \(done)/\(n) vectors, \(format(MonotonicClock.seconds(since: began), 1)) s")
+                    }
                 }
+            } catch {
+                throw .index(error)
             }
-        } catch {
-            throw .index(error)
+            try saveGraphCache(index)
+        }
+        if c.index == .hnsw {
+            do { try index.trainTraversalCodes() } catch { throw .index(error) }
         }
         if c.index == .hnswSQ8 {
             do { try index.quantize(keepingFloats: c.keepFloats) } catch { throw .index(error) }
         }
-        let buildSeconds = MonotonicClock.seconds(since: start)
+        let buildSeconds = loaded ? 0 : MonotonicClock.seconds(since: start)
         progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
         let memory = index.memoryBytes
         var params = "M=\(c.m) efConstruction=\(c.efConstruction)"
@@ -328,3 +341,47 @@ final class SerializedProgress: @unchecked Sendable {
     func send(_ line: String) { lock.withLock { _ in receive(line) } }
 }
 
+extension BenchRunner {
+    /// The graph in `--graph-cache`, when the file exists.
+    func loadGraphCache(dimension: Int) throws(BenchError) -> HNSWIndex? {
+        guard let path = configuration.graphCache, access(path, F_OK) == 0 else { return nil }
+        var bytes = [UInt8]()
+        do throws(DatasetError) {
+            let file = try PosixFile.openForReading(path)
+            let size = try file.size()
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(size, 1), alignment: 16)
+            defer { buffer.deallocate() }
+            try file.read(into: buffer, count: size, at: 0)
+            bytes = Array(UnsafeRawBufferPointer(start: buffer, count: size))
+        } catch {
+            throw .dataset(error)
+        }
+        let index: HNSWIndex
+        do {
+            index = try HNSWIndex.load(snapshot: bytes)
+        } catch {
+            throw .invalidArgument("--graph-cache \(path): \(error)")
+        }
+        guard index.dimension == dimension, index.metric == configuration.metric,
+              index.configuration.m == configuration.m, index.configuration.efConstruction == configuration.efConstruction else {
+            throw .invalidArgument("--graph-cache \(path) holds a graph of dimension \(index.dimension), \(index.metric), M \(index.configuration.m), efConstruction \(index.configuration.efConstruction): not this run's")
+        }
+        progress("loaded the graph from \(path)")
+        return index
+    }
+
+    /// Writes the built graph to `--graph-cache`.
+    func saveGraphCache(_ index: HNSWIndex) throws(BenchError) {
+        guard let path = configuration.graphCache else { return }
+        let file: PosixFile
+        do { file = try PosixFile.createForWriting(path) } catch { throw .dataset(error) }
+        do {
+            try index.writeSnapshot { chunk in
+                guard let base = chunk.baseAddress else { return }
+                try file.write(base, count: chunk.count)
+            }
+        } catch {
+            throw .invalidArgument("--graph-cache \(path): \(error)")
+        }
+    }
+}

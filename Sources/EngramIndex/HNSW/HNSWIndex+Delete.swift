@@ -64,6 +64,7 @@ extension HNSWIndex {
                     (codes.codes + s * dimension).update(repeating: 0, count: dimension)
                     codes.lengths?[s] = 0
                 }
+                traversal?.erase(slot: s)
                 layer0[s * (1 + maxM0)].store(0, ordering: .relaxed)
                 upper[s]?.deallocate()
                 upper[s] = nil

@@ -148,6 +148,7 @@ extension HNSWIndex {
         let s = Int(slot)
         if codesOnly == nil { row(slot).update(from: source, count: dimension) }
         quantization?.encode(source, slot: s)
+        traversal?.encode(source, slot: s)
         labels[s] = label
         levels[s] = UInt8(level)
         upper[s]?.deallocate()

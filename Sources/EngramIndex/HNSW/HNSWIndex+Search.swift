@@ -183,6 +183,9 @@ extension HNSWIndex {
                 graphSearch(scoring: $0, entry: entry, top: top, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots, scratch: scratch)
             }
         }
+        if let codes = traversal {
+            return searchOnCodes(kernel, codes, scratch, entry: entry, top: top, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots)
+        }
         if let codes = quantization {
             let (start, _) = descend(kernel, query, from: entry, top: top, to: 0, scratch: scratch)
             return quantizedLayer0(kernel, codes, scratch, entry: start, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots)
@@ -284,6 +287,7 @@ extension HNSWIndex {
         scratch: SearchScratch, filter: CandidateFilter?, restricted: Bool, slots: Int
     ) {
         scratch.beginVisit(slots: capacity)
+        let touching = scorer.touches
         let g = view
         let tags = scratch.tags
         let generation = scratch.generation
@@ -321,6 +325,9 @@ extension HNSWIndex {
                     m &+= 1
                 }
             }
+            var sink: UInt32 = 0
+            if touching { for t in 0..<m { sink &+= scorer.touch(fresh[t]) } }
+            scratch.sink &+= sink
             var i = 0
             while i < m {
                 let batch = Swift.min(4, m &- i)

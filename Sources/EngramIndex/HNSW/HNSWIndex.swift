@@ -69,6 +69,8 @@ public final class HNSWIndex: @unchecked Sendable {
     var states: UnsafeMutablePointer<Atomic<UInt8>>
     /// HNSW-SQ8's codes, once ``quantize()`` has run (set and resized under the exclusive lock).
     var quantization: HNSWQuantization?
+    /// The 4-bit codes searches walk on, once ``trainTraversalCodes()`` has run (set and resized under the exclusive lock).
+    var traversal: HNSWTraversalCodes?
 
     /// The metric's kernel, bound once (``HNSWKernelCalls``).
     let kernels: HNSWKernelCalls
@@ -181,7 +183,7 @@ public final class HNSWIndex: @unchecked Sendable {
             var upperBytes = 0
             for s in 0..<used where upper[s] != nil { upperBytes += Int(levels[s]) * (1 + maxM) * 4 }
             let codes = quantization.map { $0.capacity * (dimension + ($0.lengths == nil ? 0 : 4)) } ?? 0
-            return capacity * perSlot + upperBytes + buckets * 9 + codes
+            return capacity * perSlot + upperBytes + buckets * 9 + codes + (traversal?.bytes ?? 0)
         }
     }
 
@@ -294,6 +296,7 @@ public final class HNSWIndex: @unchecked Sendable {
         states.deallocate()
         states = newStates
         quantization?.resize(to: newCapacity, keeping: used)
+        traversal?.resize(to: newCapacity, keeping: used)
         capacity = newCapacity
     }
 

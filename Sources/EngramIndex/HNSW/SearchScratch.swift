@@ -18,6 +18,7 @@ final class SearchScratch: @unchecked Sendable {
     let neighbours: UnsafeMutablePointer<UInt32>
     let fresh: UnsafeMutablePointer<UInt32>
     let query: UnsafeMutablePointer<Float>
+    var sink: UInt32 = 0
 
     init(slots: Int, maxDegree: Int, dimension: Int) {
         tagCapacity = Swift.max(slots, 16)

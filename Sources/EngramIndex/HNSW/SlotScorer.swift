@@ -7,12 +7,22 @@ import EngramKernels
 protocol SlotScorer {
     func distance(_ slot: UInt32) -> Float
     func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float>
+    /// Loads a byte of each cache line `slot`'s distance will read, so a
+    /// search can request a node's neighbours' rows before scoring the
+    /// first (the loads' misses overlap). Returns what it read (the caller
+    /// keeps it, so the loads stay).
+    func touch(_ slot: UInt32) -> UInt32
+    /// Whether a search should ``touch(_:)`` rows ahead: worth it for a few
+    /// lines per row, not for float rows of many lines, whose early loads
+    /// would stall the pipeline.
+    var touches: Bool { get }
 }
 
 /// Distances to the slots' float vectors with the metric's kernel.
 struct FloatScorer<K: DistanceKernel>: SlotScorer {
     let query: UnsafePointer<Float>
     let view: GraphView
+    var touches: Bool { false }
 
     @inline(__always)
     func distance(_ slot: UInt32) -> Float { K.distance(query, view.row(slot), count: view.dimension) }
@@ -21,6 +31,9 @@ struct FloatScorer<K: DistanceKernel>: SlotScorer {
     func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float> {
         K.distances4(query, view.row(a), view.row(b), view.row(c), view.row(d), count: view.dimension)
     }
+
+    @inline(__always)
+    func touch(_ slot: UInt32) -> UInt32 { UnsafeRawPointer(view.row(slot)).load(as: UInt32.self) }
 }
 
 /// Distances to what SQ8 code rows stand for (HNSW-SQ8's slots, IVF-SQ8's
@@ -38,11 +51,21 @@ struct CodeScorer<K: DistanceKernel>: SlotScorer {
     let constant: Float
     let scale: Float
     let queryLength: Float
+    var touches: Bool { true }
 
     @inline(__always)
     func distance(_ slot: UInt32) -> Float {
         let product = constant + scale * Float(codeDotProduct(codes + Int(slot) &* dimension, weights, count: dimension))
         return K.distance(product: product, queryLength: queryLength, rowLength: K.usesLengths ? lengths.unsafelyUnwrapped[Int(slot)] : 0)
+    }
+
+    @inline(__always)
+    func touch(_ slot: UInt32) -> UInt32 {
+        let raw = UnsafeRawPointer(codes + Int(slot) &* dimension)
+        var sink: UInt32 = 0
+        var offset = 0
+        while offset < dimension { sink &+= UInt32(raw.load(fromByteOffset: offset, as: UInt8.self)); offset &+= 64 }
+        return sink
     }
 
     @inline(__always)

@@ -1,0 +1,226 @@
+import EngramKernels
+import Synchronization
+
+/// 4-bit codes of every slot (``NibbleQuantizer``) that a search walks the
+/// graph on, beside the float vectors it re-ranks with.
+///
+/// A search on the codes descends the upper layers and searches layer 0
+/// reading `d/2` bytes per distance instead of `4·d` (a 384-d sentence
+/// embedding: three cache lines instead of 24), and the distances come from
+/// the integer kernel ``nibbleDotProduct4(_:_:_:_:_:blocks:)``. The `ef`
+/// nodes it ends with are then re-ranked with the float vectors, so the
+/// order it returns is exact among them; the codes only decide which nodes
+/// the walk visits. Building, repairs and compaction use the floats, so the
+/// graph is the float graph.
+///
+/// Invariants: `codes` holds a row of `quantizer.codeBytes` bytes for every
+/// used slot, written before the slot is published; `lengths` holds `‖x̂‖²`
+/// per slot under squared L2 (nil otherwise); rows start 64-byte aligned
+/// when `codeBytes` is a multiple of 64.
+final class HNSWTraversalCodes {
+    let quantizer: NibbleQuantizer
+    let rowBytes: Int
+    var codes: UnsafeMutableRawPointer
+    var lengths: UnsafeMutablePointer<Float>?
+    var capacity: Int
+    /// Live vectors when the ranges were trained (``HNSWIndex/trainTraversalCodes()`` retrains as the index grows).
+    let trainedOn: Int
+    /// Coordinates encoded, and those clamped into range; inserts encode concurrently.
+    let encoded = Atomic<Int>(0)
+    let clipped = Atomic<Int>(0)
+
+    init(quantizer: NibbleQuantizer, capacity: Int, squaredL2: Bool, trainedOn: Int) {
+        self.quantizer = quantizer
+        self.trainedOn = trainedOn
+        rowBytes = quantizer.codeBytes
+        self.capacity = capacity
+        codes = .allocate(byteCount: Swift.max(1, capacity * rowBytes), alignment: 64)
+        lengths = squaredL2 ? .allocate(capacity: capacity) : nil
+    }
+
+    deinit {
+        codes.deallocate()
+        lengths?.deallocate()
+    }
+
+    /// Encodes `vector` as slot `slot`'s codes.
+    func encode(_ vector: UnsafePointer<Float>, slot: Int) {
+        var clippedHere = 0
+        let length = quantizer.encode(vector, into: codes + slot * rowBytes, clipped: &clippedHere)
+        lengths?[slot] = length
+        encoded.wrappingAdd(quantizer.dimension, ordering: .relaxed)
+        if clippedHere > 0 { clipped.wrappingAdd(clippedHere, ordering: .relaxed) }
+    }
+
+    /// Zeroes slot `slot`'s codes (its vector left the index).
+    func erase(slot: Int) {
+        (codes + slot * rowBytes).initializeMemory(as: UInt8.self, repeating: 0, count: rowBytes)
+        lengths?[slot] = 0
+    }
+
+    /// Moves the codes to room for `newCapacity` slots, keeping the first `used`.
+    func resize(to newCapacity: Int, keeping used: Int) {
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, newCapacity * rowBytes), alignment: 64)
+        fresh.copyMemory(from: codes, byteCount: used * rowBytes)
+        codes.deallocate()
+        codes = fresh
+        if let old = lengths {
+            let freshLengths = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity)
+            freshLengths.update(from: old, count: used)
+            old.deallocate()
+            lengths = freshLengths
+        }
+        capacity = newCapacity
+    }
+
+    /// Bytes held.
+    var bytes: Int { capacity * (rowBytes + (lengths == nil ? 0 : 4)) }
+}
+
+/// Distances to what a slot's 4-bit codes stand for: the query's weights
+/// against each code row with the integer kernel, turned into the metric's
+/// distance (the same algebra as ``CodeScorer``).
+///
+/// Invariant: `codes` holds `rowBytes` bytes per slot, `lengths` one `‖x̂‖²`
+/// per slot under squared L2, `weights` `64·blocks` entries, all alive while
+/// the scorer is used.
+struct NibbleScorer<K: DistanceKernel>: SlotScorer {
+    let codes: UnsafeRawPointer
+    let lengths: UnsafePointer<Float>?
+    let rowBytes: Int
+    let blocks: Int
+    let weights: UnsafePointer<Int8>
+    let constant: Float
+    let scale: Float
+    let queryLength: Float
+
+    @inline(__always)
+    func row(_ slot: UInt32) -> UnsafeRawPointer { codes + Int(slot) &* rowBytes }
+
+    @inline(__always)
+    func distance(_ slot: UInt32) -> Float {
+        let product = constant + scale * Float(nibbleDotProduct(row(slot), weights, blocks: blocks))
+        return K.distance(product: product, queryLength: queryLength, rowLength: K.usesLengths ? lengths.unsafelyUnwrapped[Int(slot)] : 0)
+    }
+
+    @inline(__always)
+    func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float> {
+        let dots = nibbleDotProduct4(row(a), row(b), row(c), row(d), weights, blocks: blocks)
+        let products = SIMD4(repeating: constant) + SIMD4(repeating: scale) * SIMD4<Float>(dots)
+        guard K.usesLengths else { return K.distances4(products: products, queryLength: queryLength, rowLengths: .zero) }
+        let l = lengths.unsafelyUnwrapped
+        return K.distances4(products: products, queryLength: queryLength, rowLengths: SIMD4(l[Int(a)], l[Int(b)], l[Int(c)], l[Int(d)]))
+    }
+
+    /// Loads one byte of each cache line of the row: the rows of a node's
+    /// unvisited neighbours are all requested before the first is scored,
+    /// so their misses overlap (Swift has no prefetch instruction).
+    @inline(__always)
+    func touch(_ slot: UInt32) -> UInt32 {
+        let start = row(slot)
+        var sink: UInt32 = 0
+        var offset = 0
+        while offset < rowBytes {
+            sink &+= UInt32(start.load(fromByteOffset: offset, as: UInt8.self))
+            offset &+= 64
+        }
+        return sink
+    }
+
+    var touches: Bool { true }
+}
+
+extension HNSWIndex {
+    /// Whether searches walk the graph on 4-bit codes (``trainTraversalCodes()``).
+    public var walksOnCodes: Bool { lock.withReadLock { traversal != nil } }
+
+    /// Trains 4-bit ranges on the live vectors and encodes every slot; from
+    /// then on searches walk the graph on the codes and re-rank with the
+    /// floats, and inserts encode their vectors. Training again (the data
+    /// has grown or moved) replaces the ranges. Holds the exclusive lock
+    /// while it runs. Throws ``IndexError/nothingToQuantize`` when the index
+    /// holds no live vector, and ``IndexError/invalidParameter(_:value:)``
+    /// for a codes-only index (it has no floats to re-rank with).
+    public func trainTraversalCodes() throws(IndexError) {
+        try lock.withWriteLock { () throws(IndexError) in
+            guard codesOnly == nil else { throw .invalidParameter(.rerank, value: 0) }
+            let used = registry.withLock { $0.slotCount }
+            let live = (0..<used).filter { state(UInt32($0)) == .live }
+            guard !live.isEmpty else { throw .nothingToQuantize }
+            // At most 65,536 evenly spaced live vectors: ranges settle long before that.
+            let stride = Swift.max(1, live.count / 65_536)
+            var sample = [Float]()
+            sample.reserveCapacity((live.count / stride + 1) * dimension)
+            var i = 0
+            while i < live.count {
+                sample.append(contentsOf: UnsafeBufferPointer(start: row(UInt32(live[i])), count: dimension))
+                i += stride
+            }
+            let quantizer = sample.withUnsafeBufferPointer {
+                NibbleQuantizer(training: $0.baseAddress.unsafelyUnwrapped, count: $0.count / dimension, dimension: dimension)
+            }
+            let codes = HNSWTraversalCodes(quantizer: quantizer, capacity: capacity, squaredL2: metric == .squaredL2, trainedOn: live.count)
+            for s in 0..<used {
+                if state(UInt32(s)) == .free { codes.erase(slot: s) } else { codes.encode(row(UInt32(s)), slot: s) }
+            }
+            traversal = codes
+        }
+    }
+
+    /// Runs `body` with a scorer of the prepared `query` against the 4-bit codes.
+    func withNibbleScorer<K: DistanceKernel, R>(
+        _ kernel: K.Type, _ codes: HNSWTraversalCodes, query: UnsafePointer<Float>, _ body: (NibbleScorer<K>) -> R
+    ) -> R {
+        let weights = codes.quantizer.weights(for: query)
+        let queryLength = K.usesLengths ? innerProduct(query, query, count: dimension) : 0
+        return weights.weights.withUnsafeBufferPointer { w in
+            body(NibbleScorer<K>(
+                codes: UnsafeRawPointer(codes.codes), lengths: codes.lengths.map { UnsafePointer($0) }, rowBytes: codes.rowBytes,
+                blocks: codes.quantizer.blocks, weights: w.baseAddress.unsafelyUnwrapped, constant: weights.constant,
+                scale: weights.scale, queryLength: queryLength))
+        }
+    }
+
+    /// Every layer on the 4-bit codes, then the `ef` found re-ranked with
+    /// the floats into the best `k` (shared lock held).
+    func searchOnCodes<K: DistanceKernel>(
+        _ kernel: K.Type, _ codes: HNSWTraversalCodes, _ scratch: SearchScratch, entry: UInt32, top: Int, ef: Int, k: Int,
+        filter: CandidateFilter?, restricted: Bool, slots: Int
+    ) -> [SearchResult] {
+        let query = UnsafePointer(scratch.query)
+        withNibbleScorer(K.self, codes, query: query) { scorer in
+            descendThenSearch(scoring: scorer, entry: entry, top: top, ef: ef, filter: filter, restricted: restricted,
+                              slots: slots, scratch: scratch)
+        }
+        return rerank(FloatScorer<K>(query: query, view: view), scratch, k: k)
+    }
+
+    /// The best `k` of the nodes in `scratch.results` by `scorer`'s
+    /// distances, four at a time (their rows are scattered).
+    func rerank<S: SlotScorer>(_ scorer: S, _ scratch: SearchScratch, k: Int) -> [SearchResult] {
+        var heap = TopKHeap(capacity: k)
+        let slots = scratch.fresh
+        let g = view
+        var n = 0
+        func flush() {
+            var i = 0
+            while i &+ 4 <= n {
+                let d = scorer.distances4(slots[i], slots[i &+ 1], slots[i &+ 2], slots[i &+ 3])
+                for j in 0..<4 { heap.consider(distance: d[j], id: g.labels[Int(slots[i &+ j])]) }
+                i &+= 4
+            }
+            while i < n {
+                heap.consider(distance: scorer.distance(slots[i]), id: g.labels[Int(slots[i])])
+                i &+= 1
+            }
+            n = 0
+        }
+        while !scratch.results.isEmpty {
+            slots[n] = scratch.results.pop().slot
+            n &+= 1
+            if n == 4 { flush() }
+        }
+        flush()
+        return heap.sortedResults()
+    }
+}
