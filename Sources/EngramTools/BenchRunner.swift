@@ -169,7 +169,8 @@ package struct BenchRunner {
             do {
                 index = try HNSWIndex(
                     dimension: data.base.columns, metric: c.metric,
-                    configuration: HNSWConfiguration(m: c.m, efConstruction: c.efConstruction), capacity: n)
+                    configuration: HNSWConfiguration(m: c.m, efConstruction: c.efConstruction), capacity: n,
+                    walksOnCodes: c.index == .hnsw)
                 let report = SerializedProgress(progress)
                 let began = start
                 try index.insert(
@@ -183,9 +184,6 @@ package struct BenchRunner {
                 throw .index(error)
             }
             try saveGraphCache(index)
-        }
-        if c.index == .hnsw {
-            do { try index.trainTraversalCodes() } catch { throw .index(error) }
         }
         if c.index == .hnswSQ8 {
             do { try index.quantize(keepingFloats: c.keepFloats) } catch { throw .index(error) }
@@ -358,7 +356,7 @@ extension BenchRunner {
         }
         let index: HNSWIndex
         do {
-            index = try HNSWIndex.load(snapshot: bytes)
+            index = try HNSWIndex.load(snapshot: bytes, walksOnCodes: configuration.index == .hnsw)
         } catch {
             throw .invalidArgument("--graph-cache \(path): \(error)")
         }

@@ -12,7 +12,7 @@ struct HNSWQuantizationTests {
         let centres = (0..<30).map { _ in (0..<d).map { _ in rng.gaussian() } }
         let base = (0..<n).flatMap { _ in centres[Int.random(in: 0..<30, using: &rng)].map { $0 + 0.5 * rng.gaussian() } }
         let queries = (0..<(100 * d)).map { _ in rng.gaussian() }
-        let index = try HNSWIndex(dimension: d, metric: metric, configuration: HNSWConfiguration(m: 12, efConstruction: 100))
+        let index = try HNSWIndex(dimension: d, metric: metric, configuration: HNSWConfiguration(m: 12, efConstruction: 100), walksOnCodes: false)
         try index.insert(contentsOf: base, labels: labels, threads: 2)
         let truth = try exactNeighbours(base: base, labels: labels, queries: queries, dimension: d, metric: metric, k: 10)
         let floatRecall = recall(try searchAll(index, queries, dimension: d, k: 10, ef: 64), truth)
@@ -50,7 +50,7 @@ struct HNSWQuantizationTests {
         let centres = (0..<30).map { _ in (0..<d).map { _ in rng.gaussian() } }
         let base = (0..<n).flatMap { _ in centres[Int.random(in: 0..<30, using: &rng)].map { $0 + 0.5 * rng.gaussian() } }
         let queries = (0..<(100 * d)).map { _ in rng.gaussian() }
-        let index = try HNSWIndex(dimension: d, metric: .squaredL2, configuration: HNSWConfiguration(m: 12, efConstruction: 100))
+        let index = try HNSWIndex(dimension: d, metric: .squaredL2, configuration: HNSWConfiguration(m: 12, efConstruction: 100), walksOnCodes: false)
         try index.insert(contentsOf: base, labels: labels, threads: 2)
         let truth = try exactNeighbours(base: base, labels: labels, queries: queries, dimension: d, metric: .squaredL2, k: 10)
         let floatRecall = recall(try searchAll(index, queries, dimension: d, k: 10, ef: 64), truth)

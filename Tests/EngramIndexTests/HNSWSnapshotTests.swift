@@ -69,7 +69,7 @@ struct HNSWSnapshotTests {
             #expect(throws: SnapshotError.self, "flip at \(at)") { try HNSWIndex.load(snapshot: bad) }
         }
         var version = bytes
-        version[8] = 2
+        version[8] = 3
         let v = #expect(throws: SnapshotError.self) { try HNSWIndex.load(snapshot: version) }
         #expect(v?.kind == .unsupportedVersion)
         var magic = bytes

@@ -83,6 +83,7 @@ extension HNSWIndex {
             return true
         }
         if due { relinkStranded() }
+        trainTraversalCodesIfDue()
     }
 
     /// Refuses a thread count out of range and a label given twice in one batch.

@@ -98,6 +98,7 @@ extension HNSWIndex {
             let codes = HNSWQuantization(quantizer: quantizer, capacity: capacity, squaredL2: metric == .squaredL2, keepsFloats: keepingFloats)
             for s in 0..<used { codes.encode(row(UInt32(s)), slot: s) }
             quantization = codes
+            traversal = nil
             if !keepingFloats {
                 vectors.deallocate()
                 vectors = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: Float.self, capacity: 16)

@@ -2,7 +2,8 @@ import EngramChecksum
 import EngramKernels
 import Synchronization
 
-/// The HNSW snapshot format, version 1 (Docs/FORMATS.md). Little-endian.
+/// The HNSW snapshot format, version 2 (Docs/FORMATS.md). Little-endian.
+/// Version 1 is version 2 without the last section; it still loads.
 ///
 /// | offset | size | field |
 /// |---|---|---|
@@ -26,10 +27,14 @@ import Synchronization
 /// | … | 4·s·d | vectors (float32) |
 /// | … | 4·s·(1+2M) | layer-0 lists: count, then 2M slots |
 /// | … | | for each non-free slot of level L > 0, in slot order: L lists of 1+M words |
+/// | … | 8·d | version 2, codes trained (flag bit 1): the 4-bit ranges, d float32 minimums then d float32 steps |
+/// | end−12 | 4 | version 2: flags: bit 0 walks on codes when due, bit 1 the codes are trained |
+/// | end−8 | 4 | version 2: live vectors the codes' ranges were trained on |
 /// | end−4 | 4 | CRC-32C of every byte before it |
 enum HNSWSnapshotFormat {
     static let magic: [UInt8] = Array("ENGRHNSW".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
+    static let versions: ClosedRange<UInt32> = 1...2
     static let byteOrderMark: UInt32 = 0x0102_0304
     static let headerSize = 64
 
@@ -83,15 +88,17 @@ struct SnapshotWriter {
 /// Reads little-endian values with bounds checks; every failure is a typed error with the offset.
 struct SnapshotReader {
     let bytes: UnsafeRawBufferPointer
-    let end: Int
+    var end: Int
     var offset = 0
+    /// The format version read from the header.
+    var version: UInt32 = 0
 
     /// The checks every index snapshot starts with, in order: the size (at
     /// least the header and the CRC), the magic, the version, the byte-order
     /// mark, then the CRC-32C of every byte before the last four. Returns a
     /// reader positioned after the byte-order mark (offset 16).
     static func checked(
-        _ bytes: UnsafeRawBufferPointer, magic: [UInt8], version expected: UInt32, headerSize: Int, kind: String
+        _ bytes: UnsafeRawBufferPointer, magic: [UInt8], versions expected: ClosedRange<UInt32>, headerSize: Int, kind: String
     ) throws(SnapshotError) -> SnapshotReader {
         guard bytes.count >= headerSize + 4 else {
             throw SnapshotError(kind: .truncated, offset: bytes.count, reason: "\(bytes.count) bytes, shorter than the \(headerSize + 4)-byte minimum")
@@ -101,9 +108,11 @@ struct SnapshotReader {
         }
         var r = SnapshotReader(bytes: bytes, end: bytes.count - 4, offset: 8)
         let version = try r.u32()
-        guard version == expected else {
-            throw SnapshotError(kind: .unsupportedVersion, offset: 8, reason: "format version \(version); this build reads \(expected)")
+        guard expected.contains(version) else {
+            let readable = expected.count == 1 ? "\(expected.lowerBound)" : "\(expected.lowerBound) to \(expected.upperBound)"
+            throw SnapshotError(kind: .unsupportedVersion, offset: 8, reason: "format version \(version); this build reads \(readable)")
         }
+        r.version = version
         guard try r.u32() == HNSWSnapshotFormat.byteOrderMark else {
             throw SnapshotError(kind: .notASnapshot, offset: 12, reason: "byte-order mark not 0x01020304 little-endian")
         }
@@ -184,6 +193,12 @@ extension HNSWIndex {
                 let block = upper[i]!
                 for j in 0..<(Int(levels[i]) * (1 + maxM)) { try w.u32(block[j].load(ordering: .relaxed)) }
             }
+            if let codes = traversal {
+                for v in codes.quantizer.minimum { try w.u32(v.bitPattern) }
+                for v in codes.quantizer.step { try w.u32(v.bitPattern) }
+            }
+            try w.u32((walksOnCodes ? 1 : 0) | (traversal == nil ? 0 : 2))
+            try w.u32(UInt32(truncatingIfNeeded: traversal?.trainedOn ?? 0))
             try w.finish()
           }
         }
@@ -200,10 +215,14 @@ extension HNSWIndex {
     /// Loads an index from snapshot bytes in time linear in their size,
     /// without rebuilding. Checks the checksum first, then every structural
     /// rule (sizes, links in range, levels, labels), so no input can crash it.
-    public static func load(snapshot bytes: UnsafeRawBufferPointer) throws(SnapshotError) -> HNSWIndex {
+    /// The 4-bit codes are encoded again from the floats with the stored
+    /// ranges (a version 1 snapshot, which has none, trains them when due).
+    /// `walksOnCodes` overrides the snapshot's choice.
+    public static func load(snapshot bytes: UnsafeRawBufferPointer, walksOnCodes: Bool? = nil) throws(SnapshotError) -> HNSWIndex {
         var r = try SnapshotReader.checked(
-            bytes, magic: HNSWSnapshotFormat.magic, version: HNSWSnapshotFormat.version,
+            bytes, magic: HNSWSnapshotFormat.magic, versions: HNSWSnapshotFormat.versions,
             headerSize: HNSWSnapshotFormat.headerSize, kind: "HNSW")
+        let version = r.version
         guard let metric = HNSWSnapshotFormat.metric(try r.u32()) else { throw r.corrupt("unknown metric code", at: 16) }
         let dimension = Int(try r.u32())
         let m = Int(try r.u32())
@@ -221,6 +240,31 @@ extension HNSWIndex {
         } catch {
             throw r.corrupt("invalid parameters: \(error)", at: 20)
         }
+        // The last section (version 2) is read first: whether the index walks on codes is fixed at init.
+        var flags: UInt32 = 1, trainedOn = 0
+        var ranges: NibbleQuantizer?
+        if version >= 2 {
+            var sectionStart = r.end - 8
+            guard sectionStart >= r.offset else { throw SnapshotError(kind: .truncated, offset: r.end, reason: "no room for the codes section") }
+            var tail = r
+            tail.offset = sectionStart
+            flags = try tail.u32()
+            trainedOn = Int(try tail.u32())
+            guard flags & ~3 == 0 else { throw r.corrupt("unknown flags \(flags)", at: sectionStart) }
+            if flags & 2 != 0 {
+                sectionStart -= 8 * dimension
+                guard sectionStart >= r.offset else { throw SnapshotError(kind: .truncated, offset: r.end, reason: "no room for the codes' ranges") }
+                tail.offset = sectionStart
+                var minimum = [Float](), step = [Float]()
+                for _ in 0..<dimension { minimum.append(Float(bitPattern: try tail.u32())) }
+                for _ in 0..<dimension { step.append(Float(bitPattern: try tail.u32())) }
+                guard minimum.allSatisfy(\.isFinite), step.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                    throw r.corrupt("the codes' ranges hold a value that is not finite, or a step that is not positive", at: sectionStart)
+                }
+                ranges = NibbleQuantizer(dimension: dimension, minimum: minimum, step: step)
+            }
+            r.end = sectionStart
+        }
         // The sections' total size must be there before anything is allocated.
         // (dimension ≤ 4096, M ≤ 128, slots < 2³²: no overflow in Int.)
         let maxM0 = 2 * m
@@ -231,7 +275,8 @@ extension HNSWIndex {
         }
         let index: HNSWIndex
         do {
-            index = try HNSWIndex(dimension: dimension, metric: metric, configuration: configuration, capacity: Swift.max(16, slots))
+            index = try HNSWIndex(dimension: dimension, metric: metric, configuration: configuration, capacity: Swift.max(16, slots),
+                                  walksOnCodes: walksOnCodes ?? (flags & 1 != 0))
         } catch {
             throw r.corrupt("invalid parameters: \(error)", at: 20)
         }
@@ -287,13 +332,17 @@ extension HNSWIndex {
         // invariant checker, run before the index is handed out.
         let problems = index.invariantProblems(reachability: false)
         if let first = problems.first { throw SnapshotError(kind: .corrupt, offset: HNSWSnapshotFormat.headerSize, reason: first) }
+        if let ranges, index.walksOnCodes {
+            index.lock.withWriteLock { index.traversal = index.encodeTraversalCodes(ranges, trainedOn: trainedOn) }
+        }
+        index.trainTraversalCodesIfDue()
         return index
     }
 
-    public static func load(snapshot bytes: [UInt8]) throws(SnapshotError) -> HNSWIndex {
+    public static func load(snapshot bytes: [UInt8], walksOnCodes: Bool? = nil) throws(SnapshotError) -> HNSWIndex {
         var result: Result<HNSWIndex, SnapshotError>!
         bytes.withUnsafeBytes { b in
-            do throws(SnapshotError) { result = .success(try load(snapshot: b)) } catch { result = .failure(error) }
+            do throws(SnapshotError) { result = .success(try load(snapshot: b, walksOnCodes: walksOnCodes)) } catch { result = .failure(error) }
         }
         return try result.get()
     }

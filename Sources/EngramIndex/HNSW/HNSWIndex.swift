@@ -48,6 +48,9 @@ import Synchronization
 public final class HNSWIndex: @unchecked Sendable {
     public let configuration: HNSWConfiguration
     public let format: VectorFormat
+    /// Whether the index trains 4-bit codes to walk on once it holds enough
+    /// vectors (``trainTraversalCodesIfDue()``); false: it walks on the floats.
+    public let walksOnCodes: Bool
     public var dimension: Int { format.dimension }
     public var metric: Metric { format.metric }
 
@@ -105,9 +108,11 @@ public final class HNSWIndex: @unchecked Sendable {
     }
 
     public init(
-        dimension: Int, metric: Metric, configuration: HNSWConfiguration = HNSWConfiguration(), capacity: Int = 1024
+        dimension: Int, metric: Metric, configuration: HNSWConfiguration = HNSWConfiguration(), capacity: Int = 1024,
+        walksOnCodes: Bool = true
     ) throws(IndexError) {
         try configuration.validate()
+        self.walksOnCodes = walksOnCodes
         self.format = try VectorFormat(dimension: dimension, metric: metric)
         kernels = HNSWKernelCalls(metric)
         self.configuration = configuration
@@ -174,16 +179,21 @@ public final class HNSWIndex: @unchecked Sendable {
         }
     }
 
-    /// Bytes held: slot arrays at capacity, upper-layer link blocks, and an
-    /// estimate of the label map (9 bytes per bucket).
-    public var memoryBytes: Int {
+    /// Bytes held: ``memory``'s total.
+    public var memoryBytes: Int { memory.total }
+
+    /// Bytes held, by what they hold: slot arrays at capacity, upper-layer
+    /// link blocks, and an estimate of the label map (9 bytes per bucket).
+    public var memory: HNSWMemory {
         lock.withReadLock {
-            let perSlot = (codesOnly == nil ? dimension * 4 : 0) + (1 + maxM0) * 4 + 8 + 1 + 4 + 4 + 1
             let (used, buckets) = registry.withLock { ($0.slotCount, $0.slotOfLabel.capacity) }
             var upperBytes = 0
             for s in 0..<used where upper[s] != nil { upperBytes += Int(levels[s]) * (1 + maxM) * 4 }
-            let codes = quantization.map { $0.capacity * (dimension + ($0.lengths == nil ? 0 : 4)) } ?? 0
-            return capacity * perSlot + upperBytes + buckets * 9 + codes + (traversal?.bytes ?? 0)
+            return HNSWMemory(
+                floats: codesOnly == nil ? capacity * dimension * 4 : 0,
+                codes: (traversal?.bytes ?? 0) + (quantization.map { $0.capacity * (dimension + ($0.lengths == nil ? 0 : 4)) } ?? 0),
+                links: capacity * (1 + maxM0) * 4 + upperBytes,
+                other: capacity * (8 + 1 + 4 + 4 + 1) + buckets * 9)
         }
     }
 

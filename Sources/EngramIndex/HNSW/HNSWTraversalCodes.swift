@@ -131,13 +131,54 @@ struct NibbleScorer<K: DistanceKernel>: SlotScorer {
 }
 
 extension HNSWIndex {
-    /// Whether searches walk the graph on 4-bit codes (``trainTraversalCodes()``).
-    public var walksOnCodes: Bool { lock.withReadLock { traversal != nil } }
+    /// Whether searches walk the graph on 4-bit codes now (``trainTraversalCodes()`` has run).
+    public var isWalkingOnCodes: Bool { lock.withReadLock { traversal != nil } }
+
+    /// Bytes of the 4-bit codes (0 before they are trained).
+    public var traversalCodeBytes: Int { lock.withReadLock { traversal?.bytes ?? 0 } }
+
+    /// The fraction of coordinates encoded into the 4-bit codes since they
+    /// were trained that fell outside the ranges (clamped): data that moved.
+    public var traversalClippedFraction: Double {
+        lock.withReadLock {
+            guard let t = traversal else { return 0 }
+            let encoded = t.encoded.load(ordering: .relaxed)
+            return encoded > 0 ? Double(t.clipped.load(ordering: .relaxed)) / Double(encoded) : 0
+        }
+    }
+
+    /// Live vectors below which an index walks on its floats: they are few
+    /// enough to sit in cache, and too few to train ranges on.
+    public static let traversalTrainingMinimum = 1024
+    /// Live vectors beyond which growth no longer retrains the ranges (the
+    /// training sample is at most this large).
+    public static let traversalTrainingCap = 65_536
+
+    /// Trains the 4-bit codes when ``walksOnCodes`` and the index has
+    /// reached ``traversalTrainingMinimum`` live vectors, and trains them
+    /// again each time the live count has doubled since, up to
+    /// ``traversalTrainingCap`` (each training encodes every slot: O(n·d)
+    /// in all, amortised over the inserts). A codes-only index has no floats
+    /// to re-rank with and is left alone. Runs after each insert batch and
+    /// snapshot load.
+    public func trainTraversalCodesIfDue() {
+        guard walksOnCodes else { return }
+        let due = lock.withReadLock { () -> Bool in
+            guard quantization == nil else { return false }  // HNSW-SQ8 chosen explicitly
+            let live = registry.withLock { $0.liveCount }
+            guard live >= Self.traversalTrainingMinimum else { return false }
+            guard let trained = traversal?.trainedOn else { return true }
+            return trained < Self.traversalTrainingCap && live >= 2 * trained
+        }
+        // Nothing to train on, or a codes-only index: both excluded above, so no error is lost.
+        if due { try? trainTraversalCodes() }
+    }
 
     /// Trains 4-bit ranges on the live vectors and encodes every slot; from
     /// then on searches walk the graph on the codes and re-rank with the
     /// floats, and inserts encode their vectors. Training again (the data
-    /// has grown or moved) replaces the ranges. Holds the exclusive lock
+    /// has grown or moved) replaces the ranges; HNSW-SQ8's codes, if any,
+    /// are dropped (``quantize(keepingFloats:)`` drops these in turn). Holds the exclusive lock
     /// while it runs. Throws ``IndexError/nothingToQuantize`` when the index
     /// holds no live vector, and ``IndexError/invalidParameter(_:value:)``
     /// for a codes-only index (it has no floats to re-rank with).
@@ -159,12 +200,19 @@ extension HNSWIndex {
             let quantizer = sample.withUnsafeBufferPointer {
                 NibbleQuantizer(training: $0.baseAddress.unsafelyUnwrapped, count: $0.count / dimension, dimension: dimension)
             }
-            let codes = HNSWTraversalCodes(quantizer: quantizer, capacity: capacity, squaredL2: metric == .squaredL2, trainedOn: live.count)
-            for s in 0..<used {
-                if state(UInt32(s)) == .free { codes.erase(slot: s) } else { codes.encode(row(UInt32(s)), slot: s) }
-            }
-            traversal = codes
+            quantization = nil
+            traversal = encodeTraversalCodes(quantizer, trainedOn: live.count)
         }
+    }
+
+    /// Codes of every used slot with `quantizer`'s ranges (exclusive lock held).
+    func encodeTraversalCodes(_ quantizer: NibbleQuantizer, trainedOn: Int) -> HNSWTraversalCodes {
+        let used = registry.withLock { $0.slotCount }
+        let codes = HNSWTraversalCodes(quantizer: quantizer, capacity: capacity, squaredL2: metric == .squaredL2, trainedOn: trainedOn)
+        for s in 0..<used {
+            if state(UInt32(s)) == .free { codes.erase(slot: s) } else { codes.encode(row(UInt32(s)), slot: s) }
+        }
+        return codes
     }
 
     /// Runs `body` with a scorer of the prepared `query` against the 4-bit codes.

@@ -75,7 +75,7 @@ extension IVFIndex {
     /// crash it; each failure is a ``SnapshotError`` naming the byte offset.
     public static func load(snapshot bytes: UnsafeRawBufferPointer) throws(SnapshotError) -> IVFIndex {
         var r = try SnapshotReader.checked(
-            bytes, magic: IVFSnapshotFormat.magic, version: IVFSnapshotFormat.version,
+            bytes, magic: IVFSnapshotFormat.magic, versions: IVFSnapshotFormat.version...IVFSnapshotFormat.version,
             headerSize: IVFSnapshotFormat.headerSize, kind: "IVF")
         guard let metric = HNSWSnapshotFormat.metric(try r.u32()) else { throw r.corrupt("unknown metric code", at: 16) }
         let d = Int(try r.u32()), nlist = Int(try r.u32())
