@@ -67,6 +67,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("graph-cache"), help: "hnsw, hnsw-sq8: a snapshot of the built graph; loaded when the file exists (the build time reported is then 0), else written after the build.")
     var graphCache: String?
 
+    @Flag(name: .customLong("through-store"), help: "hnsw: also write the vectors to a store in a scratch directory and sweep the same efSearch values through the store's search (rows 'store-hnsw').")
+    var throughStore = false
+
     @Option(name: .customLong("build-threads"), help: "Threads used to build the index.")
     var buildThreads: Int = 1
 
@@ -336,6 +339,7 @@ struct BenchCommand: ParsableCommand {
         c.rerank = rerank
         c.keepFloats = keepFloats
         c.graphCache = graphCache
+        c.throughStore = throughStore
         if let nprobe { c.nprobe = try Self.wholeNumbers(nprobe, option: "--nprobe") }
         if let efSearch { c.efSearch = try Self.wholeNumbers(efSearch, option: "--ef-search") }
         return c

@@ -24,6 +24,10 @@ struct StatsCommand: ParsableCommand {
         var text_documents: Int?
         var text_terms: Int?
         var text_index_bytes: Int?
+        /// The vector index's bytes, by what they hold.
+        var floats_bytes, codes_bytes, links_bytes, other_bytes: Int
+        /// HNSW only: whether searches walk the graph on 4-bit codes.
+        var walks_on_codes: Bool?
     }
     private struct Stats: Encodable {
         var collections: [CollectionStats]
@@ -43,7 +47,9 @@ struct StatsCommand: ParsableCommand {
                     name: name, count: try store.count(name), unindexed: try store.unindexedCount(name), dimension: c.dimension,
                     metric: "\(c.metric)", index: index.kind, trained: ivf ? index.trained : nil, lists: ivf ? index.lists : nil,
                     drift: ivf ? index.drift.map { Rounded($0, 3) } : nil, text_fields: text?.fields, text_documents: text?.documents,
-                    text_terms: text?.terms, text_index_bytes: text?.memoryBytes)
+                    text_terms: text?.terms, text_index_bytes: text?.memoryBytes,
+                    floats_bytes: index.memory.floats, codes_bytes: index.memory.codes, links_bytes: index.memory.links,
+                    other_bytes: index.memory.other, walks_on_codes: index.kind == "hnsw" ? index.walksOnCodes : nil)
             }
             printAndFlush(JSONLine.encode(Stats(collections: collections, wal_bytes: store.logBytes, last_lsn: store.lastLSN, snapshot_lsn: store.snapshotLSN)))
         } else {
@@ -53,7 +59,12 @@ struct StatsCommand: ParsableCommand {
                 if index.kind == "ivf" {
                     kind += index.trained ? " (\(index.lists ?? 0) lists, drift \(format(index.drift ?? 0, 2)))" : " (searched exactly until trained)"
                 }
+                if index.kind == "hnsw" { kind += index.walksOnCodes ? " (walks on 4-bit codes)" : " (walks on floats)" }
+                let m = index.memory
                 var line = "\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric), index \(kind)"
+                if index.kind != "none" {
+                    line += "; memory: floats \(m.floats), codes \(m.codes), links \(m.links), other \(m.other) bytes"
+                }
                 if let text = try store.textIndexInfo(name) {
                     line += "; text fields \(text.fields.joined(separator: ", ")): \(text.documents) documents, \(text.terms) terms, \(text.memoryBytes) bytes"
                 }

@@ -59,6 +59,8 @@ package struct BenchConfiguration: Sendable, Equatable {
     /// hnsw, hnsw-sq8: a snapshot file of the built graph; loaded when it exists (nothing is built), else
     /// written after the build. For sweeping search settings without rebuilding.
     package var graphCache: String?
+    /// hnsw: also write the vectors to a store and sweep the same efSearch values through its search.
+    package var throughStore = false
     /// Untimed queries run before each timed sweep point.
     package var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
@@ -108,6 +110,7 @@ package struct BenchConfiguration: Sendable, Equatable {
             throw .invalidArgument("--nlist and --nprobe apply to --index ivf and ivf-sq8")
         }
         if index != .ivfSQ8 && index != .hnswSQ8 && rerank != 0 { throw .invalidArgument("--rerank applies to --index ivf-sq8 and hnsw-sq8") }
+        if index != .hnsw && throughStore { throw .invalidArgument("--through-store applies to --index hnsw (what a collection builds)") }
         if index != .hnswSQ8 && keepFloats { throw .invalidArgument("--keep-floats applies to --index hnsw-sq8") }
         if keepFloats && rerank != 0 { throw .invalidArgument("--rerank applies to codes only: with --keep-floats the floats re-rank every search") }
         if !(0...SearchLimits.maxK).contains(rerank) { throw .invalidArgument("--rerank must be in 0...\(SearchLimits.maxK), got \(rerank)") }

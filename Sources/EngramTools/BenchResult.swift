@@ -1,4 +1,5 @@
 import EngramEngine
+import EngramIndex
 
 /// One measured sweep point of `engram bench`: one JSON line with `--json`.
 ///
@@ -14,6 +15,8 @@ package struct BenchResult: Sendable, Equatable {
     package var buildThreads: Int
     package var buildSeconds: Double
     package var memoryBytes: Int
+    /// The index's bytes by what they hold (nil for an index that does not say).
+    package var memory: IndexMemory? = nil
     package var searchParam: String
     package var searchValue: Int
     package var recall: Double
@@ -34,6 +37,8 @@ package struct BenchResult: Sendable, Equatable {
         let search_param: String
         /// Only when k is 10 (the harness's name for recall@10).
         let recall_at_10: Rounded?
+        /// `mem_bytes` by what it holds: floats, compact codes, links, the rest.
+        let mem_floats_bytes, mem_codes_bytes, mem_links_bytes, mem_other_bytes: Int?
 
         init(_ r: BenchResult) {
             index = r.index; params = r.params; dataset = r.dataset; metric = r.metric
@@ -48,6 +53,10 @@ package struct BenchResult: Sendable, Equatable {
             p99_us = Rounded(r.latency.p99Microseconds, 1)
             mean_us = Rounded(r.latency.meanMicroseconds, 1)
             search_param = r.searchParam
+            mem_floats_bytes = r.memory?.floats
+            mem_codes_bytes = r.memory?.codes
+            mem_links_bytes = r.memory?.links
+            mem_other_bytes = r.memory?.other
         }
     }
 }

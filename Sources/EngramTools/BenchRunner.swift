@@ -47,7 +47,8 @@ package struct BenchRunner {
         case .flat:
             return try runFlat(data)
         case .hnsw, .hnswSQ8, .hnswFloat:
-            return try runHNSW(data)
+            let bare = try runHNSW(data)
+            return configuration.throughStore ? bare + (try runThroughStore(data)) : bare
         case .ivf, .ivfSQ8:
             return try runIVF(data)
         }
@@ -190,7 +191,9 @@ package struct BenchRunner {
         }
         let buildSeconds = loaded ? 0 : MonotonicClock.seconds(since: start)
         progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
-        let memory = index.memoryBytes
+        let breakdown = index.memory
+        let memory = breakdown.total
+        progress("memory: floats \(breakdown.floats), codes \(breakdown.codes), links \(breakdown.links), other \(breakdown.other) bytes")
         var params = "M=\(c.m) efConstruction=\(c.efConstruction)"
         if c.index == .hnswSQ8 { params += c.keepFloats ? " floats kept" : " codes only rerank=\(c.rerank)" }
         // Re-ranking reads the full-precision vectors the caller keeps; here, the base set, prepared.
@@ -209,7 +212,7 @@ package struct BenchRunner {
                 progress("ef=\(ef): recall@\(c.k) \(format(measured.recall, 4)), \(format(measured.qps, 0)) QPS")
                 results.append(result(
                     index: c.index.rawValue, params: params, data: data,
-                    buildThreads: c.buildThreads, buildSeconds: buildSeconds, memoryBytes: memory,
+                    buildThreads: c.buildThreads, buildSeconds: buildSeconds, memoryBytes: memory, memory: breakdown,
                     searchParam: "ef", searchValue: ef, measured: measured))
             }
         }
@@ -305,12 +308,12 @@ package struct BenchRunner {
 
     func result(
         index: String, params: String, data: Data, buildThreads: Int, buildSeconds: Double,
-        memoryBytes: Int, searchParam: String, searchValue: Int, measured: Measured
+        memoryBytes: Int, memory: IndexMemory? = nil, searchParam: String, searchValue: Int, measured: Measured
     ) -> BenchResult {
         BenchResult(
             index: index, params: params, dataset: configuration.datasetName, n: data.base.rows,
             dim: data.base.columns, metric: configuration.metric.rawValue, k: configuration.k,
-            buildThreads: buildThreads, buildSeconds: buildSeconds, memoryBytes: memoryBytes,
+            buildThreads: buildThreads, buildSeconds: buildSeconds, memoryBytes: memoryBytes, memory: memory,
             searchParam: searchParam, searchValue: searchValue, recall: measured.recall,
             nq: data.queries.rows, qps: measured.qps, latency: measured.latency)
     }

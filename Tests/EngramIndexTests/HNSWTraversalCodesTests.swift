@@ -25,11 +25,12 @@ struct HNSWTraversalCodesTests {
         try codes.insert(contentsOf: base, labels: labels, threads: 1)
         #expect(codes.isWalkingOnCodes && !floats.isWalkingOnCodes)
         let truth = try exactNeighbours(base: base, labels: labels, queries: queries, dimension: d, metric: metric, k: 10)
-        for ef in [16, 64] {
+        // At ef 16 only 16 candidates are re-ranked for 10 results: the codes' misorderings cost more there.
+        for (ef, budget) in [(16, 0.05), (64, 0.02)] {
             let floatRecall = recall(try searchAll(floats, queries, dimension: d, k: 10, ef: ef), truth)
             let codeRecall = recall(try searchAll(codes, queries, dimension: d, k: 10, ef: ef), truth)
-            print("walk on 4-bit codes, \(metric), ef \(ef): recall@10 floats \(floatRecall), codes \(codeRecall) (seed 811; budget: within 0.03)")
-            #expect(codeRecall >= floatRecall - 0.03)
+            print("walk on 4-bit codes, \(metric), ef \(ef): recall@10 floats \(floatRecall), codes \(codeRecall) (seed 811; budget: within \(budget))")
+            #expect(codeRecall >= floatRecall - budget)
         }
         let exact = try FlatIndex(dimension: d, metric: metric)
         try exact.add(contentsOf: base)
@@ -113,5 +114,28 @@ struct HNSWTraversalCodesTests {
         // Told to walk on floats, the same snapshot loads without codes.
         let asFloats = try HNSWIndex.load(snapshot: index.snapshot(), walksOnCodes: false)
         #expect(!asFloats.isWalkingOnCodes && asFloats.count == index.count)
+    }
+
+    @Test("a few extreme values spoil neither the ranges nor the query's 8-bit weights")
+    func outliers() throws {
+        var rng = SeededGenerator.forTest("hnsw.codes.outliers", defaultSeed: 839)
+        let d = 32, n = 2000
+        var base = (0..<(n * d)).map { _ in Float.random(in: -1...1, using: &rng) }
+        // Two records far outside the rest on one coordinate each (half precision's largest value, and its negative).
+        base[0] = 65_504
+        base[5 * d + 7] = -65_504
+        let labels = (0..<n).map { VectorID($0) }
+        let queries = (0..<(50 * d)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let index = try HNSWIndex(dimension: d, metric: .squaredL2, configuration: HNSWConfiguration(m: 12, efConstruction: 100))
+        let floats = try HNSWIndex(dimension: d, metric: .squaredL2, configuration: HNSWConfiguration(m: 12, efConstruction: 100), walksOnCodes: false)
+        try index.insert(contentsOf: base, labels: labels)
+        try floats.insert(contentsOf: base, labels: labels)
+        #expect(index.isWalkingOnCodes)
+        let truth = try exactNeighbours(base: base, labels: labels, queries: queries, dimension: d, metric: .squaredL2, k: 10)
+        let floatRecall = recall(try searchAll(floats, queries, dimension: d, k: 10, ef: 64), truth)
+        let codeRecall = recall(try searchAll(index, queries, dimension: d, k: 10, ef: 64), truth)
+        print("walk on 4-bit codes with two outliers: recall@10 floats \(floatRecall), codes \(codeRecall) (seed 839; budget: within 0.03)")
+        #expect(codeRecall >= floatRecall - 0.03)
+        #expect(try index.search(Array(base[0..<d]), k: 1, efSearch: 64).first?.id == 0)
     }
 }

@@ -1,3 +1,5 @@
+import EngramIndex
+
 /// What indexes a collection now (``Store/indexInfo(_:)``).
 public struct CollectionIndexInfo: Sendable, Equatable {
     /// `hnsw` or `ivf`.
@@ -10,4 +12,8 @@ public struct CollectionIndexInfo: Sendable, Equatable {
     public var drift: Double?
     /// IVF: retrainings after drift since the store opened.
     public var retrainings: Int
+    /// HNSW: whether searches walk the graph on 4-bit codes now (from 1,024 vectors on).
+    public var walksOnCodes: Bool = false
+    /// The bytes the index holds, by what they hold.
+    public var memory = IndexMemory(floats: 0, codes: 0, links: 0, other: 0)
 }

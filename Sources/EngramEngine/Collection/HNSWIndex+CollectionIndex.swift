@@ -10,7 +10,9 @@ extension HNSWIndex: CollectionIndex {
         try search(query, k: k, efSearch: searchEffort, filter: filter)
     }
 
-    var info: CollectionIndexInfo { CollectionIndexInfo(kind: "hnsw", trained: true, lists: nil, drift: nil, retrainings: 0) }
+    var info: CollectionIndexInfo {
+        CollectionIndexInfo(kind: "hnsw", trained: true, lists: nil, drift: nil, retrainings: 0, walksOnCodes: isWalkingOnCodes, memory: memory)
+    }
 
     /// Fewer than this many deleted nodes are never worth a compaction pass.
     static var minimumTombstonesToCompact: Int { 1024 }

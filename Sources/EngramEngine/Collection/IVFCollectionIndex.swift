@@ -152,7 +152,17 @@ final class IVFCollectionIndex: CollectionIndex, @unchecked Sendable {
     var info: CollectionIndexInfo {
         let trained = self.trained
         return CollectionIndexInfo(kind: "ivf", trained: trained != nil, lists: trained?.nlist, drift: trained?.drift,
-                                   retrainings: retrainings.load(ordering: .relaxed))
+                                   retrainings: retrainings.load(ordering: .relaxed), memory: memoryOfIndex)
+    }
+
+    /// The trained index's bytes, plus the rows waiting for training as floats.
+    private var memoryOfIndex: IndexMemory {
+        lock.withReadLock {
+            var m = ivf?.memory ?? IndexMemory(floats: 0, codes: 0, links: 0, other: 0)
+            m.floats += pendingVectors.capacity * 4
+            m.links += pendingLabels.capacity * 4
+            return m
+        }
     }
 
     /// Flat lists have no deleted entries to reclaim (a delete removes the row).

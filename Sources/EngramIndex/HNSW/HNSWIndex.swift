@@ -184,12 +184,12 @@ public final class HNSWIndex: @unchecked Sendable {
 
     /// Bytes held, by what they hold: slot arrays at capacity, upper-layer
     /// link blocks, and an estimate of the label map (9 bytes per bucket).
-    public var memory: HNSWMemory {
+    public var memory: IndexMemory {
         lock.withReadLock {
             let (used, buckets) = registry.withLock { ($0.slotCount, $0.slotOfLabel.capacity) }
             var upperBytes = 0
             for s in 0..<used where upper[s] != nil { upperBytes += Int(levels[s]) * (1 + maxM) * 4 }
-            return HNSWMemory(
+            return IndexMemory(
                 floats: codesOnly == nil ? capacity * dimension * 4 : 0,
                 codes: (traversal?.bytes ?? 0) + (quantization.map { $0.capacity * (dimension + ($0.lengths == nil ? 0 : 4)) } ?? 0),
                 links: capacity * (1 + maxM0) * 4 + upperBytes,

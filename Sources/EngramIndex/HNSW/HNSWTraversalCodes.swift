@@ -22,6 +22,9 @@ final class HNSWTraversalCodes {
     let rowBytes: Int
     var codes: UnsafeMutableRawPointer
     var lengths: UnsafeMutablePointer<Float>?
+    /// 1 for a slot whose vector lies far outside the ranges (``NibbleQuantizer/Encoded/farOutside``):
+    /// a search scores it with its floats.
+    var farOutside: UnsafeMutablePointer<UInt8>
     var capacity: Int
     /// Live vectors when the ranges were trained (``HNSWIndex/trainTraversalCodes()`` retrains as the index grows).
     let trainedOn: Int
@@ -36,18 +39,22 @@ final class HNSWTraversalCodes {
         self.capacity = capacity
         codes = .allocate(byteCount: Swift.max(1, capacity * rowBytes), alignment: 64)
         lengths = squaredL2 ? .allocate(capacity: capacity) : nil
+        farOutside = .allocate(capacity: Swift.max(1, capacity))
+        farOutside.initialize(repeating: 0, count: Swift.max(1, capacity))
     }
 
     deinit {
         codes.deallocate()
         lengths?.deallocate()
+        farOutside.deallocate()
     }
 
     /// Encodes `vector` as slot `slot`'s codes.
     func encode(_ vector: UnsafePointer<Float>, slot: Int) {
         var clippedHere = 0
-        let length = quantizer.encode(vector, into: codes + slot * rowBytes, clipped: &clippedHere)
-        lengths?[slot] = length
+        let result = quantizer.encode(vector, into: codes + slot * rowBytes, clipped: &clippedHere)
+        lengths?[slot] = result.length
+        farOutside[slot] = result.farOutside ? 1 : 0
         encoded.wrappingAdd(quantizer.dimension, ordering: .relaxed)
         if clippedHere > 0 { clipped.wrappingAdd(clippedHere, ordering: .relaxed) }
     }
@@ -56,6 +63,7 @@ final class HNSWTraversalCodes {
     func erase(slot: Int) {
         (codes + slot * rowBytes).initializeMemory(as: UInt8.self, repeating: 0, count: rowBytes)
         lengths?[slot] = 0
+        farOutside[slot] = 0
     }
 
     /// Moves the codes to room for `newCapacity` slots, keeping the first `used`.
@@ -70,21 +78,30 @@ final class HNSWTraversalCodes {
             old.deallocate()
             lengths = freshLengths
         }
+        let freshFlags = UnsafeMutablePointer<UInt8>.allocate(capacity: Swift.max(1, newCapacity))
+        freshFlags.initialize(repeating: 0, count: Swift.max(1, newCapacity))
+        freshFlags.update(from: farOutside, count: used)
+        farOutside.deallocate()
+        farOutside = freshFlags
         capacity = newCapacity
     }
 
     /// Bytes held.
-    var bytes: Int { capacity * (rowBytes + (lengths == nil ? 0 : 4)) }
+    var bytes: Int { capacity * (rowBytes + 1 + (lengths == nil ? 0 : 4)) }
 }
 
 /// Distances to what a slot's 4-bit codes stand for: the query's weights
 /// against each code row with the integer kernel, turned into the metric's
-/// distance (the same algebra as ``CodeScorer``).
+/// distance (the same algebra as ``CodeScorer``). A slot whose vector lies
+/// far outside the ranges is scored with its floats instead.
 ///
 /// Invariant: `codes` holds `rowBytes` bytes per slot, `lengths` one `‖x̂‖²`
-/// per slot under squared L2, `weights` `64·blocks` entries, all alive while
-/// the scorer is used.
+/// per slot under squared L2, `farOutside` one flag per slot, `weights`
+/// `64·blocks` entries, `query` and each `floats` row `dimension` floats,
+/// all alive while the scorer is used.
 struct NibbleScorer<K: DistanceKernel>: SlotScorer {
+    let floats: FloatScorer<K>
+    let farOutside: UnsafePointer<UInt8>
     let codes: UnsafeRawPointer
     let lengths: UnsafePointer<Float>?
     let rowBytes: Int
@@ -99,6 +116,7 @@ struct NibbleScorer<K: DistanceKernel>: SlotScorer {
 
     @inline(__always)
     func distance(_ slot: UInt32) -> Float {
+        if farOutside[Int(slot)] != 0 { return floats.distance(slot) }
         let product = constant + scale * Float(nibbleDotProduct(row(slot), weights, blocks: blocks))
         return K.distance(product: product, queryLength: queryLength, rowLength: K.usesLengths ? lengths.unsafelyUnwrapped[Int(slot)] : 0)
     }
@@ -107,9 +125,18 @@ struct NibbleScorer<K: DistanceKernel>: SlotScorer {
     func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float> {
         let dots = nibbleDotProduct4(row(a), row(b), row(c), row(d), weights, blocks: blocks)
         let products = SIMD4(repeating: constant) + SIMD4(repeating: scale) * SIMD4<Float>(dots)
-        guard K.usesLengths else { return K.distances4(products: products, queryLength: queryLength, rowLengths: .zero) }
-        let l = lengths.unsafelyUnwrapped
-        return K.distances4(products: products, queryLength: queryLength, rowLengths: SIMD4(l[Int(a)], l[Int(b)], l[Int(c)], l[Int(d)]))
+        var result: SIMD4<Float>
+        if K.usesLengths {
+            let l = lengths.unsafelyUnwrapped
+            result = K.distances4(products: products, queryLength: queryLength, rowLengths: SIMD4(l[Int(a)], l[Int(b)], l[Int(c)], l[Int(d)]))
+        } else {
+            result = K.distances4(products: products, queryLength: queryLength, rowLengths: .zero)
+        }
+        if (farOutside[Int(a)] | farOutside[Int(b)] | farOutside[Int(c)] | farOutside[Int(d)]) != 0 {
+            let slots = SIMD4(a, b, c, d)
+            for j in 0..<4 where farOutside[Int(slots[j])] != 0 { result[j] = floats.distance(slots[j]) }
+        }
+        return result
     }
 
     /// Loads one byte of each cache line of the row: the rows of a node's
@@ -188,8 +215,8 @@ extension HNSWIndex {
             let used = registry.withLock { $0.slotCount }
             let live = (0..<used).filter { state(UInt32($0)) == .live }
             guard !live.isEmpty else { throw .nothingToQuantize }
-            // At most 65,536 evenly spaced live vectors: ranges settle long before that.
-            let stride = Swift.max(1, live.count / 65_536)
+            // Evenly spaced live vectors, as many as the quantiles are taken over.
+            let stride = Swift.max(1, live.count / NibbleQuantizer.sampleRows)
             var sample = [Float]()
             sample.reserveCapacity((live.count / stride + 1) * dimension)
             var i = 0
@@ -223,6 +250,7 @@ extension HNSWIndex {
         let queryLength = K.usesLengths ? innerProduct(query, query, count: dimension) : 0
         return weights.weights.withUnsafeBufferPointer { w in
             body(NibbleScorer<K>(
+                floats: FloatScorer<K>(query: query, view: view), farOutside: UnsafePointer(codes.farOutside),
                 codes: UnsafeRawPointer(codes.codes), lengths: codes.lengths.map { UnsafePointer($0) }, rowBytes: codes.rowBytes,
                 blocks: codes.quantizer.blocks, weights: w.baseAddress.unsafelyUnwrapped, constant: weights.constant,
                 scale: weights.scale, queryLength: queryLength))

@@ -78,12 +78,18 @@ public final class IVFIndex: @unchecked Sendable {
     public var isTrained: Bool { lock.withReadLock { !centroids.isEmpty } }
 
     /// Bytes held by centroids, the quantiser, list rows and labels (capacity, not count).
-    public var memoryBytes: Int {
+    public var memoryBytes: Int { memory.total }
+
+    /// Bytes held, by what they hold.
+    public var memory: IndexMemory {
         lock.withReadLock {
-            let fixed = centroids.capacity * 4 + (quantizer == nil ? 0 : 8 * dimension)
-            return lists.reduce(fixed) {
-                $0 + $1.vectors.capacity * 4 + $1.codes.capacity + $1.squaredLengths.capacity * 4 + $1.labels.capacity * 4
+            var m = IndexMemory(floats: 0, codes: 0, links: 0, other: centroids.capacity * 4 + (quantizer == nil ? 0 : 8 * dimension))
+            for list in lists {
+                m.floats += list.vectors.capacity * 4
+                m.codes += list.codes.capacity + list.squaredLengths.capacity * 4
+                m.links += list.labels.capacity * 4
             }
+            return m
         }
     }
     public var count: Int { lock.withReadLock { location.count } }

@@ -6,10 +6,12 @@ import EngramKernels
 /// standing for `x̂ = minimum + code · step`. A vector shrinks from `4·d`
 /// bytes to `d/2` (a 384-d sentence embedding: 192 bytes, three cache lines).
 ///
-/// The range of a coordinate is its mean ± ``spread`` standard deviations
-/// over the training vectors, inside their minimum and maximum: with only 16
-/// levels, stretching the range to a rare extreme would coarsen every
-/// other value (a Gaussian's best uniform 16-level range is about ±2.7σ).
+/// The range of a coordinate runs between its 0.3% and 99.7% quantiles over
+/// the training vectors: with only 16 levels, stretching the range to a
+/// rare extreme would coarsen every other value, and a range (or a standard
+/// deviation) inflated by one outlier would also shrink every other
+/// coordinate's weight when a query's weights are scaled to 8 bits.
+/// Values outside the range are clamped.
 ///
 /// Codes are packed for ``nibbleDotProduct(_:_:blocks:)``: the dimension is
 /// padded to a multiple of 64 (``paddedDimension``; padding codes are 0) and
@@ -25,8 +27,13 @@ public struct NibbleQuantizer: Sendable, Equatable {
     public let minimum: [Float]
     public let step: [Float]
 
-    /// Standard deviations on each side of the mean that the 16 levels span.
-    public static let spread: Float = 2.75
+    /// The quantiles of each coordinate that the 16 levels span (about ±2.75
+    /// standard deviations of a Gaussian, whose best uniform 16-level range
+    /// is about ±2.7): the range ignores the rarest values on each side.
+    public static let lowQuantile = 0.003
+    public static let highQuantile = 0.997
+    /// Rows the quantiles are taken over, at most.
+    public static let sampleRows = 8192
 
     /// The dimension rounded up to whole 64-coordinate blocks.
     public var paddedDimension: Int { (dimension + 63) / 64 * 64 }
@@ -35,30 +42,24 @@ public struct NibbleQuantizer: Sendable, Equatable {
     /// Bytes of one vector's codes.
     public var codeBytes: Int { blocks * 32 }
 
-    /// Trains the ranges on `count` prepared vectors (rows of `dimension` floats).
+    /// Trains the ranges on `count` prepared vectors (rows of `dimension`
+    /// floats): each coordinate's ``lowQuantile`` and ``highQuantile`` over
+    /// at most ``sampleRows`` evenly spaced rows.
     public init(training vectors: UnsafePointer<Float>, count: Int, dimension d: Int) {
-        var sum = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
-        var low = [Float](repeating: .infinity, count: d), high = [Float](repeating: -.infinity, count: d)
-        for i in 0..<count {
-            let row = vectors + i * d
-            for t in 0..<d {
-                let x = row[t]
-                sum[t] += Double(x)
-                squares[t] += Double(x) * Double(x)
-                low[t] = Swift.min(low[t], x)
-                high[t] = Swift.max(high[t], x)
-            }
-        }
         var minimum = [Float](repeating: 0, count: d), step = [Float](repeating: 1, count: d)
         if count > 0 {
-            let n = Double(count)
+            let stride = Swift.max(1, count / Self.sampleRows)
+            let rows = Array(Swift.stride(from: 0, to: count, by: stride))
+            let m = rows.count
+            let lowRank = Int((Double(m - 1) * Self.lowQuantile).rounded(.down))
+            let highRank = Int((Double(m - 1) * Self.highQuantile).rounded(.up))
+            var column = [Float](repeating: 0, count: m)
             for t in 0..<d {
-                let mean = sum[t] / n
-                let deviation = (Swift.max(0, squares[t] / n - mean * mean)).squareRoot()
-                let from = Swift.max(Double(low[t]), mean - Double(Self.spread) * deviation)
-                let to = Swift.min(Double(high[t]), mean + Double(Self.spread) * deviation)
-                minimum[t] = Float(from)
-                step[t] = Swift.max(Float((to - from) / 15), Swift.max(abs(Float(from)), 1) * 0x1p-20)
+                for (i, r) in rows.enumerated() { column[i] = vectors[r * d + t] }
+                column.sort()
+                let from = column[lowRank], to = column[highRank]
+                minimum[t] = from
+                step[t] = Swift.max((to - from) / 15, Swift.max(abs(from), 1) * 0x1p-20)
             }
         }
         self.init(dimension: d, minimum: minimum, step: step)
@@ -71,30 +72,41 @@ public struct NibbleQuantizer: Sendable, Equatable {
         self.step = step
     }
 
-    /// The code of coordinate `t` of `x` (0…15), and whether it was clamped.
-    @inline(__always)
-    func level(_ x: Float, _ t: Int) -> (UInt8, Bool) {
-        let level = ((x - minimum[t]) / step[t]).rounded()
-        return (UInt8(Swift.max(0, Swift.min(15, level.isNaN ? 0 : level))), level < -0.5 || level > 15.5)
+    /// Steps beyond its range past which a clamped coordinate makes the
+    /// codes of its vector untrustworthy (``Encoded/farOutside``).
+    public static let trustedOverreach: Float = 4
+
+    /// What ``encode(_:into:clipped:)`` learned about a vector.
+    public struct Encoded {
+        /// `‖x̂‖²`, the squared length of what the codes stand for.
+        public var length: Float
+        /// Whether a coordinate lies more than ``NibbleQuantizer/trustedOverreach``
+        /// steps outside its range: the codes misplace the vector, so a
+        /// search should score it with its floats.
+        public var farOutside: Bool
     }
 
-    /// Writes ``codeBytes`` bytes of codes for `vector` into `codes`, counts
-    /// the coordinates clamped into range into `clipped`, and returns
-    /// `‖x̂‖²`, the squared length of what the codes stand for.
-    public func encode(_ vector: UnsafePointer<Float>, into codes: UnsafeMutableRawPointer, clipped: inout Int) -> Float {
+    /// Writes ``codeBytes`` bytes of codes for `vector` into `codes` and
+    /// counts the coordinates clamped into range into `clipped`.
+    public func encode(_ vector: UnsafePointer<Float>, into codes: UnsafeMutableRawPointer, clipped: inout Int) -> Encoded {
         let bytes = codes.assumingMemoryBound(to: UInt8.self)
         bytes.update(repeating: 0, count: codeBytes)
         var length: Float = 0
+        var farOutside = false
         for t in 0..<dimension {
-            let (code, clamped) = level(vector[t], t)
-            if clamped { clipped += 1 }
+            let level = ((vector[t] - minimum[t]) / step[t]).rounded()
+            if level < -0.5 || level > 15.5 {
+                clipped += 1
+                if level < -Self.trustedOverreach || level > 15 + Self.trustedOverreach { farOutside = true }
+            }
+            let code = UInt8(Swift.max(0, Swift.min(15, level.isNaN ? 0 : level)))
             let decoded = minimum[t] + Float(code) * step[t]
             length += decoded * decoded
             let block = t / 64, within = t % 64
             let byte = block * 32 + within % 32
             bytes[byte] |= within < 32 ? code : code << 4
         }
-        return length
+        return Encoded(length: length, farOutside: farOutside)
     }
 
     /// The code of coordinate `t` in a packed row.

@@ -1,0 +1,23 @@
+/// The bytes an index holds, by what they hold, so the floats can be
+/// counted where they live and a search's working set seen apart.
+public struct IndexMemory: Sendable, Equatable {
+    /// Full-precision vectors (0 for a codes-only index).
+    public var floats: Int
+    /// Compact codes: the 4-bit codes an HNSW search walks on, or SQ8 codes
+    /// (with their per-vector lengths).
+    public var codes: Int
+    /// HNSW: neighbour lists, layer 0 and above. IVF: the lists' labels.
+    public var links: Int
+    /// Everything else: labels, levels, states and the label map (HNSW);
+    /// centroids and ranges (IVF).
+    public var other: Int
+
+    public init(floats: Int, codes: Int, links: Int, other: Int) {
+        self.floats = floats
+        self.codes = codes
+        self.links = links
+        self.other = other
+    }
+
+    public var total: Int { floats + codes + links + other }
+}
