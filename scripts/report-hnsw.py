@@ -6,7 +6,8 @@
 Reads the harness's anchors_<ds>.csv (hnswlib, faiss-hnsw, usearch rows) and engram_hnsw_<ds>.jsonl,
 prints markdown: the recall@10 -> QPS sweep, QPS at equal recall (log-QPS interpolated linearly in
 recall between neighbouring sweep points) with the Engram / hnswlib ratio, builds and memory, filters.
-Uses the latest tag in the CSV. No third-party packages.
+Uses the tag of the latest run in the CSV; engram_hnsw_<ds>.jsonl holds one run (the script starts it afresh). No
+third-party packages.
 """
 import csv
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 ds = sys.argv[1]
 res = Path(sys.argv[2] if len(sys.argv) > 2 else ".bench/results")
 rows = list(csv.DictReader(open(res / f"anchors_{ds}.csv")))
-latest = max(r["tag"] for r in rows if r["anchor"] in ("hnswlib", "faiss-hnsw", "usearch"))
+latest = max((r["started"], r["tag"]) for r in rows if r["anchor"] in ("hnswlib", "faiss-hnsw", "usearch"))[1]
 rows = [r for r in rows if r["tag"] == latest]
 engram = [json.loads(l) for l in open(res / f"engram_hnsw_{ds}.jsonl")]
 
@@ -28,8 +29,15 @@ def sweep(anchor):
     return sorted(pts, key=lambda p: p[2])
 
 series = {a: sweep(a) for a in ("hnswlib", "faiss-hnsw", "usearch")}
-e1 = [e for e in engram if e["build_threads"] == 1 and "filter" not in e["params"]]
-series["engram"] = sorted([(e["recall_at_10"], e["qps"], e["search_value"], e["p50_us"], e["p99_us"]) for e in e1], key=lambda p: p[2])
+def engram_sweep(kind, threads=None):
+    pts = [e for e in engram if e.get("index", "hnsw") == kind and "filter" not in e["params"]
+           and (threads is None or e["build_threads"] == threads)]
+    return sorted([(e["recall_at_10"], e["qps"], e["search_value"], e["p50_us"], e["p99_us"]) for e in pts], key=lambda p: p[2])
+series["engram"] = engram_sweep("hnsw", 1)
+# The same graph walked on its floats, and the store's search path (2-thread builds), when the run has them.
+for kind, label in (("hnsw-float", "engram floats"), ("store-hnsw", "engram store")):
+    if engram_sweep(kind):
+        series[label] = engram_sweep(kind)
 
 def at_recall(pts, target):
     pts = sorted(pts)
@@ -69,9 +77,14 @@ for a in ("hnswlib", "faiss-hnsw", "usearch"):
             print(f"| {a} | {r['build_threads']} | {float(r['build_s']):.1f} | {int(r['mem_bytes']) / 2**20:.1f} | {r['mem_source']} |")
 seen = set()
 for e in engram:
-    if e["build_threads"] not in seen:
-        seen.add(e["build_threads"])
-        print(f"| engram | {e['build_threads']} | {e['build_s']:.1f} | {e['mem_bytes'] / 2**20:.1f} | HNSWIndex.memoryBytes |")
+    key = (e.get("index", "hnsw"), e["build_threads"])
+    if key not in seen:
+        seen.add(key)
+        split = ""
+        if "mem_floats_bytes" in e:
+            split = " (floats %.1f, codes %.1f, links %.1f, other %.1f)" % tuple(
+                e[f"mem_{part}_bytes"] / 2**20 for part in ("floats", "codes", "links", "other"))
+        print(f"| engram {key[0]} | {e['build_threads']} | {e['build_s']:.1f} | {e['mem_bytes'] / 2**20:.1f}{split} | IndexMemory |")
 
 filt = [e for e in engram if "filter" in e["params"]]
 rerun = res / f"engram_hnsw_filter_{ds}.jsonl"  # a later filtered-search run, if any, replaces these rows
