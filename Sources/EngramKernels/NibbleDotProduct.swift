@@ -29,10 +29,10 @@ public func nibbleDotProduct(_ codes: UnsafeRawPointer, _ weights: UnsafePointer
     var acc = _mm256_setzero_si256()
     let w = UnsafeRawPointer(weights)
     for b in 0..<blocks {
-        let c = nibbleLoad(codes + b &* 32)
+        let c = load32Bytes(codes + b &* 32)
         let lo = _mm256_and_si256(c, mask)
         let hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), mask)
-        let wl = nibbleLoad(w + b &* 64), wh = nibbleLoad(w + (b &* 64 &+ 32))
+        let wl = load32Bytes(w + b &* 64), wh = load32Bytes(w + (b &* 64 &+ 32))
         let pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, wl), _mm256_maddubs_epi16(hi, wh))
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones))
     }
@@ -56,13 +56,13 @@ public func nibbleDotProduct4(
     var sa = _mm256_setzero_si256(), sb = sa, sc = sa, sd = sa
     let w = UnsafeRawPointer(weights)
     @inline(__always) func step(_ row: UnsafeRawPointer, _ offset: Int, _ wl: __m256i, _ wh: __m256i) -> __m256i {
-        let v = nibbleLoad(row + offset)
+        let v = load32Bytes(row + offset)
         let lo = _mm256_and_si256(v, mask)
         let hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), mask)
         return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, wl), _mm256_maddubs_epi16(hi, wh)), ones)
     }
     for k in 0..<blocks {
-        let wl = nibbleLoad(w + k &* 64), wh = nibbleLoad(w + (k &* 64 &+ 32))
+        let wl = load32Bytes(w + k &* 64), wh = load32Bytes(w + (k &* 64 &+ 32))
         let offset = k &* 32
         sa = _mm256_add_epi32(sa, step(a, offset, wl, wh))
         sb = _mm256_add_epi32(sb, step(b, offset, wl, wh))
@@ -98,7 +98,7 @@ public func nibbleDotProductPortable(_ codes: UnsafeRawPointer, _ weights: Unsaf
 #if ENGRAM_FMA && arch(x86_64) && canImport(_Builtin_intrinsics.intel)
 /// 32 bytes from `p`, unaligned.
 @inlinable @inline(__always)
-func nibbleLoad(_ p: UnsafeRawPointer) -> __m256i {
+func load32Bytes(_ p: UnsafeRawPointer) -> __m256i {
     unsafeBitCast(p.loadUnaligned(as: SIMD32<UInt8>.self), to: __m256i.self)
 }
 #endif

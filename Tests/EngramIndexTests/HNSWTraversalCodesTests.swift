@@ -9,13 +9,14 @@ private func clustered(_ n: Int, _ d: Int, _ rng: inout SeededGenerator) -> [Flo
     return (0..<n).flatMap { _ in centres[Int.random(in: 0..<40, using: &rng)].map { $0 + 0.6 * rng.gaussian() } }
 }
 
-@Suite("HNSW walking on 4-bit codes, re-ranked with the floats")
+@Suite("HNSW walking on compact codes (4-bit, 7-bit up to 128 dimensions), re-ranked with the floats")
 struct HNSWTraversalCodesTests {
-    @Test("recall stays within budget of the float walk, and the distances returned are the exact ones", arguments: Metric.allCases)
-    func recallAgainstExact(metric: Metric) throws {
+    @Test("recall stays within budget of the float walk, and the distances returned are the exact ones",
+          arguments: Metric.allCases, [48, 160])
+    func recallAgainstExact(metric: Metric, d: Int) throws {
         var rng = SeededGenerator.forTest("hnsw.codes.recall", defaultSeed: 811)
-        // 48 is not a whole 64-coordinate block: the padding is exercised.
-        let d = 48, n = 4000, labels = (0..<n).map { VectorID($0) }
+        // 48: 7-bit codes, padded to 64; 160: 4-bit codes, padded to 192. Neither fills its last block.
+        let n = 4000, labels = (0..<n).map { VectorID($0) }
         let base = clustered(n, d, &rng)
         let queries = (0..<(100 * d)).map { _ in rng.gaussian() }
         let configuration = HNSWConfiguration(m: 12, efConstruction: 100)
@@ -24,12 +25,13 @@ struct HNSWTraversalCodesTests {
         try floats.insert(contentsOf: base, labels: labels, threads: 1)
         try codes.insert(contentsOf: base, labels: labels, threads: 1)
         #expect(codes.isWalkingOnCodes && !floats.isWalkingOnCodes)
+        #expect(codes.traversalCodeBits == (d <= 128 ? 7 : 4))
         let truth = try exactNeighbours(base: base, labels: labels, queries: queries, dimension: d, metric: metric, k: 10)
         // At ef 16 only 16 candidates are re-ranked for 10 results: the codes' misorderings cost more there.
         for (ef, budget) in [(16, 0.05), (64, 0.02)] {
             let floatRecall = recall(try searchAll(floats, queries, dimension: d, k: 10, ef: ef), truth)
             let codeRecall = recall(try searchAll(codes, queries, dimension: d, k: 10, ef: ef), truth)
-            print("walk on 4-bit codes, \(metric), ef \(ef): recall@10 floats \(floatRecall), codes \(codeRecall) (seed 811; budget: within \(budget))")
+            print("walk on \(codes.traversalCodeBits)-bit codes, d \(d), \(metric), ef \(ef): recall@10 floats \(floatRecall), codes \(codeRecall) (seed 811; budget: within \(budget))")
             #expect(codeRecall >= floatRecall - budget)
         }
         let exact = try FlatIndex(dimension: d, metric: metric)
@@ -43,7 +45,7 @@ struct HNSWTraversalCodesTests {
         }
     }
 
-    @Test("codes are trained at 1,024 live vectors and again as the index doubles; a vector far outside the ranges is still found")
+    @Test("codes are trained at 1,024 live vectors and again as the index doubles; a vector and a query far outside the ranges are scored on floats")
     func trainingPolicy() throws {
         var rng = SeededGenerator.forTest("hnsw.codes.policy", defaultSeed: 823)
         let d = 32
@@ -61,7 +63,11 @@ struct HNSWTraversalCodesTests {
         #expect(found >= 295, "\(found) of 300 stored vectors found first")
         let far = (0..<d).map { _ in rng.gaussian() * 40 }
         try index.insert(far, label: 99_999)
-        #expect(try index.search(far, k: 1, efSearch: 32).first?.id == 99_999)
+        // The far vector is scored with its floats, and found once the walk is wide enough to reach it;
+        // a query that far out walks on the floats, so it answers as the float walk of the same graph does.
+        #expect(try index.search(far, k: 1, efSearch: 400).first?.id == 99_999)
+        let asFloats = try HNSWIndex.load(snapshot: index.snapshot(), walksOnCodes: false)
+        #expect(try index.search(far, k: 10, efSearch: 32).map(\.id) == asFloats.search(far, k: 10, efSearch: 32).map(\.id))
         #expect(index.traversalClippedFraction > 0)
         // An index told to walk on floats never trains codes; HNSW-SQ8 replaces them.
         let plain = try HNSWIndex(dimension: d, metric: .squaredL2, walksOnCodes: false)
@@ -74,12 +80,12 @@ struct HNSWTraversalCodesTests {
     @Test("filters keep min(k, allowed); deletes are never returned; compaction and snapshots keep the answers")
     func filtersDeletesSnapshots() throws {
         var rng = SeededGenerator.forTest("hnsw.codes.mutations", defaultSeed: 829)
-        let d = 64, n = 3000, labels = (0..<n).map { VectorID($0) }
+        let d = 192, n = 3000, labels = (0..<n).map { VectorID($0) }
         let base = clustered(n, d, &rng)
         let queries = (0..<(50 * d)).map { _ in rng.gaussian() }
         let index = try HNSWIndex(dimension: d, metric: .cosine, configuration: HNSWConfiguration(m: 12, efConstruction: 100))
         try index.insert(contentsOf: base, labels: labels, threads: 2)
-        #expect(index.isWalkingOnCodes)
+        #expect(index.isWalkingOnCodes && index.traversalCodeBits == 4)
         for selectivity in [0.002, 0.05, 0.5] {
             var bits = Bitset(capacity: n)
             for i in 0..<n where Double.random(in: 0..<1, using: &rng) < selectivity { bits.insert(VectorID(i)) }
@@ -108,7 +114,7 @@ struct HNSWTraversalCodesTests {
         #expect(r >= 0.9)
         // A snapshot keeps the ranges: the loaded index walks on the same codes and answers the same.
         let loaded = try HNSWIndex.load(snapshot: index.snapshot())
-        #expect(loaded.isWalkingOnCodes && loaded.walksOnCodes)
+        #expect(loaded.isWalkingOnCodes && loaded.walksOnCodes && loaded.traversalCodeBits == index.traversalCodeBits)
         try loaded.checkInvariants()
         #expect(try searchAll(loaded, queries, dimension: d, k: 10, ef: 64) == compacted)
         // Told to walk on floats, the same snapshot loads without codes.
@@ -116,10 +122,10 @@ struct HNSWTraversalCodesTests {
         #expect(!asFloats.isWalkingOnCodes && asFloats.count == index.count)
     }
 
-    @Test("a few extreme values spoil neither the ranges nor the query's 8-bit weights")
-    func outliers() throws {
+    @Test("a few extreme values spoil neither the ranges nor the query's 8-bit weights", arguments: [32, 160])
+    func outliers(d: Int) throws {
         var rng = SeededGenerator.forTest("hnsw.codes.outliers", defaultSeed: 839)
-        let d = 32, n = 2000
+        let n = 2000
         var base = (0..<(n * d)).map { _ in Float.random(in: -1...1, using: &rng) }
         // Two records far outside the rest on one coordinate each (half precision's largest value, and its negative).
         base[0] = 65_504
@@ -134,7 +140,7 @@ struct HNSWTraversalCodesTests {
         let truth = try exactNeighbours(base: base, labels: labels, queries: queries, dimension: d, metric: .squaredL2, k: 10)
         let floatRecall = recall(try searchAll(floats, queries, dimension: d, k: 10, ef: 64), truth)
         let codeRecall = recall(try searchAll(index, queries, dimension: d, k: 10, ef: 64), truth)
-        print("walk on 4-bit codes with two outliers: recall@10 floats \(floatRecall), codes \(codeRecall) (seed 839; budget: within 0.03)")
+        print("walk on \(index.traversalCodeBits)-bit codes with two outliers, d \(d): recall@10 floats \(floatRecall), codes \(codeRecall) (seed 839; budget: within 0.03)")
         #expect(codeRecall >= floatRecall - 0.03)
         #expect(try index.search(Array(base[0..<d]), k: 1, efSearch: 64).first?.id == 0)
     }

@@ -127,23 +127,12 @@ extension HNSWIndex {
     func exactScan<S: SlotScorer>(scoring scorer: S, k: Int, filter: CandidateFilter?, slots: Int) -> [SearchResult] {
         var heap = TopKHeap(capacity: k)
         let g = view
-        // Allowed slots are gathered in blocks and scored four at a time:
-        // they are scattered in memory, so independent rows in flight (not
-        // the arithmetic) set the speed.
+        // Allowed slots are gathered in blocks and scored four at a time (``SlotScorer/score(_:count:labels:into:)``).
         let block = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
         defer { block.deallocate() }
         var pending = 0
         func flush() {
-            var i = 0
-            while i &+ 4 <= pending {
-                let d = scorer.distances4(block[i], block[i &+ 1], block[i &+ 2], block[i &+ 3])
-                for j in 0..<4 { heap.consider(distance: d[j], id: g.labels[Int(block[i &+ j])]) }
-                i &+= 4
-            }
-            while i < pending {
-                heap.consider(distance: scorer.distance(block[i]), id: g.labels[Int(block[i])])
-                i &+= 1
-            }
+            scorer.score(block, count: pending, labels: g.labels, into: &heap)
             pending = 0
         }
         @inline(__always) func offer(_ slot: UInt32) {
@@ -183,7 +172,8 @@ extension HNSWIndex {
                 graphSearch(scoring: $0, entry: entry, top: top, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots, scratch: scratch)
             }
         }
-        if let codes = traversal {
+        // A query far outside the codes' ranges walks on the floats: the codes would misjudge every distance to it.
+        if let codes = traversal, !codes.quantizer.isFarOutside(query) {
             return searchOnCodes(kernel, codes, scratch, entry: entry, top: top, ef: ef, k: k, filter: filter, restricted: restricted, slots: slots)
         }
         if let codes = quantization {

@@ -27,8 +27,8 @@ import Synchronization
 /// | … | 4·s·d | vectors (float32) |
 /// | … | 4·s·(1+2M) | layer-0 lists: count, then 2M slots |
 /// | … | | for each non-free slot of level L > 0, in slot order: L lists of 1+M words |
-/// | … | 8·d | version 2, codes trained (flag bit 1): the 4-bit ranges, d float32 minimums then d float32 steps |
-/// | end−12 | 4 | version 2: flags: bit 0 walks on codes when due, bit 1 the codes are trained |
+/// | … | 8·d | version 2, codes trained (flag bit 1): the codes' ranges, d float32 minimums then d float32 steps |
+/// | end−12 | 4 | version 2: flags: bit 0 walks on codes when due, bit 1 the codes are trained, bit 2 they are 7-bit (else 4) |
 /// | end−8 | 4 | version 2: live vectors the codes' ranges were trained on |
 /// | end−4 | 4 | CRC-32C of every byte before it |
 enum HNSWSnapshotFormat {
@@ -197,7 +197,7 @@ extension HNSWIndex {
                 for v in codes.quantizer.minimum { try w.u32(v.bitPattern) }
                 for v in codes.quantizer.step { try w.u32(v.bitPattern) }
             }
-            try w.u32((walksOnCodes ? 1 : 0) | (traversal == nil ? 0 : 2))
+            try w.u32((walksOnCodes ? 1 : 0) | (traversal == nil ? 0 : 2) | (traversal?.quantizer.bits == 7 ? 4 : 0))
             try w.u32(UInt32(truncatingIfNeeded: traversal?.trainedOn ?? 0))
             try w.finish()
           }
@@ -242,7 +242,7 @@ extension HNSWIndex {
         }
         // The last section (version 2) is read first: whether the index walks on codes is fixed at init.
         var flags: UInt32 = 1, trainedOn = 0
-        var ranges: NibbleQuantizer?
+        var ranges: TraversalQuantizer?
         if version >= 2 {
             var sectionStart = r.end - 8
             guard sectionStart >= r.offset else { throw SnapshotError(kind: .truncated, offset: r.end, reason: "no room for the codes section") }
@@ -250,7 +250,7 @@ extension HNSWIndex {
             tail.offset = sectionStart
             flags = try tail.u32()
             trainedOn = Int(try tail.u32())
-            guard flags & ~3 == 0 else { throw r.corrupt("unknown flags \(flags)", at: sectionStart) }
+            guard flags & ~7 == 0 else { throw r.corrupt("unknown flags \(flags)", at: sectionStart) }
             if flags & 2 != 0 {
                 sectionStart -= 8 * dimension
                 guard sectionStart >= r.offset else { throw SnapshotError(kind: .truncated, offset: r.end, reason: "no room for the codes' ranges") }
@@ -261,7 +261,7 @@ extension HNSWIndex {
                 guard minimum.allSatisfy(\.isFinite), step.allSatisfy({ $0.isFinite && $0 > 0 }) else {
                     throw r.corrupt("the codes' ranges hold a value that is not finite, or a step that is not positive", at: sectionStart)
                 }
-                ranges = NibbleQuantizer(dimension: dimension, minimum: minimum, step: step)
+                ranges = TraversalQuantizer(dimension: dimension, bits: flags & 4 != 0 ? 7 : 4, minimum: minimum, step: step)
             }
             r.end = sectionStart
         }

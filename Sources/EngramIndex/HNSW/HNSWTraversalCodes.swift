@@ -1,13 +1,15 @@
 import EngramKernels
 import Synchronization
 
-/// 4-bit codes of every slot (``NibbleQuantizer``) that a search walks the
-/// graph on, beside the float vectors it re-ranks with.
+/// Compact codes of every slot (``TraversalQuantizer``: 4 bits a coordinate,
+/// or 7 for vectors of at most 128) that a search walks the graph on, beside
+/// the float vectors it re-ranks with.
 ///
 /// A search on the codes descends the upper layers and searches layer 0
 /// reading `d/2` bytes per distance instead of `4·d` (a 384-d sentence
 /// embedding: three cache lines instead of 24), and the distances come from
-/// the integer kernel ``nibbleDotProduct4(_:_:_:_:_:blocks:)``. The `ef`
+/// the integer kernels ``nibbleDotProduct4(_:_:_:_:_:blocks:)`` and
+/// ``byteDotProduct4(_:_:_:_:_:blocks:)``. The `ef`
 /// nodes it ends with are then re-ranked with the float vectors, so the
 /// order it returns is exact among them; the codes only decide which nodes
 /// the walk visits. Building, repairs and compaction use the floats, so the
@@ -18,11 +20,11 @@ import Synchronization
 /// per slot under squared L2 (nil otherwise); rows start 64-byte aligned
 /// when `codeBytes` is a multiple of 64.
 final class HNSWTraversalCodes {
-    let quantizer: NibbleQuantizer
+    let quantizer: TraversalQuantizer
     let rowBytes: Int
     var codes: UnsafeMutableRawPointer
     var lengths: UnsafeMutablePointer<Float>?
-    /// 1 for a slot whose vector lies far outside the ranges (``NibbleQuantizer/Encoded/farOutside``):
+    /// 1 for a slot whose vector lies far outside the ranges (``TraversalQuantizer/Encoded/farOutside``):
     /// a search scores it with its floats.
     var farOutside: UnsafeMutablePointer<UInt8>
     var capacity: Int
@@ -32,7 +34,7 @@ final class HNSWTraversalCodes {
     let encoded = Atomic<Int>(0)
     let clipped = Atomic<Int>(0)
 
-    init(quantizer: NibbleQuantizer, capacity: Int, squaredL2: Bool, trainedOn: Int) {
+    init(quantizer: TraversalQuantizer, capacity: Int, squaredL2: Bool, trainedOn: Int) {
         self.quantizer = quantizer
         self.trainedOn = trainedOn
         rowBytes = quantizer.codeBytes
@@ -90,8 +92,8 @@ final class HNSWTraversalCodes {
     var bytes: Int { capacity * (rowBytes + 1 + (lengths == nil ? 0 : 4)) }
 }
 
-/// Distances to what a slot's 4-bit codes stand for: the query's weights
-/// against each code row with the integer kernel, turned into the metric's
+/// Distances to what a slot's codes stand for: the query's weights against
+/// each code row with the integer kernel of the code width, turned into the metric's
 /// distance (the same algebra as ``CodeScorer``). A slot whose vector lies
 /// far outside the ranges is scored with its floats instead.
 ///
@@ -99,13 +101,15 @@ final class HNSWTraversalCodes {
 /// per slot under squared L2, `farOutside` one flag per slot, `weights`
 /// `64·blocks` entries, `query` and each `floats` row `dimension` floats,
 /// all alive while the scorer is used.
-struct NibbleScorer<K: DistanceKernel>: SlotScorer {
+struct TraversalScorer<K: DistanceKernel>: SlotScorer {
     let floats: FloatScorer<K>
     let farOutside: UnsafePointer<UInt8>
     let codes: UnsafeRawPointer
     let lengths: UnsafePointer<Float>?
     let rowBytes: Int
     let blocks: Int
+    /// 4-bit codes (else 7-bit): the same for every call, so the branch is predicted.
+    let fourBit: Bool
     let weights: UnsafePointer<Int8>
     let constant: Float
     let scale: Float
@@ -117,13 +121,16 @@ struct NibbleScorer<K: DistanceKernel>: SlotScorer {
     @inline(__always)
     func distance(_ slot: UInt32) -> Float {
         if farOutside[Int(slot)] != 0 { return floats.distance(slot) }
-        let product = constant + scale * Float(nibbleDotProduct(row(slot), weights, blocks: blocks))
+        let dot = fourBit ? nibbleDotProduct(row(slot), weights, blocks: blocks) : byteDotProduct(row(slot), weights, blocks: blocks)
+        let product = constant + scale * Float(dot)
         return K.distance(product: product, queryLength: queryLength, rowLength: K.usesLengths ? lengths.unsafelyUnwrapped[Int(slot)] : 0)
     }
 
     @inline(__always)
     func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float> {
-        let dots = nibbleDotProduct4(row(a), row(b), row(c), row(d), weights, blocks: blocks)
+        let dots = fourBit
+            ? nibbleDotProduct4(row(a), row(b), row(c), row(d), weights, blocks: blocks)
+            : byteDotProduct4(row(a), row(b), row(c), row(d), weights, blocks: blocks)
         let products = SIMD4(repeating: constant) + SIMD4(repeating: scale) * SIMD4<Float>(dots)
         var result: SIMD4<Float>
         if K.usesLengths {
@@ -161,7 +168,10 @@ extension HNSWIndex {
     /// Whether searches walk the graph on 4-bit codes now (``trainTraversalCodes()`` has run).
     public var isWalkingOnCodes: Bool { lock.withReadLock { traversal != nil } }
 
-    /// Bytes of the 4-bit codes (0 before they are trained).
+    /// Bits a coordinate of the codes searches walk on: 4, or 7 for vectors of at most 128 coordinates (0 before they are trained).
+    public var traversalCodeBits: Int { lock.withReadLock { traversal?.quantizer.bits ?? 0 } }
+
+    /// Bytes of the codes searches walk on (0 before they are trained).
     public var traversalCodeBytes: Int { lock.withReadLock { traversal?.bytes ?? 0 } }
 
     /// The fraction of coordinates encoded into the 4-bit codes since they
@@ -216,7 +226,7 @@ extension HNSWIndex {
             let live = (0..<used).filter { state(UInt32($0)) == .live }
             guard !live.isEmpty else { throw .nothingToQuantize }
             // Evenly spaced live vectors, as many as the quantiles are taken over.
-            let stride = Swift.max(1, live.count / NibbleQuantizer.sampleRows)
+            let stride = Swift.max(1, live.count / TraversalQuantizer.sampleRows)
             var sample = [Float]()
             sample.reserveCapacity((live.count / stride + 1) * dimension)
             var i = 0
@@ -225,7 +235,8 @@ extension HNSWIndex {
                 i += stride
             }
             let quantizer = sample.withUnsafeBufferPointer {
-                NibbleQuantizer(training: $0.baseAddress.unsafelyUnwrapped, count: $0.count / dimension, dimension: dimension)
+                TraversalQuantizer(training: $0.baseAddress.unsafelyUnwrapped, count: $0.count / dimension, dimension: dimension,
+                                   bits: TraversalQuantizer.bits(forDimension: dimension))
             }
             quantization = nil
             traversal = encodeTraversalCodes(quantizer, trainedOn: live.count)
@@ -233,7 +244,7 @@ extension HNSWIndex {
     }
 
     /// Codes of every used slot with `quantizer`'s ranges (exclusive lock held).
-    func encodeTraversalCodes(_ quantizer: NibbleQuantizer, trainedOn: Int) -> HNSWTraversalCodes {
+    func encodeTraversalCodes(_ quantizer: TraversalQuantizer, trainedOn: Int) -> HNSWTraversalCodes {
         let used = registry.withLock { $0.slotCount }
         let codes = HNSWTraversalCodes(quantizer: quantizer, capacity: capacity, squaredL2: metric == .squaredL2, trainedOn: trainedOn)
         for s in 0..<used {
@@ -243,16 +254,16 @@ extension HNSWIndex {
     }
 
     /// Runs `body` with a scorer of the prepared `query` against the 4-bit codes.
-    func withNibbleScorer<K: DistanceKernel, R>(
-        _ kernel: K.Type, _ codes: HNSWTraversalCodes, query: UnsafePointer<Float>, _ body: (NibbleScorer<K>) -> R
+    func withTraversalScorer<K: DistanceKernel, R>(
+        _ kernel: K.Type, _ codes: HNSWTraversalCodes, query: UnsafePointer<Float>, _ body: (TraversalScorer<K>) -> R
     ) -> R {
         let weights = codes.quantizer.weights(for: query)
         let queryLength = K.usesLengths ? innerProduct(query, query, count: dimension) : 0
         return weights.weights.withUnsafeBufferPointer { w in
-            body(NibbleScorer<K>(
+            body(TraversalScorer<K>(
                 floats: FloatScorer<K>(query: query, view: view), farOutside: UnsafePointer(codes.farOutside),
                 codes: UnsafeRawPointer(codes.codes), lengths: codes.lengths.map { UnsafePointer($0) }, rowBytes: codes.rowBytes,
-                blocks: codes.quantizer.blocks, weights: w.baseAddress.unsafelyUnwrapped, constant: weights.constant,
+                blocks: codes.quantizer.blocks, fourBit: codes.quantizer.bits == 4, weights: w.baseAddress.unsafelyUnwrapped, constant: weights.constant,
                 scale: weights.scale, queryLength: queryLength))
         }
     }
@@ -264,7 +275,7 @@ extension HNSWIndex {
         filter: CandidateFilter?, restricted: Bool, slots: Int
     ) -> [SearchResult] {
         let query = UnsafePointer(scratch.query)
-        withNibbleScorer(K.self, codes, query: query) { scorer in
+        withTraversalScorer(K.self, codes, query: query) { scorer in
             descendThenSearch(scoring: scorer, entry: entry, top: top, ef: ef, filter: filter, restricted: restricted,
                               slots: slots, scratch: scratch)
         }
@@ -275,28 +286,18 @@ extension HNSWIndex {
     /// distances, four at a time (their rows are scattered).
     func rerank<S: SlotScorer>(_ scorer: S, _ scratch: SearchScratch, k: Int) -> [SearchResult] {
         var heap = TopKHeap(capacity: k)
-        let slots = scratch.fresh
-        let g = view
+        let slots = scratch.fresh  // room for at least 2M + 4 ≥ 8 slots
+        let labels = view.labels
         var n = 0
-        func flush() {
-            var i = 0
-            while i &+ 4 <= n {
-                let d = scorer.distances4(slots[i], slots[i &+ 1], slots[i &+ 2], slots[i &+ 3])
-                for j in 0..<4 { heap.consider(distance: d[j], id: g.labels[Int(slots[i &+ j])]) }
-                i &+= 4
-            }
-            while i < n {
-                heap.consider(distance: scorer.distance(slots[i]), id: g.labels[Int(slots[i])])
-                i &+= 1
-            }
-            n = 0
-        }
         while !scratch.results.isEmpty {
             slots[n] = scratch.results.pop().slot
             n &+= 1
-            if n == 4 { flush() }
+            if n == 8 {
+                scorer.score(slots, count: n, labels: labels, into: &heap)
+                n = 0
+            }
         }
-        flush()
+        scorer.score(slots, count: n, labels: labels, into: &heap)
         return heap.sortedResults()
     }
 }

@@ -18,6 +18,25 @@ protocol SlotScorer {
     var touches: Bool { get }
 }
 
+extension SlotScorer {
+    /// Scores the `count` slots listed at `slots`, four at a time (rows
+    /// scattered in memory: independent rows in flight, not the arithmetic,
+    /// set the speed), into `heap` under their labels.
+    @inline(__always)
+    func score(_ slots: UnsafePointer<UInt32>, count: Int, labels: UnsafeMutablePointer<VectorID>, into heap: inout TopKHeap) {
+        var i = 0
+        while i &+ 4 <= count {
+            let d = distances4(slots[i], slots[i &+ 1], slots[i &+ 2], slots[i &+ 3])
+            for j in 0..<4 { heap.consider(distance: d[j], id: labels[Int(slots[i &+ j])]) }
+            i &+= 4
+        }
+        while i < count {
+            heap.consider(distance: distance(slots[i]), id: labels[Int(slots[i])])
+            i &+= 1
+        }
+    }
+}
+
 /// Distances to the slots' float vectors with the metric's kernel.
 struct FloatScorer<K: DistanceKernel>: SlotScorer {
     let query: UnsafePointer<Float>

@@ -94,21 +94,7 @@ public struct ScalarQuantizer: Sendable, Equatable {
 
     /// The weights of a prepared query.
     public func weights(for query: UnsafePointer<Float>) -> QueryWeights {
-        var constant: Float = 0, largest: Float = 0
-        var raw = [Float](repeating: 0, count: dimension)
-        for t in 0..<dimension {
-            constant += minimum[t] * query[t]
-            raw[t] = step[t] * query[t]
-            largest = Swift.max(largest, abs(raw[t]))
-        }
-        let limit = Float(weightLimit)
-        let scale = largest > 0 ? largest / limit : 1
-        // Clamped, and 0 for a weight that is not finite: ranges loaded from bytes may be extreme
-        // (a step near Float.greatestFiniteMagnitude), and no value may trap the conversion.
-        let weights = raw.map { value -> Int16 in
-            let w = (value / scale).rounded()
-            return w.isFinite ? Int16(Swift.max(-limit, Swift.min(limit, w))) : 0
-        }
-        return QueryWeights(weights: weights, constant: constant, scale: scale)
+        let w = scaledQueryWeights(minimum: minimum, step: step, query: query, count: dimension, limit: weightLimit, as: Int16.self)
+        return QueryWeights(weights: w.weights, constant: w.constant, scale: w.scale)
     }
 }

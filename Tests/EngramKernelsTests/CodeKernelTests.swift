@@ -17,8 +17,8 @@ private func pack(_ codes: [UInt8]) -> [UInt8] {
     return bytes
 }
 
-@Suite("4-bit code kernels against a scalar reference")
-struct NibbleDotProductTests {
+@Suite("4-bit and 7-bit code kernels against a scalar reference")
+struct CodeKernelTests {
     @Test("one row and four rows equal the reference, at the extremes too, for every block count")
     func matchesReference() {
         var rng = SeededGenerator.forTest("nibbleDotProduct", defaultSeed: 71)
@@ -39,6 +39,35 @@ struct NibbleDotProductTests {
                                     #expect(Int64(nibbleDotProduct(a.baseAddress!, wp, blocks: blocks)) == expected[0], "blocks \(blocks) trial \(trial)")
                                     #expect(Int64(nibbleDotProductPortable(a.baseAddress!, wp, blocks: blocks)) == expected[0])
                                     let four = nibbleDotProduct4(a.baseAddress!, b.baseAddress!, c.baseAddress!, d.baseAddress!, wp, blocks: blocks)
+                                    for r in 0..<4 { #expect(Int64(four[r]) == expected[r], "row \(r), blocks \(blocks) trial \(trial)") }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("7-bit codes: one row and four rows equal the reference, at the largest sums too")
+    func bytesMatchReference() {
+        var rng = SeededGenerator.forTest("byteDotProduct", defaultSeed: 73)
+        for blocks in [1, 2, 3, 4, 7, 12, 128] {
+            let n = 32 * blocks
+            for trial in 0..<6 {
+                // Trial 0: every code 127 against weights of ±127 (pairs at 32,258, the most a 16-bit lane holds here).
+                let weights: [Int8] = (0..<n).map { t in trial == 0 ? (t % 5 == 0 ? -127 : 127) : Int8.random(in: -127...127, using: &rng) }
+                let rows: [[UInt8]] = (0..<4).map { r in (0..<n).map { _ in trial == 0 && r < 2 ? 127 : UInt8.random(in: 0...127, using: &rng) } }
+                let expected = rows.map { reference($0, weights) }
+                weights.withUnsafeBufferPointer { w in
+                    rows[0].withUnsafeBytes { a in
+                        rows[1].withUnsafeBytes { b in
+                            rows[2].withUnsafeBytes { c in
+                                rows[3].withUnsafeBytes { d in
+                                    let wp = w.baseAddress!
+                                    #expect(Int64(byteDotProduct(a.baseAddress!, wp, blocks: blocks)) == expected[0], "blocks \(blocks) trial \(trial)")
+                                    #expect(Int64(byteDotProductPortable(a.baseAddress!, wp, blocks: blocks)) == expected[0])
+                                    let four = byteDotProduct4(a.baseAddress!, b.baseAddress!, c.baseAddress!, d.baseAddress!, wp, blocks: blocks)
                                     for r in 0..<4 { #expect(Int64(four[r]) == expected[r], "row \(r), blocks \(blocks) trial \(trial)") }
                                 }
                             }
