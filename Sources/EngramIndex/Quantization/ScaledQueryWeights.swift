@@ -3,6 +3,7 @@
 /// rounded to integers of type `W`, `count` entries (0 past `minimum.count`: padding). A weight is
 /// clamped to ±`limit`, and one that is not finite becomes 0: ranges loaded from bytes may be extreme,
 /// and no value may trap the conversion. `scale` multiplies an integer dot product back to floats.
+@inline(__always)
 func scaledQueryWeights<W: FixedWidthInteger & SignedInteger>(
     minimum: [Float], step: [Float], query: UnsafePointer<Float>, count: Int, limit: Int, as _: W.Type
 ) -> (weights: [W], constant: Float, scale: Float) {

@@ -47,8 +47,9 @@ public struct TraversalQuantizer: Sendable, Equatable {
     public static func lowQuantile(bits: Int) -> Double { bits == 4 ? 0.003 : 0.0005 }
     /// Rows the quantiles are taken over, at most.
     public static let sampleRows = 8192
-    /// How far outside its range, in parts of the range, a clamped coordinate
-    /// makes its vector's codes untrustworthy (``Encoded/farOutside``).
+    /// How much of the range the codes may clamp away, per coordinate on
+    /// average (as a root mean square), before a vector's codes are untrustworthy
+    /// (``Encoded/farOutside``, ``farThreshold``).
     public static let trustedOverreach: Float = 0.25
 
     /// The largest code.
@@ -101,9 +102,8 @@ public struct TraversalQuantizer: Sendable, Equatable {
     public struct Encoded {
         /// `‖x̂‖²`, the squared length of what the codes stand for.
         public var length: Float
-        /// Whether a coordinate lies more than ``TraversalQuantizer/trustedOverreach``
-        /// of its range outside it: the codes misplace the vector, so a
-        /// search should score it with its floats.
+        /// Whether the part the codes clamp away exceeds ``TraversalQuantizer/farThreshold``:
+        /// the codes misplace the vector, so a search should score it with its floats.
         public var farOutside: Bool
     }
 
@@ -112,14 +112,14 @@ public struct TraversalQuantizer: Sendable, Equatable {
     public func encode(_ vector: UnsafePointer<Float>, into codes: UnsafeMutableRawPointer, clipped: inout Int) -> Encoded {
         let bytes = codes.assumingMemoryBound(to: UInt8.self)
         bytes.update(repeating: 0, count: codeBytes)
-        let top = Float(levels), reach = Self.trustedOverreach * Float(levels)
-        var length: Float = 0
-        var farOutside = false
+        let top = Float(levels)
+        var length: Float = 0, excess: Float = 0
         for t in 0..<dimension {
             let level = ((vector[t] - minimum[t]) / step[t]).rounded()
             if level < -0.5 || level > top + 0.5 {
                 clipped += 1
-                if level < -reach || level > top + reach { farOutside = true }
+                let beyond = level < 0 ? -level : level - top
+                excess += beyond * beyond
             }
             let code = UInt8(Swift.max(0, Swift.min(top, level.isNaN ? 0 : level)))
             let decoded = minimum[t] + Float(code) * step[t]
@@ -131,19 +131,35 @@ public struct TraversalQuantizer: Sendable, Equatable {
                 bytes[t] = code
             }
         }
-        return Encoded(length: length, farOutside: farOutside)
+        return Encoded(length: length, farOutside: !(excess <= farThreshold))
     }
 
-    /// Whether a coordinate of `vector` lies more than ``trustedOverreach``
-    /// of its range outside it: codes are then no guide to its neighbours
-    /// (a search for such a query walks on the floats).
+    /// Whether the part of `vector` outside the ranges exceeds ``farThreshold``:
+    /// codes are then no guide to its neighbours (a search for such a query
+    /// walks on the floats).
     public func isFarOutside(_ vector: UnsafePointer<Float>) -> Bool {
-        let top = Float(levels), reach = Self.trustedOverreach * Float(levels)
-        for t in 0..<dimension {
-            let level = (vector[t] - minimum[t]) / step[t]
-            if level < -reach || level > top + reach { return true }
+        let top = Float(levels)
+        var excess: Float = 0
+        minimum.withUnsafeBufferPointer { low in
+            step.withUnsafeBufferPointer { width in
+                for t in 0..<dimension {
+                    let level = (vector[t] - low[t]) / width[t]
+                    let beyond = level < 0 ? -level : level - top
+                    if beyond > 0 { excess += beyond * beyond }
+                }
+            }
         }
-        return false
+        return !(excess <= farThreshold)
+    }
+
+    /// The squared length, in steps, of the part of a vector its codes clamp
+    /// away, past which the vector counts as far outside: the
+    /// ``trustedOverreach`` share of the range in every coordinate at once.
+    /// A few coordinates a little outside (the tails of real data) stay well
+    /// below it; one coordinate far outside exceeds it alone.
+    var farThreshold: Float {
+        let reach = Self.trustedOverreach * Float(levels)
+        return reach * reach * Float(dimension)
     }
 
     /// The code of coordinate `t` in a row.
