@@ -67,6 +67,11 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("graph-cache"), help: "hnsw, hnsw-sq8: a snapshot of the built graph; loaded when the file exists (the build time reported is then 0), else written after the build.")
     var graphCache: String?
 
+    @Option(name: .customLong("map-floats"), help: ArgumentHelp(
+        "hnsw, hnsw-float: keep the float vectors in a memory-mapped file in this directory instead of on the heap (the store's too with --through-store).",
+        valueName: "dir"))
+    var mapFloats: String?
+
     @Flag(name: .customLong("through-store"), help: "hnsw: also write the vectors to a store in a scratch directory and sweep the same efSearch values through the store's search (rows 'store-hnsw').")
     var throughStore = false
 
@@ -340,6 +345,7 @@ struct BenchCommand: ParsableCommand {
         c.keepFloats = keepFloats
         c.graphCache = graphCache
         c.throughStore = throughStore
+        c.mappedFloatsDirectory = mapFloats
         if let nprobe { c.nprobe = try Self.wholeNumbers(nprobe, option: "--nprobe") }
         if let efSearch { c.efSearch = try Self.wholeNumbers(efSearch, option: "--ef-search") }
         return c

@@ -38,6 +38,7 @@ struct ImportCommand: ParsableCommand {
     @Flag(name: .customLong("wait-indexed"), help: "Before closing, wait until the graph holds every record (else the rest is indexed when the store next opens).") var waitIndexed = false
     @Option(name: .customLong("snapshot-every-mib"), help: "Write a local snapshot each time the log grows by this many MiB (0: only on close).") var snapshotEveryMiB: Int = StoreOptions().snapshotEveryLogBytes >> 20
     @OptionGroup var output: OutputOptions
+    @OptionGroup var vectorMemory: VectorMemoryOptions
 
     func validate() throws {
         guard batch >= 1 && batch <= 100_000 else { throw ValidationError("--batch must be between 1 and 100000") }
@@ -52,7 +53,7 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         var options = StoreOptions(durability: durability)
         options.snapshotEveryLogBytes = snapshotEveryMiB << 20
-        let store = try Store.open(directory: dataDirectory.path, options: options)
+        let store = try Store.open(directory: dataDirectory.path, options: vectorMemory.applied(to: options))
         if let dimension {
             try store.createCollection(CollectionConfiguration(
                 name: collection, dimension: dimension, metric: metric,

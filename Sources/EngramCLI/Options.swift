@@ -8,6 +8,23 @@ struct DataDirectoryOptions: ParsableArguments {
     var path: String
 }
 
+/// `--map-floats DIR`: HNSW collections keep their float vectors in a
+/// memory-mapped, nameless file in DIR instead of on the heap
+/// (`StoreOptions.mappedFloatsDirectory`).
+struct VectorMemoryOptions: ParsableArguments {
+    @Option(name: .customLong("map-floats"), help: ArgumentHelp(
+        "Keep HNSW collections' float vectors in a memory-mapped file in this directory (out of the heap; read to build and re-rank).",
+        valueName: "dir"))
+    var directory: String?
+
+    /// `options` with the floats placed as asked.
+    func applied(to options: StoreOptions) -> StoreOptions {
+        var options = options
+        options.mappedFloatsDirectory = directory
+        return options
+    }
+}
+
 /// `--json`: machine output, one JSON object per line on stdout.
 struct OutputOptions: ParsableArguments {
     @Flag(help: "Print one JSON object per line instead of text.")

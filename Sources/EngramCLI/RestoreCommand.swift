@@ -24,6 +24,7 @@ struct RestoreCommand: ParsableCommand {
     @Option(help: "Seed of the --verify sample and its noise.") var seed: UInt64 = 7
     @Option(name: .customLong("build-threads"), help: "Threads building the graph (default: every core).") var buildThreads: Int?
     @OptionGroup var output: OutputOptions
+    @OptionGroup var vectorMemory: VectorMemoryOptions
 
     private struct Restored: Encodable {
         var collection: String
@@ -65,14 +66,15 @@ struct RestoreCommand: ParsableCommand {
     private func openOrRebuild(pool: PostgresPool, threads: Int) throws -> (Store, PostgresRestore.Report?) {
         let why: String
         do {
-            return (try Store.open(directory: dataDir), nil)
+            return (try Store.open(directory: dataDir, options: vectorMemory.applied(to: StoreOptions())), nil)
         } catch {
             guard error.code == .corrupt else { throw error }
             why = error.message
         }
         printToStandardError("restore: \(dataDir) does not open (\(why)); rebuilding it from the database's last checkpoint and replaying its log")
         let start = MonotonicClock.seconds()
-        let rebuilt = try Store.open(directory: dataDir, rebuildingFrom: PostgresCheckpointSource(pool: pool), threads: threads)
+        let rebuilt = try Store.open(
+            directory: dataDir, options: vectorMemory.applied(to: StoreOptions()), rebuildingFrom: PostgresCheckpointSource(pool: pool), threads: threads)
         guard rebuilt.collectionNames.contains(collection) else {
             try rebuilt.close()
             throw ValidationError("collection '\(collection)' is in neither the database's checkpoint nor the log of \(dataDir)")

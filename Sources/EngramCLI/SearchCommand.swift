@@ -47,6 +47,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Drop hits whose fused score is below this.") var threshold: Double?
     @Flag(help: "Say for every hit how it got its place.") var explain = false
     @OptionGroup var output: OutputOptions
+    @OptionGroup var vectorMemory: VectorMemoryOptions
 
     private struct Hit: Encodable {
         var id: String
@@ -124,7 +125,7 @@ struct SearchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try Store.open(directory: dataDirectory.path, options: .readOnly)
+        let store = try Store.open(directory: dataDirectory.path, options: vectorMemory.applied(to: .readOnly))
         let parsedFilter = try filter.map { try MetadataFilter.parse(json: $0) }
         let method: HybridFusion.Method = fusion == .rrf ? .reciprocalRank(constant: rrfConstant) : .weighted(alpha: alpha)
         for (n, q) in try queries().enumerated() {

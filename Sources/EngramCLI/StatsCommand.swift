@@ -11,6 +11,7 @@ struct StatsCommand: ParsableCommand {
 
     @OptionGroup var dataDirectory: DataDirectoryOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var vectorMemory: VectorMemoryOptions
 
     private struct CollectionStats: Encodable {
         var name: String
@@ -26,8 +27,10 @@ struct StatsCommand: ParsableCommand {
         var text_index_bytes: Int?
         /// The vector index's bytes, by what they hold.
         var floats_bytes, codes_bytes, links_bytes, other_bytes: Int
-        /// HNSW only: whether searches walk the graph on 4-bit codes.
+        /// HNSW only: whether searches walk the graph on compact codes.
         var walks_on_codes: Bool?
+        /// Whether the floats live in a memory-mapped file (`--map-floats`), not on the heap.
+        var floats_mapped: Bool
     }
     private struct Stats: Encodable {
         var collections: [CollectionStats]
@@ -36,7 +39,7 @@ struct StatsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try Store.open(directory: dataDirectory.path, options: .readOnly)
+        let store = try Store.open(directory: dataDirectory.path, options: vectorMemory.applied(to: .readOnly))
         let names = store.collectionNames
         if output.json {
             let collections = try names.map { name -> CollectionStats in
@@ -49,7 +52,8 @@ struct StatsCommand: ParsableCommand {
                     drift: ivf ? index.drift.map { Rounded($0, 3) } : nil, text_fields: text?.fields, text_documents: text?.documents,
                     text_terms: text?.terms, text_index_bytes: text?.memoryBytes,
                     floats_bytes: index.memory.floats, codes_bytes: index.memory.codes, links_bytes: index.memory.links,
-                    other_bytes: index.memory.other, walks_on_codes: index.kind == "hnsw" ? index.walksOnCodes : nil)
+                    other_bytes: index.memory.other, walks_on_codes: index.kind == "hnsw" ? index.walksOnCodes : nil,
+                    floats_mapped: index.memory.floatsFileBacked)
             }
             printAndFlush(JSONLine.encode(Stats(collections: collections, wal_bytes: store.logBytes, last_lsn: store.lastLSN, snapshot_lsn: store.snapshotLSN)))
         } else {
@@ -59,11 +63,11 @@ struct StatsCommand: ParsableCommand {
                 if index.kind == "ivf" {
                     kind += index.trained ? " (\(index.lists ?? 0) lists, drift \(format(index.drift ?? 0, 2)))" : " (searched exactly until trained)"
                 }
-                if index.kind == "hnsw" { kind += index.walksOnCodes ? " (walks on 4-bit codes)" : " (walks on floats)" }
+                if index.kind == "hnsw" { kind += index.walksOnCodes ? " (walks on compact codes)" : " (walks on floats)" }
                 let m = index.memory
                 var line = "\(name): \(try store.count(name)) records, dimension \(c.dimension), metric \(c.metric), index \(kind)"
                 if index.kind != "none" {
-                    line += "; memory: floats \(m.floats), codes \(m.codes), links \(m.links), other \(m.other) bytes"
+                    line += "; memory: floats \(m.floats)\(m.floatsFileBacked ? " (mapped)" : ""), codes \(m.codes), links \(m.links), other \(m.other) bytes"
                 }
                 if let text = try store.textIndexInfo(name) {
                     line += "; text fields \(text.fields.joined(separator: ", ")): \(text.documents) documents, \(text.terms) terms, \(text.memoryBytes) bytes"

@@ -1,8 +1,17 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Errors of the in-memory indexes.
 ///
-/// Every case is a caller error (bad input or bad parameters): the indexes
-/// do no I/O, so they have no I/O or corruption errors. The message names
-/// the problem and the values involved, never the vector's contents.
+/// Every case but one is a caller error (bad input or bad parameters): the
+/// indexes do no I/O, so they have no I/O or corruption errors. The one
+/// exception is ``vectorMemoryUnavailable(bytes:errno:)``: the caller's
+/// ``VectorMemory`` (a mapped file) could not provide room for the vectors,
+/// a resource failure the caller reports as such. The message names the
+/// problem and the values involved, never the vector's contents.
 public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The index was asked for a dimension outside `1...maxDimension`.
     case invalidDimension(Int)
@@ -32,6 +41,10 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
     case retrainingInProgress
     /// HNSW-SQ8 trains its ranges on the vectors the index holds: there are none.
     case nothingToQuantize
+    /// The index's ``VectorMemory`` could not provide `bytes` bytes for the
+    /// vectors (`errno`: why, such as `ENOSPC` for a file on a full disk).
+    /// Nothing was changed by the call that needed them.
+    case vectorMemoryUnavailable(bytes: Int, errno: Int32)
 
     public var description: String {
         switch self {
@@ -63,6 +76,8 @@ public enum IndexError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the IVF index is already retraining: wait for it to finish"
         case .notTrained:
             return "the IVF index is not trained yet: train it on a sample of vectors first"
+        case .vectorMemoryUnavailable(let bytes, let code):
+            return "could not provide \(bytes) bytes for the vectors: \(String(cString: strerror(code))) (errno \(code))"
         }
     }
 }

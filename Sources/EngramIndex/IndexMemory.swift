@@ -11,13 +11,21 @@ public struct IndexMemory: Sendable, Equatable {
     /// Everything else: labels, levels, states and the label map (HNSW);
     /// centroids and ranges (IVF).
     public var other: Int
+    /// Whether the floats live in a file mapping (``VectorMemory/isFileBacked``):
+    /// in the page cache, which the kernel may evict, not in anonymous memory.
+    public var floatsFileBacked: Bool
 
-    public init(floats: Int, codes: Int, links: Int, other: Int) {
+    public init(floats: Int, codes: Int, links: Int, other: Int, floatsFileBacked: Bool = false) {
         self.floats = floats
         self.codes = codes
         self.links = links
         self.other = other
+        self.floatsFileBacked = floatsFileBacked
     }
 
     public var total: Int { floats + codes + links + other }
+
+    /// The bytes held in anonymous memory: all of them, less the floats when
+    /// they live in a file mapping.
+    public var anonymous: Int { floatsFileBacked ? total - floats : total }
 }

@@ -61,6 +61,9 @@ package struct BenchConfiguration: Sendable, Equatable {
     package var graphCache: String?
     /// hnsw: also write the vectors to a store and sweep the same efSearch values through its search.
     package var throughStore = false
+    /// hnsw, hnsw-float: keep the index's float vectors in a memory-mapped file in this directory
+    /// (`MappedVectorMemory`) instead of on the heap; the store's too with ``throughStore``.
+    package var mappedFloatsDirectory: String?
     /// Untimed queries run before each timed sweep point.
     package var warmupQueries: Int = 200
     /// Use at most this many queries (all if `nil`).
@@ -111,6 +114,9 @@ package struct BenchConfiguration: Sendable, Equatable {
         }
         if index != .ivfSQ8 && index != .hnswSQ8 && rerank != 0 { throw .invalidArgument("--rerank applies to --index ivf-sq8 and hnsw-sq8") }
         if index != .hnsw && throughStore { throw .invalidArgument("--through-store applies to --index hnsw (what a collection builds)") }
+        if index != .hnsw && index != .hnswFloat && mappedFloatsDirectory != nil {
+            throw .invalidArgument("--map-floats applies to --index hnsw and hnsw-float")
+        }
         if index != .hnswSQ8 && keepFloats { throw .invalidArgument("--keep-floats applies to --index hnsw-sq8") }
         if keepFloats && rerank != 0 { throw .invalidArgument("--rerank applies to codes only: with --keep-floats the floats re-rank every search") }
         if !(0...SearchLimits.maxK).contains(rerank) { throw .invalidArgument("--rerank must be in 0...\(SearchLimits.maxK), got \(rerank)") }

@@ -1,4 +1,5 @@
 import EngramDatasets
+import EngramEngine
 import EngramIndex
 
 /// Why `engram bench` stopped. User errors (`invalidArgument`,
@@ -10,6 +11,8 @@ package enum BenchError: Error, Sendable, CustomStringConvertible {
     case inconsistentFiles(String)
     case dataset(DatasetError)
     case index(IndexError)
+    /// Setting up a store or a mapped file for the run failed.
+    case engine(EngineError)
 
     package var description: String {
         switch self {
@@ -17,6 +20,7 @@ package enum BenchError: Error, Sendable, CustomStringConvertible {
         case .inconsistentFiles(let text): return text
         case .dataset(let error): return error.description
         case .index(let error): return error.description
+        case .engine(let error): return error.description
         }
     }
 }

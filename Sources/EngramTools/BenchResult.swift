@@ -39,6 +39,10 @@ package struct BenchResult: Sendable, Equatable {
         let recall_at_10: Rounded?
         /// `mem_bytes` by what it holds: floats, compact codes, links, the rest.
         let mem_floats_bytes, mem_codes_bytes, mem_links_bytes, mem_other_bytes: Int?
+        /// `mem_bytes` less the floats when they live in a mapped file: what the heap holds.
+        let mem_heap_bytes: Int?
+        /// Whether the floats live in a memory-mapped file (`--map-floats`).
+        let floats_mapped: Bool?
 
         init(_ r: BenchResult) {
             index = r.index; params = r.params; dataset = r.dataset; metric = r.metric
@@ -57,6 +61,8 @@ package struct BenchResult: Sendable, Equatable {
             mem_codes_bytes = r.memory?.codes
             mem_links_bytes = r.memory?.links
             mem_other_bytes = r.memory?.other
+            mem_heap_bytes = r.memory?.anonymous
+            floats_mapped = r.memory?.floatsFileBacked
         }
     }
 }

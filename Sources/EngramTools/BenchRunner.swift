@@ -1,5 +1,6 @@
 import EngramSync
 import EngramDatasets
+import EngramEngine
 import EngramIndex
 import EngramKernels
 import Synchronization
@@ -162,7 +163,8 @@ package struct BenchRunner {
         let n = data.base.rows
         let start = MonotonicClock.nanoseconds()
         let index: HNSWIndex
-        let cached = try loadGraphCache(dimension: data.base.columns)
+        let vectorMemory = try makeVectorMemory()
+        let cached = try loadGraphCache(dimension: data.base.columns, vectorMemory: vectorMemory)
         let loaded = cached != nil
         if let cached {
             index = cached
@@ -171,7 +173,7 @@ package struct BenchRunner {
                 index = try HNSWIndex(
                     dimension: data.base.columns, metric: c.metric,
                     configuration: HNSWConfiguration(m: c.m, efConstruction: c.efConstruction), capacity: n,
-                    walksOnCodes: c.index == .hnsw)
+                    walksOnCodes: c.index == .hnsw, vectorMemory: vectorMemory)
                 let report = SerializedProgress(progress)
                 let began = start
                 try index.insert(
@@ -193,7 +195,7 @@ package struct BenchRunner {
         progress("built \(c.index.rawValue) in \(format(buildSeconds, 1)) s on \(c.buildThreads) thread(s)")
         let breakdown = index.memory
         let memory = breakdown.total
-        progress("memory: floats \(breakdown.floats), codes \(breakdown.codes), links \(breakdown.links), other \(breakdown.other) bytes")
+        progress("memory: floats \(breakdown.floats)\(breakdown.floatsFileBacked ? " (mapped)" : ""), codes \(breakdown.codes), links \(breakdown.links), other \(breakdown.other) bytes")
         var params = "M=\(c.m) efConstruction=\(c.efConstruction)"
         if c.index == .hnswSQ8 { params += c.keepFloats ? " floats kept" : " codes only rerank=\(c.rerank)" }
         // Re-ranking reads the full-precision vectors the caller keeps; here, the base set, prepared.
@@ -344,7 +346,13 @@ final class SerializedProgress: @unchecked Sendable {
 
 extension BenchRunner {
     /// The graph in `--graph-cache`, when the file exists.
-    func loadGraphCache(dimension: Int) throws(BenchError) -> HNSWIndex? {
+    /// Where the index's floats go: a mapped file with `--map-floats`, else the heap (nil).
+    func makeVectorMemory() throws(BenchError) -> (any VectorMemory)? {
+        guard let directory = configuration.mappedFloatsDirectory else { return nil }
+        do throws(EngineError) { return try MappedVectorMemory(directory: directory) } catch { throw .engine(error) }
+    }
+
+    func loadGraphCache(dimension: Int, vectorMemory: (any VectorMemory)?) throws(BenchError) -> HNSWIndex? {
         guard let path = configuration.graphCache, access(path, F_OK) == 0 else { return nil }
         var bytes = [UInt8]()
         do throws(DatasetError) {
@@ -359,7 +367,7 @@ extension BenchRunner {
         }
         let index: HNSWIndex
         do {
-            index = try HNSWIndex.load(snapshot: bytes, walksOnCodes: configuration.index == .hnsw)
+            index = try HNSWIndex.load(snapshot: bytes, walksOnCodes: configuration.index == .hnsw, vectorMemory: vectorMemory)
         } catch {
             throw .invalidArgument("--graph-cache \(path): \(error)")
         }

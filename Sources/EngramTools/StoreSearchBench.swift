@@ -33,6 +33,7 @@ extension BenchRunner {
         let n = data.base.rows
         var options = StoreOptions(durability: .osBuffered)
         options.indexThreads = c.buildThreads
+        options.mappedFloatsDirectory = c.mappedFloatsDirectory
         let store = try Store.open(directory: dir, options: options)
         defer { try? store.close(writingSnapshot: false) }
         try store.createCollection(CollectionConfiguration(

@@ -343,7 +343,13 @@ struct CheckpointTests {
         #expect(throws: EngineError.self) { try Store.open(directory: dir.path, rebuildingFrom: UnreachableSource()) }
         #expect(try listDirectory(dir.path).contains(snapshot))
 
-        let rebuilt = try Store.open(directory: dir.path, rebuildingFrom: PostgresCheckpointSource(pool: db.pool))
+        // Rebuilt with the graphs' floats in mapped files (StoreOptions.mappedFloatsDirectory): the same answers.
+        let floats = TemporaryDirectory("engram-floats")
+        defer { floats.remove() }
+        var mapped = StoreOptions()
+        mapped.mappedFloatsDirectory = floats.path
+        let rebuilt = try Store.open(directory: dir.path, options: mapped, rebuildingFrom: PostgresCheckpointSource(pool: db.pool))
+        #expect(try rebuilt.indexInfo("a").memory.floatsFileBacked && rebuilt.indexInfo("b").memory.floatsFileBacked)
         #expect(try rebuilt.count("a") == 1199 && rebuilt.count("b") == 1)
         #expect(try rebuilt.get("a", id: "r5")?.vector == vs[6])
         #expect(try rebuilt.get("a", id: "r7") == nil)

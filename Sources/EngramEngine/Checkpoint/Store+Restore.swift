@@ -44,7 +44,8 @@ extension Store {
     ) throws(EngineError) -> Int {
         return try changing { () throws(EngineError) -> Int in
             try prepareRestore(configuration, checkpointLSN: checkpointLSN, owner: owner)
-            let collection = try Self.buildCollection(configuration, checkpointLSN: checkpointLSN, threads: threads, progress: progress, stream: stream)
+            let collection = try Self.buildCollection(
+                configuration, checkpointLSN: checkpointLSN, threads: threads, vectors: options.vectorPlacement, progress: progress, stream: stream)
             try install(collection, checkpointLSN: checkpointLSN)
             return collection.count
         }
@@ -53,12 +54,12 @@ extension Store {
     /// A collection built from streamed records: each validated and
     /// prepared like a write, the graph built on `threads` threads.
     static func buildCollection(
-        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, threads: Int,
+        _ configuration: CollectionConfiguration, checkpointLSN: UInt64, threads: Int, vectors: VectorPlacement = .heap,
         progress: @escaping (_ phase: String, _ done: Int) -> Void,
         stream: ((RestoredRecord) throws -> Void) throws -> Void
     ) throws(EngineError) -> Collection {
         // Read every record, validated and prepared like a write.
-        let collection = try Collection(configuration)
+        let collection = try Collection(configuration, vectors: vectors)
         let d = configuration.dimension
         var ids = [String](), lsns = [UInt64](), values = [MetadataValue](), rows = [Float]()
         var texts = [[String: String]](), terms = [[String]]()
@@ -166,7 +167,8 @@ extension Store {
             }
             let collection: Collection
             do throws(EngineError) {
-                let contents = try StoreSnapshot.decode(graphSnapshot, file: "the database's graph snapshot of '\(configuration.name)'")
+                let contents = try StoreSnapshot.decode(
+                    graphSnapshot, file: "the database's graph snapshot of '\(configuration.name)'", vectors: options.vectorPlacement)
                 guard contents.lsn == checkpointLSN, contents.collections.count == 1,
                       let decoded = contents.collections.first, decoded.configuration.sameParameters(as: configuration) else {
                     throw .corrupt("the database's graph snapshot of '\(configuration.name)' is of another collection or LSN")

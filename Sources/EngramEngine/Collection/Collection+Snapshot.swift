@@ -71,7 +71,9 @@ extension Collection {
     }
 
     /// Reads one collection's section of a snapshot file of `version`.
-    static func readSnapshotSection(from reader: inout SnapshotReader, version: Int) throws(EngineError) -> Collection {
+    static func readSnapshotSection(
+        from reader: inout SnapshotReader, version: Int, vectors: VectorPlacement = .heap
+    ) throws(EngineError) -> Collection {
         let header = try reader.bytes(try reader.u32())
         guard case .create(let configuration) = try LogPayload.decode(type: 1, header) else {
             throw reader.fail("bad collection header")
@@ -119,7 +121,7 @@ extension Collection {
         for _ in 0..<stagedCount { staged.append((VectorID(try reader.u32()), try reader.bytes(4 * d))) }
         let storedLength = try reader.u64()
         guard let indexLength = Int(exactly: storedLength) else { throw reader.fail("index length \(storedLength)") }
-        let index = try loadIndex(reader.bytes(indexLength), configuration, &reader)
+        let index = try loadIndex(reader.bytes(indexLength), configuration, vectors, &reader)
         var tombstones: [RecordKey: UInt64] = [:]
         if version >= 3 {
             for _ in 0..<(try reader.u32()) {
@@ -150,7 +152,8 @@ extension Collection {
 
     /// The index of a collection's section, in the format its kind writes.
     private static func loadIndex(
-        _ bytes: UnsafeRawBufferPointer, _ configuration: CollectionConfiguration, _ reader: inout SnapshotReader
+        _ bytes: UnsafeRawBufferPointer, _ configuration: CollectionConfiguration, _ vectors: VectorPlacement,
+        _ reader: inout SnapshotReader
     ) throws(EngineError) -> CollectionIndex {
         if configuration.dimension == 0 {
             do throws(SnapshotError) { return try RecordsOnlyIndex.load(bytes) } catch { throw reader.fail("index: \(error)") }
@@ -159,7 +162,11 @@ extension Collection {
             return try IVFCollectionIndex.load(bytes, dimension: configuration.dimension, metric: configuration.metric, settings: ivf)
         }
         let hnsw: HNSWIndex
-        do throws(SnapshotError) { hnsw = try HNSWIndex.load(snapshot: bytes) } catch {
+        let memory = try vectors.memory()
+        do throws(SnapshotError) { hnsw = try HNSWIndex.load(snapshot: bytes, vectorMemory: memory) } catch {
+            if error.kind == .vectorMemoryUnavailable {
+                throw .io(vectors.mappedDirectory ?? "the heap", "collection '\(configuration.name)': \(error.reason)")
+            }
             throw reader.fail("index: \(error)")
         }
         guard hnsw.dimension == configuration.dimension, hnsw.metric == configuration.metric, hnsw.configuration.m == configuration.hnsw.m else {

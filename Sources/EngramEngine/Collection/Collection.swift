@@ -75,7 +75,11 @@ final class Collection: @unchecked Sendable {
 
     /// A new, empty collection; a snapshot's collection is built around its
     /// loaded `index` and `textIndex` (then ``install(_:staged:tombstones:)``).
-    init(_ configuration: CollectionConfiguration, index: CollectionIndex? = nil, textIndex: TextIndex? = nil) throws(EngineError) {
+    /// `vectors` says where a new HNSW index keeps its floats.
+    init(
+        _ configuration: CollectionConfiguration, index: CollectionIndex? = nil, textIndex: TextIndex? = nil,
+        vectors: VectorPlacement = .heap
+    ) throws(EngineError) {
         self.configuration = configuration
         staging = StagingBuffer(dimension: configuration.dimension)
         if let text = configuration.text {
@@ -105,10 +109,13 @@ final class Collection: @unchecked Sendable {
                 try ivf.validate()
                 self.index = try IVFCollectionIndex(dimension: configuration.dimension, metric: configuration.metric, settings: ivf)
             } else {
-                self.index = try HNSWIndex(dimension: configuration.dimension, metric: configuration.metric, configuration: configuration.hnsw)
+                self.index = try HNSWIndex(dimension: configuration.dimension, metric: configuration.metric, configuration: configuration.hnsw,
+                                           vectorMemory: try vectors.memory())
             }
         } catch let error as EngineError {
             throw error
+        } catch IndexError.vectorMemoryUnavailable(let bytes, let code) {
+            throw .io(vectors.mappedDirectory ?? "the heap", "collection '\(configuration.name)': cannot hold \(bytes) bytes of vectors", errno: code)
         } catch {
             throw .invalidArgument("collection '\(configuration.name)': \(error)")
         }

@@ -44,12 +44,12 @@ extension Store {
         if let source {
             // The local snapshots are set aside only once the rebuild has succeeded (below): a failed
             // rebuild leaves the directory as it was.
-            base = try rebuildBase(from: source, storeID: storeID, threads: threads, logger: logger)
+            base = try rebuildBase(from: source, storeID: storeID, threads: threads, vectors: options.vectorPlacement, logger: logger)
         } else if let (lsn, file) = DataDirectory.snapshotFiles(directory).last {
             guard let bytes = DataDirectory.read(file) else {
                 throw .io(file, "cannot read the snapshot", errno: errno)
             }
-            base = try StoreSnapshot.decode(bytes, file: file)
+            base = try StoreSnapshot.decode(bytes, file: file, vectors: options.vectorPlacement)
             guard base.lsn == lsn else { throw .corrupt("snapshot \(file) holds LSN \(base.lsn), its name says \(lsn)") }
             logger.info("loaded snapshot", metadata: [
                 "file": "\(file)", "lsn": "\(lsn)", "collections": "\(base.collections.count)",
@@ -83,7 +83,7 @@ extension Store {
                 let t0 = engineNanoseconds()
                 let payload = try LogPayload.decode(type: record.type, record.payload)
                 let t1 = engineNanoseconds()
-                try Self.replay(payload, lsn: record.lsn, into: &catalog, writers: &writers, applier: applier)
+                try Self.replay(payload, lsn: record.lsn, into: &catalog, writers: &writers, applier: applier, vectors: options.vectorPlacement)
                 decodeNanoseconds += t1 - t0
                 prepareNanoseconds += engineNanoseconds() - t1  // includes waiting for the applier
                 replayed += 1
@@ -166,7 +166,7 @@ extension Store {
 
     /// Every collection of `source`'s last checkpoint, rebuilt, as a base to replay the log on.
     private static func rebuildBase(
-        from source: CheckpointSource, storeID: String, threads: Int, logger: Logger
+        from source: CheckpointSource, storeID: String, threads: Int, vectors: VectorPlacement, logger: Logger
     ) throws(EngineError) -> StoreSnapshot.Contents {
         var base = StoreSnapshot.Contents(lsn: 0, checkpointLSN: 0, collections: [])
         do {
@@ -177,7 +177,7 @@ extension Store {
                 base.lsn = lsn
                 base.checkpointLSN = lsn
                 for (configuration, stream) in collections {
-                    let collection = try buildCollection(configuration, checkpointLSN: lsn, threads: threads, progress: { phase, done in
+                    let collection = try buildCollection(configuration, checkpointLSN: lsn, threads: threads, vectors: vectors, progress: { phase, done in
                         logger.info("rebuilding from the checkpoint", metadata: ["collection": "\(configuration.name)", "phase": "\(phase)", "records": "\(done)"])
                     }, stream: stream)
                     base.collections.append(collection)
@@ -199,7 +199,7 @@ extension Store {
     /// like a live write: a logged record that fails validation is corruption.
     private static func replay(
         _ payload: LogPayload.Decoded, lsn: UInt64, into catalog: inout [String: Collection],
-        writers: inout [String: ReplayBlockWriter], applier: ReplayApplier
+        writers: inout [String: ReplayBlockWriter], applier: ReplayApplier, vectors: VectorPlacement
     ) throws(EngineError) {
         func collection(_ name: String) throws(EngineError) -> Collection {
             guard let c = catalog[name] else { throw .corrupt("log record \(lsn) names collection '\(name)', which does not exist") }
@@ -212,7 +212,9 @@ extension Store {
                 // (The text rules are not applied again: a log written before them still replays.)
                 let c: Collection
                 do throws(EngineError) {
-                    c = try Collection(configuration)
+                    c = try Collection(configuration, vectors: vectors)
+                } catch where error.code == .io {
+                    throw error  // the mapped floats' file, not the record
                 } catch {
                     throw .corrupt("log record \(lsn) creates collection '\(configuration.name)' with parameters that fail validation: \(error)")
                 }
@@ -235,7 +237,7 @@ extension Store {
             applier.submit(.delete(try collection(name), ids: ids, lsn: lsn))
         case .batch(let parts):
             // Every part under the batch's LSN, in order (a batch holds no batch: the decoder refuses one).
-            for part in parts { try replay(part, lsn: lsn, into: &catalog, writers: &writers, applier: applier) }
+            for part in parts { try replay(part, lsn: lsn, into: &catalog, writers: &writers, applier: applier, vectors: vectors) }
         }
     }
 }

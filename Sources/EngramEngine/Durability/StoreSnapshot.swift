@@ -55,10 +55,10 @@ enum StoreSnapshot {
         return writer.finished()
     }
 
-    static func decode(_ bytes: [UInt8], file: String) throws(EngineError) -> Contents {
+    static func decode(_ bytes: [UInt8], file: String, vectors: VectorPlacement = .heap) throws(EngineError) -> Contents {
         do {
             // (An untyped closure: a typed one here crashes the Swift 6.3 compiler.)
-            return try bytes.withUnsafeBytes { raw in try decode(raw, file: file) }
+            return try bytes.withUnsafeBytes { raw in try decode(raw, file: file, vectors: vectors) }
         } catch let error as EngineError {
             throw error
         } catch {
@@ -66,7 +66,7 @@ enum StoreSnapshot {
         }
     }
 
-    static func decode(_ raw: UnsafeRawBufferPointer, file: String) throws(EngineError) -> Contents {
+    static func decode(_ raw: UnsafeRawBufferPointer, file: String, vectors: VectorPlacement = .heap) throws(EngineError) -> Contents {
         func fail(_ why: String, _ at: Int) -> EngineError { .corrupt("snapshot \(file) at byte \(at): \(why)") }
         guard raw.count >= 32 else { throw fail("shorter than its header", 0) }
         let body = UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])
@@ -83,7 +83,7 @@ enum StoreSnapshot {
             throw fail("LSN \(lsn) or checkpoint LSN \(checkpointLSN) beyond the largest LSN", 16)
         }
         var collections = [Collection]()
-        for _ in 0..<(try reader.u32()) { collections.append(try Collection.readSnapshotSection(from: &reader, version: fileVersion)) }
+        for _ in 0..<(try reader.u32()) { collections.append(try Collection.readSnapshotSection(from: &reader, version: fileVersion, vectors: vectors)) }
         guard reader.at == body.count else { throw fail("trailing bytes", reader.at) }
         return Contents(lsn: lsn, checkpointLSN: checkpointLSN, collections: collections)
     }

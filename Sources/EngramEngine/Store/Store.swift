@@ -110,7 +110,7 @@ public final class Store: Sendable {
                     guard existing.configuration == configuration else { throw .collectionExists(configuration.name) }
                     return
                 }
-                let collection = try Collection(configuration)  // validates the parameters before logging
+                let collection = try Collection(configuration, vectors: options.vectorPlacement)  // validates the parameters before logging
                 _ = try logged(.create(configuration)) { _ throws(EngineError) in
                     self.catalog.withLock { $0[configuration.name] = collection }
                     return 0

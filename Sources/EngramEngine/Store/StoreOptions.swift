@@ -41,8 +41,22 @@ public struct StoreOptions: Sendable {
     /// not cut); writes, checkpoints and snapshots throw. Other read-only
     /// opens may share the directory; a writing store may not.
     public var readOnly = false
+    /// Set: every HNSW collection keeps its float vectors in a memory-mapped
+    /// file in this directory (``MappedVectorMemory``: nameless, unlinked at
+    /// once) instead of on the heap. Its graph walks on compact codes and
+    /// reads the floats only to build and to re-rank, so the floats can
+    /// leave the hot memory: the kernel keeps what it can in the page cache
+    /// and reads the rest back. Nil (default): the heap. The directory must
+    /// exist; a disk that fills fails the growth that needed the room (an
+    /// ``EngineError/Code/io`` error; the staged vectors wait), never a
+    /// search. The data directory, or any other, may be given; a read-only
+    /// store may use it too (it writes only the nameless file).
+    public var mappedFloatsDirectory: String?
 
     public init(durability: GroupCommitLog.Mode = .fsync) { self.durability = durability }
+
+    /// Where HNSW collections keep their floats (``mappedFloatsDirectory``).
+    var vectorPlacement: VectorPlacement { VectorPlacement(mappedDirectory: mappedFloatsDirectory) }
 
     /// The options of a read-only open (``readOnly``).
     public static var readOnly: StoreOptions {

@@ -1,4 +1,5 @@
 import Dispatch
+import EngramSync
 import EngramKernels
 import Synchronization
 
@@ -63,14 +64,24 @@ extension HNSWIndex {
         let next = AtomicCounter()
         let source = SendablePointer(UnsafeMutablePointer(mutating: prepared))
         let step = Swift.max(1, n / 100)
+        // Set only if the storage must grow again (other callers inserting at
+        // the same time) and its vector memory cannot: the workers stop.
+        let failure = Locked<IndexError?>(nil)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 let i = next.increment()
                 if i >= n { break }
-                self.insertPrepared(source.pointer + i * self.dimension, label: labels[i])
+                do throws(IndexError) {
+                    try self.insertPrepared(source.pointer + i * self.dimension, label: labels[i])
+                } catch {
+                    failure.withLock { $0 = $0 ?? error }
+                    next.finish(n)
+                    break
+                }
                 if let progress, (i + 1) % step == 0 { progress(i + 1) }
             }
         }
+        if let error = failure.withLock({ $0 }) { throw error }
         // The heuristic's pruning can leave a node that no list points to
         // (1 of glove-50's 390,000, in a serial build too). Each time the
         // index has grown by an eighth (a build or a restore in one batch;
@@ -106,13 +117,13 @@ extension HNSWIndex {
     }
 
     /// Inserts one validated, prepared vector, growing the storage if needed.
-    func insertPrepared(_ source: UnsafePointer<Float>, label: VectorID) {
+    func insertPrepared(_ source: UnsafePointer<Float>, label: VectorID) throws(IndexError) {
         while true {
             let inserted = lock.withReadLock { tryInsert(source, label: label) }
             if inserted { return }
-            lock.withWriteLock {
+            try lock.withWriteLock { () throws(IndexError) in
                 let used = registry.withLock { $0.freeSlots.isEmpty ? $0.slotCount : 0 }
-                if used >= capacity { resizeStorage(to: capacity * 2, keeping: used) }
+                if used >= capacity { try resizeStorage(to: capacity * 2, keeping: used) }
             }
         }
     }
@@ -309,4 +320,7 @@ final class AtomicCounter: Sendable {
 
     /// Returns the value before adding one.
     func increment() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    /// Hands out no more work below `end`: later ``increment()``s return at least `end`.
+    func finish(_ end: Int) { value.store(end, ordering: .relaxed) }
 }

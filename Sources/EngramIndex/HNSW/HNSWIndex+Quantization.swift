@@ -97,12 +97,12 @@ extension HNSWIndex {
             let quantizer = sample.withUnsafeBufferPointer { ScalarQuantizer(training: $0.baseAddress!, count: live.count, dimension: dimension) }
             let codes = HNSWQuantization(quantizer: quantizer, capacity: capacity, squaredL2: metric == .squaredL2, keepsFloats: keepingFloats)
             for s in 0..<used { codes.encode(row(UInt32(s)), slot: s) }
+            if !keepingFloats {
+                vectors = try vectorMemory.resize(vectors, from: vectorBytes, to: 64, keeping: 0).bindMemory(to: Float.self, capacity: 16)
+                vectorBytes = 64
+            }
             quantization = codes
             traversal = nil
-            if !keepingFloats {
-                vectors.deallocate()
-                vectors = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64).bindMemory(to: Float.self, capacity: 16)
-            }
         }
     }
 

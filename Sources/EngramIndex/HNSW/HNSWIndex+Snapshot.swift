@@ -217,8 +217,13 @@ extension HNSWIndex {
     /// rule (sizes, links in range, levels, labels), so no input can crash it.
     /// The 4-bit codes are encoded again from the floats with the stored
     /// ranges (a version 1 snapshot, which has none, trains them when due).
-    /// `walksOnCodes` overrides the snapshot's choice.
-    public static func load(snapshot bytes: UnsafeRawBufferPointer, walksOnCodes: Bool? = nil) throws(SnapshotError) -> HNSWIndex {
+    /// `walksOnCodes` overrides the snapshot's choice; `vectorMemory` is where
+    /// the floats go (default: the heap). If it cannot provide them, the
+    /// error is ``SnapshotError/Kind/vectorMemoryUnavailable``, the one kind
+    /// that says nothing of the bytes.
+    public static func load(
+        snapshot bytes: UnsafeRawBufferPointer, walksOnCodes: Bool? = nil, vectorMemory: (any VectorMemory)? = nil
+    ) throws(SnapshotError) -> HNSWIndex {
         var r = try SnapshotReader.checked(
             bytes, magic: HNSWSnapshotFormat.magic, versions: HNSWSnapshotFormat.versions,
             headerSize: HNSWSnapshotFormat.headerSize, kind: "HNSW")
@@ -274,10 +279,13 @@ extension HNSWIndex {
             throw r.corrupt("entry point \(entry) or top level \(top) out of range", at: 40)
         }
         let index: HNSWIndex
-        do {
+        do throws(IndexError) {
             index = try HNSWIndex(dimension: dimension, metric: metric, configuration: configuration, capacity: Swift.max(16, slots),
-                                  walksOnCodes: walksOnCodes ?? (flags & 1 != 0))
+                                  walksOnCodes: walksOnCodes ?? (flags & 1 != 0), vectorMemory: vectorMemory)
         } catch {
+            if case .vectorMemoryUnavailable = error {
+                throw SnapshotError(kind: .vectorMemoryUnavailable, offset: 0, reason: error.description)
+            }
             throw r.corrupt("invalid parameters: \(error)", at: 20)
         }
         for i in 0..<slots { index.labels[i] = try r.u32() }
@@ -339,10 +347,14 @@ extension HNSWIndex {
         return index
     }
 
-    public static func load(snapshot bytes: [UInt8], walksOnCodes: Bool? = nil) throws(SnapshotError) -> HNSWIndex {
+    public static func load(
+        snapshot bytes: [UInt8], walksOnCodes: Bool? = nil, vectorMemory: (any VectorMemory)? = nil
+    ) throws(SnapshotError) -> HNSWIndex {
         var result: Result<HNSWIndex, SnapshotError>!
         bytes.withUnsafeBytes { b in
-            do throws(SnapshotError) { result = .success(try load(snapshot: b, walksOnCodes: walksOnCodes)) } catch { result = .failure(error) }
+            do throws(SnapshotError) {
+                result = .success(try load(snapshot: b, walksOnCodes: walksOnCodes, vectorMemory: vectorMemory))
+            } catch { result = .failure(error) }
         }
         return try result.get()
     }

@@ -61,6 +61,10 @@ public final class HNSWIndex: @unchecked Sendable {
     // Slot storage. Written per slot by its inserter (before the slot is
     // published) or under the exclusive lock; moved only under the exclusive lock.
     var capacity: Int
+    /// Where the float rows live (``VectorMemory``): the heap, or a caller's mapped file.
+    let vectorMemory: any VectorMemory
+    /// The bytes of the region `vectors` points into.
+    var vectorBytes = 0
     var vectors: UnsafeMutablePointer<Float>
     var layer0: UnsafeMutablePointer<Atomic<UInt32>>
     var upper: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt32>>?>
@@ -107,12 +111,16 @@ public final class HNSWIndex: @unchecked Sendable {
         var insertedSinceReachabilityCheck = 0
     }
 
+    /// - Parameter vectorMemory: where the float rows live (default: the heap).
+    ///   A file-backed one keeps them out of anonymous memory; the index reads
+    ///   them to build its graph and, walking on codes, only to re-rank.
     public init(
         dimension: Int, metric: Metric, configuration: HNSWConfiguration = HNSWConfiguration(), capacity: Int = 1024,
-        walksOnCodes: Bool = true
+        walksOnCodes: Bool = true, vectorMemory: (any VectorMemory)? = nil
     ) throws(IndexError) {
         try configuration.validate()
         self.walksOnCodes = walksOnCodes
+        self.vectorMemory = vectorMemory ?? HeapVectorMemory()
         self.format = try VectorFormat(dimension: dimension, metric: metric)
         kernels = HNSWKernelCalls(metric)
         self.configuration = configuration
@@ -120,7 +128,11 @@ public final class HNSWIndex: @unchecked Sendable {
         maxM0 = 2 * configuration.m
         levelMultiplier = 1 / log(Double(configuration.m))
         self.capacity = 0
-        vectors = .allocate(capacity: 1)
+        let initial = Swift.max(16, capacity)
+        guard initial <= Int(UInt32.max - 1) else { throw .capacityExceeded(limit: Int(UInt32.max - 1)) }
+        vectorBytes = initial * format.dimension * 4
+        vectors = try self.vectorMemory.resize(nil, from: 0, to: vectorBytes, keeping: 0)
+            .bindMemory(to: Float.self, capacity: initial * format.dimension)
         layer0 = .allocate(capacity: 1)
         upper = .allocate(capacity: 1)
         levels = .allocate(capacity: 1)
@@ -128,13 +140,13 @@ public final class HNSWIndex: @unchecked Sendable {
         versions = .allocate(capacity: 1)
         states = .allocate(capacity: 1)
         registry = Locked(Registry())
-        resizeStorage(to: Swift.max(16, capacity), keeping: 0)
+        try resizeStorage(to: initial, keeping: 0)
     }
 
     deinit {
         let used = registry.withLock { $0.slotCount }
         for s in 0..<used { upper[s]?.deallocate() }
-        vectors.deallocate()
+        vectorMemory.release(vectors, bytes: vectorBytes)
         layer0.deallocate()
         upper.deallocate()
         levels.deallocate()
@@ -190,10 +202,11 @@ public final class HNSWIndex: @unchecked Sendable {
             var upperBytes = 0
             for s in 0..<used where upper[s] != nil { upperBytes += Int(levels[s]) * (1 + maxM) * 4 }
             return IndexMemory(
-                floats: codesOnly == nil ? capacity * dimension * 4 : 0,
+                floats: codesOnly == nil ? vectorBytes : 0,
                 codes: (traversal?.bytes ?? 0) + (quantization.map { $0.capacity * (dimension + ($0.lengths == nil ? 0 : 4)) } ?? 0),
                 links: capacity * (1 + maxM0) * 4 + upperBytes,
-                other: capacity * (8 + 1 + 4 + 4 + 1) + buckets * 9)
+                other: capacity * (8 + 1 + 4 + 4 + 1) + buckets * 9,
+                floatsFileBacked: vectorMemory.isFileBacked)
         }
     }
 
@@ -252,22 +265,24 @@ public final class HNSWIndex: @unchecked Sendable {
     public func reserve(_ slots: Int) throws(IndexError) {
         guard slots <= Int(UInt32.max - 1) else { throw .capacityExceeded(limit: Int(UInt32.max - 1)) }
         guard lock.withReadLock({ slots > capacity }) else { return }
-        lock.withWriteLock {
-            if slots > capacity { resizeStorage(to: slots, keeping: registry.withLock { $0.slotCount }) }
+        try lock.withWriteLock { () throws(IndexError) in
+            if slots > capacity { try resizeStorage(to: slots, keeping: registry.withLock { $0.slotCount }) }
         }
     }
 
-    /// Moves every slot array to `newCapacity` slots (exclusive lock held, or during init).
-    func resizeStorage(to newCapacity: Int, keeping used: Int) {
+    /// Moves every slot array to `newCapacity` slots (exclusive lock held, or
+    /// during init). The float rows first: if their memory cannot grow,
+    /// nothing has changed.
+    func resizeStorage(to newCapacity: Int, keeping used: Int) throws(IndexError) {
         func move<T>(_ old: UnsafeMutablePointer<T>, _ fresh: UnsafeMutablePointer<T>, _ n: Int) {
             fresh.moveInitialize(from: old, count: n)
             old.deallocate()
         }
-        if codesOnly == nil {  // a codes-only index holds no float rows
-            let rawVectors = UnsafeMutableRawPointer.allocate(byteCount: newCapacity * dimension * 4, alignment: 64)
-            let newVectors = rawVectors.bindMemory(to: Float.self, capacity: newCapacity * dimension)
-            move(vectors, newVectors, used * dimension)
-            vectors = newVectors
+        let newVectorBytes = newCapacity * dimension * 4
+        if codesOnly == nil, newVectorBytes != vectorBytes {  // a codes-only index holds no float rows
+            vectors = try vectorMemory.resize(vectors, from: vectorBytes, to: newVectorBytes, keeping: used * dimension * 4)
+                .bindMemory(to: Float.self, capacity: newCapacity * dimension)
+            vectorBytes = newVectorBytes
         }
 
         let stride0 = 1 + maxM0

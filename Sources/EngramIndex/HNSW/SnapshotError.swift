@@ -1,6 +1,8 @@
-/// Why an index snapshot could not be loaded. Every case is a property of
-/// the bytes (the index does no I/O; reading the file is the caller's), so
-/// all are corruption-class errors, kept apart from ``IndexError``.
+/// Why an index snapshot could not be loaded. Every kind but one is a
+/// property of the bytes (the index does no I/O; reading the file is the
+/// caller's), so they are corruption-class errors, kept apart from
+/// ``IndexError``. The exception, ``Kind/vectorMemoryUnavailable``, is a
+/// resource failure of the caller's ``VectorMemory``.
 public struct SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         /// Shorter than its header says.
@@ -13,6 +15,9 @@ public struct SnapshotError: Error, Equatable, Sendable, CustomStringConvertible
         case checksumMismatch = "checksum mismatch"
         /// Checksummed, but the contents break the format's rules.
         case corrupt
+        /// The caller's ``VectorMemory`` could not hold the vectors (a full
+        /// disk under a mapped file): nothing is wrong with the bytes.
+        case vectorMemoryUnavailable = "vector memory unavailable"
     }
 
     public var kind: Kind

@@ -1,0 +1,136 @@
+import Foundation
+@testable import EngramEngine
+import EngramIndex
+import EngramTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Float vectors in memory-mapped files (StoreOptions.mappedFloatsDirectory)")
+struct MappedFloatsTests {
+    /// The names in `path`.
+    private func entries(_ path: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+    }
+
+    @Test("a mapped region keeps its bytes as it grows and shrinks, and leaves no file behind")
+    func regionKeepsBytes() throws {
+        let dir = TemporaryDirectory("engram-mapped")
+        defer { dir.remove() }
+        var memory: MappedVectorMemory? = try MappedVectorMemory(directory: dir.path)
+        #expect(try entries(dir.path).isEmpty)
+        var region = try memory!.resize(nil, from: 0, to: 100, keeping: 0)
+        var bytes = 100
+        var written = 0
+        for size in [5_000, 70_000, 1_000_000, 3_000, 250_000] {
+            let kept = Swift.min(written, size)
+            // Every byte kept holds its value: byte i is i mod 251.
+            for i in 0..<kept { #expect(region.load(fromByteOffset: i, as: UInt8.self) == UInt8(i % 251)) }
+            region = try memory!.resize(region, from: bytes, to: size, keeping: kept)
+            bytes = size
+            for i in 0..<kept where region.load(fromByteOffset: i, as: UInt8.self) != UInt8(i % 251) {
+                Issue.record("byte \(i) changed in the resize to \(size)")
+                break
+            }
+            for i in kept..<size { region.storeBytes(of: UInt8(i % 251), toByteOffset: i, as: UInt8.self) }
+            written = size
+        }
+        memory!.release(region, bytes: bytes)
+        memory = nil
+        #expect(try entries(dir.path).isEmpty)
+
+        let missing = dir.path + "/no-such-directory"
+        let error = #expect(throws: EngineError.self) { try MappedVectorMemory(directory: missing) }
+        #expect(error?.code == .io)
+    }
+
+    @Test("a store with mapped floats answers as the heap store does, through deletes, a snapshot and a reopen either way")
+    func storeAnswersAsHeap() throws {
+        let heapDir = TemporaryDirectory("engram-heap"), mappedDir = TemporaryDirectory("engram-mapped")
+        let floatsDir = TemporaryDirectory("engram-floats")
+        defer { heapDir.remove(); mappedDir.remove(); floatsDir.remove() }
+        var rng = SeededGenerator.forTest("store.mapped-floats", defaultSeed: 1_201)
+        let d = 32, n = 3_000
+        let vectors = (0..<n).map { _ in (0..<d).map { _ in rng.gaussian() } }
+        let queries = (0..<25).map { _ in (0..<d).map { _ in rng.gaussian() } }
+        let records = vectors.enumerated().map { i, v in Record(id: "r\(i)", vector: v, metadata: ["even": .bool(i % 2 == 0)]) }
+        var mapped = StoreOptions(durability: .osBuffered)
+        mapped.mappedFloatsDirectory = floatsDir.path
+        mapped.indexThreads = 1
+        var heap = StoreOptions(durability: .osBuffered)
+        heap.indexThreads = 1
+        let configuration = CollectionConfiguration(name: "c", dimension: d, metric: .cosine)
+
+        func answers(_ store: Store) throws -> [[String]] {
+            try queries.map { q in try store.search("c", vector: q, k: 10, efSearch: 24).map(\.id) }
+                + queries.map { q in try store.search("c", vector: q, k: 10, efSearch: 24, filter: .equals("even", .bool(true))).map(\.id) }
+        }
+        func exact() -> [[String]] {
+            func cosine(_ a: [Float], _ b: [Float]) -> Float {
+                var ab: Float = 0, aa: Float = 0, bb: Float = 0
+                for i in 0..<d { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i] }
+                return 1 - ab / (aa.squareRoot() * bb.squareRoot())
+            }
+            let all = queries.map { q in (0..<n).sorted { cosine(q, vectors[$0]) < cosine(q, vectors[$1]) }.prefix(10).map { "r\($0)" } }
+            let even = queries.map { q in (0..<n).filter { $0 % 2 == 0 }.sorted { cosine(q, vectors[$0]) < cosine(q, vectors[$1]) }.prefix(10).map { "r\($0)" } }
+            return all + even
+        }
+        let truth = exact()
+        func recall(_ found: [[String]]) -> Double {
+            Double(zip(found, truth).map { Set($0).intersection($1).count }.reduce(0, +)) / Double(truth.count * 10)
+        }
+
+        let heapAnswers: [[String]]
+        do {
+            let store = try Store.open(directory: heapDir.path, options: heap)
+            try store.createCollection(configuration)
+            for start in stride(from: 0, to: n, by: 500) { try store.upsert("c", Array(records[start..<(start + 500)])) }
+            try store.waitUntilIndexed()
+            heapAnswers = try answers(store)
+            try store.close()
+        }
+        do {
+            let store = try Store.open(directory: mappedDir.path, options: mapped)
+            try store.createCollection(configuration)
+            for start in stride(from: 0, to: n, by: 500) { try store.upsert("c", Array(records[start..<(start + 500)])) }
+            try store.delete("c", ids: ["r1", "r2"])
+            try store.upsert("c", [records[1], records[2]])
+            try store.waitUntilIndexed()
+            let info = try store.indexInfo("c")
+            #expect(info.memory.floatsFileBacked && info.walksOnCodes)
+            #expect(info.memory.floats >= n * d * 4)
+            let found = try answers(store)
+            print("mapped floats: recall@10 \(recall(found)), heap \(recall(heapAnswers)) (seed 1201; budget: within 0.02 of the heap store, both ≥ 0.9)")
+            #expect(recall(found) >= recall(heapAnswers) - 0.02 && recall(heapAnswers) >= 0.9)
+            try store.close()  // writes a snapshot
+        }
+        #expect(try entries(floatsDir.path).isEmpty)
+        // The snapshot loads into mapped floats, and into the heap.
+        for options in [mapped, heap] {
+            let store = try Store.open(directory: mappedDir.path, options: options)
+            #expect(try store.indexInfo("c").memory.floatsFileBacked == (options.mappedFloatsDirectory != nil))
+            #expect(try store.count("c") == n)
+            #expect(recall(try answers(store)) >= recall(heapAnswers) - 0.02)
+            try store.close(writingSnapshot: false)
+        }
+        #expect(try entries(floatsDir.path).isEmpty)
+    }
+
+    @Test("a mapped-floats directory that does not exist fails the collection's creation as an I/O error; the store carries on")
+    func missingDirectory() throws {
+        let dir = TemporaryDirectory("engram-mapped")
+        defer { dir.remove() }
+        var options = StoreOptions(durability: .osBuffered)
+        options.mappedFloatsDirectory = dir.path + "/absent"
+        let store = try Store.open(directory: dir.path, options: options)
+        let error = #expect(throws: EngineError.self) { try store.createCollection(CollectionConfiguration(name: "c", dimension: 8)) }
+        #expect(error?.code == .io)
+        #expect(store.collectionNames.isEmpty)
+        try store.createCollection(CollectionConfiguration(name: "ivf", dimension: 8, ivf: IVFSettings()))
+        try store.upsert("ivf", [Record(id: "a", vector: [1, 0, 0, 0, 0, 0, 0, 0])])
+        #expect(try store.search("ivf", vector: [1, 0, 0, 0, 0, 0, 0, 0], k: 1).first?.id == "a")
+        try store.close()
+    }
+}
