@@ -41,6 +41,21 @@ package final class PosixFile {
         return Int(st.st_size)
     }
 
+    /// Runs `body` on the whole file mapped read-only (private: the page cache's pages, no copy in
+    /// anonymous memory), or read into a buffer where it cannot be mapped (an empty file).
+    package func withContents<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let count = try size()
+        if count > 0, let mapped = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), mapped != UnsafeMutableRawPointer(bitPattern: -1) {
+            defer { munmap(mapped, count) }
+            _ = madvise(mapped, count, MADV_SEQUENTIAL)
+            return try body(UnsafeRawBufferPointer(start: mapped, count: count))
+        }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        try read(into: buffer, count: count, at: 0)
+        return try body(UnsafeRawBufferPointer(start: buffer, count: count))
+    }
+
     /// Reads exactly `count` bytes at `offset`; a short file is reported as corrupt.
     package func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) throws(DatasetError) {
         var done = 0

@@ -354,20 +354,16 @@ extension BenchRunner {
 
     func loadGraphCache(dimension: Int, vectorMemory: (any VectorMemory)?) throws(BenchError) -> HNSWIndex? {
         guard let path = configuration.graphCache, access(path, F_OK) == 0 else { return nil }
-        var bytes = [UInt8]()
-        do throws(DatasetError) {
-            let file = try PosixFile.openForReading(path)
-            let size = try file.size()
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(size, 1), alignment: 16)
-            defer { buffer.deallocate() }
-            try file.read(into: buffer, count: size, at: 0)
-            bytes = Array(UnsafeRawBufferPointer(start: buffer, count: size))
-        } catch {
-            throw .dataset(error)
-        }
+        let file: PosixFile
+        do { file = try PosixFile.openForReading(path) } catch { throw .dataset(error) }
         let index: HNSWIndex
         do {
-            index = try HNSWIndex.load(snapshot: bytes, walksOnCodes: configuration.index == .hnsw, vectorMemory: vectorMemory)
+            // Mapped, not read: the file's bytes stay in the page cache, out of the process's heap.
+            index = try file.withContents { bytes in
+                try HNSWIndex.load(snapshot: bytes, walksOnCodes: configuration.index == .hnsw, vectorMemory: vectorMemory)
+            }
+        } catch let error as DatasetError {
+            throw .dataset(error)
         } catch {
             throw .invalidArgument("--graph-cache \(path): \(error)")
         }
