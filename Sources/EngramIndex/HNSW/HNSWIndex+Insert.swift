@@ -59,23 +59,56 @@ extension HNSWIndex {
         let current = lock.withReadLock { capacity }
         // Grow geometrically: one insert at a time must not copy the storage each time.
         if needed > current { try reserve(Swift.max(needed, current + current / 2)) }
+        // A batch that crosses a point where the codes are due goes in piece by piece, trained between
+        // pieces: the rest of it walks (and builds) on the codes, as it would over smaller batches.
+        var start = 0
+        while start < n {
+            let end = rowsBeforeTraining().map { Swift.min(n, start + $0) } ?? n
+            try insertPiece(prepared, labels: labels, start..<end, total: n, threads: threads, progress: progress)
+            start = end
+        }
+    }
 
+    /// Live vectors to add before the codes are due to be trained (again), or
+    /// nil if they never will be (``trainTraversalCodesIfDue()``'s rule).
+    private func rowsBeforeTraining() -> Int? {
+        guard walksOnCodes else { return nil }
+        return lock.withReadLock { () -> Int? in
+            guard quantization == nil else { return nil }
+            let due: Int
+            if let trained = traversal?.trainedOn {
+                guard trained < Self.traversalTrainingCap else { return nil }
+                due = 2 * trained
+            } else {
+                due = Self.traversalTrainingMinimum
+            }
+            return Swift.max(1, due - registry.withLock { $0.liveCount })
+        }
+    }
+
+    /// Inserts rows `range` of the batch (room reserved), then looks for
+    /// stranded nodes and trains the codes when due.
+    private func insertPiece(
+        _ prepared: UnsafePointer<Float>, labels: [VectorID], _ range: Range<Int>, total: Int, threads: Int,
+        progress: (@Sendable (Int) -> Void)?
+    ) throws(IndexError) {
+        let n = range.count
         let workers = Swift.min(threads, n)
-        let next = AtomicCounter()
+        let next = AtomicCounter(range.lowerBound)
         let source = SendablePointer(UnsafeMutablePointer(mutating: prepared))
-        let step = Swift.max(1, n / 100)
+        let step = Swift.max(1, total / 100)
         // Set only if the storage must grow again (other callers inserting at
         // the same time) and its vector memory cannot: the workers stop.
         let failure = Locked<IndexError?>(nil)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while true {
                 let i = next.increment()
-                if i >= n { break }
+                if i >= range.upperBound { break }
                 do throws(IndexError) {
                     try self.insertPrepared(source.pointer + i * self.dimension, label: labels[i])
                 } catch {
                     failure.withLock { $0 = $0 ?? error }
-                    next.finish(n)
+                    next.finish(range.upperBound)
                     break
                 }
                 if let progress, (i + 1) % step == 0 { progress(i + 1) }
@@ -216,10 +249,18 @@ extension HNSWIndex {
     func link<K: DistanceKernel>(
         _ kernel: K.Type, _ slot: UInt32, query: UnsafePointer<Float>, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
     ) {
+        let floats = FloatScorer<K>(query: query, view: view)
         if let codes = codesOnly {
-            withCodeScorer(K.self, codes, query: query) { link(kernel, scoring: $0, slot, level: level, entry: entry, top: top, scratch: scratch) }
+            withCodeScorer(K.self, codes, query: query) {
+                link(kernel, scoring: $0, exact: nil as FloatScorer<K>?, slot, level: level, entry: entry, top: top, scratch: scratch)
+            }
+        } else if let codes = traversal, !codes.quantizer.isFarOutside(query) {
+            // Walk on the codes as a search does, then choose neighbours by the floats.
+            withTraversalScorer(K.self, codes, query: query) {
+                link(kernel, scoring: $0, exact: floats, slot, level: level, entry: entry, top: top, scratch: scratch)
+            }
         } else {
-            link(kernel, scoring: FloatScorer<K>(query: query, view: view), slot, level: level, entry: entry, top: top, scratch: scratch)
+            link(kernel, scoring: floats, exact: nil as FloatScorer<K>?, slot, level: level, entry: entry, top: top, scratch: scratch)
         }
     }
 
@@ -232,8 +273,12 @@ extension HNSWIndex {
     /// already linked on, and every layer below that is then linked too: it
     /// never descends into an empty list (which would leave it linked to
     /// this slot alone), and no list it adds to here is written over later.
-    func link<K: DistanceKernel, S: SlotScorer>(
-        _ kernel: K.Type, scoring scorer: S, _ slot: UInt32, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
+    ///
+    /// With `exact` (the walk is on compact codes), each layer's candidates
+    /// are scored again with it before the nearest is taken and neighbours
+    /// are chosen: the walk is approximate, the choice is not.
+    func link<K: DistanceKernel, S: SlotScorer, E: SlotScorer>(
+        _ kernel: K.Type, scoring scorer: S, exact: E?, _ slot: UInt32, level: Int, entry: UInt32, top: Int, scratch: SearchScratch
     ) {
         var (current, currentDistance) = descend(scoring: scorer, from: entry, top: top, to: level, scratch: scratch)
         let restricted = registry.withLock { $0.tombstoneCount } > 0
@@ -247,10 +292,15 @@ extension HNSWIndex {
                 let c = scratch.results.pop()
                 if c.slot != slot { found.append(c) }
             }
-            found.reverse()  // ascending distance
+            if let exact {
+                rescore(&found, exact)
+                found.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.slot < $1.slot) }
+            } else {
+                found.reverse()  // ascending distance
+            }
             if let nearest = found.first {
                 current = nearest.slot
-                currentDistance = nearest.distance
+                currentDistance = exact == nil ? nearest.distance : scorer.distance(nearest.slot)  // the walk's own measure
             }
             chosen[l] = selectNeighbours(kernel, found, max: maxM)
         }
@@ -259,6 +309,22 @@ extension HNSWIndex {
             chosen[l].withUnsafeBufferPointer { writeLinks(slot, l, $0) }
             unlockNode(slot)
             for neighbour in chosen[l] { connect(kernel, neighbour, to: slot, level: l) }
+        }
+    }
+
+    /// Replaces each candidate's distance with `scorer`'s, four at a time.
+    func rescore<S: SlotScorer>(_ candidates: inout [Candidate], _ scorer: S) {
+        candidates.withUnsafeMutableBufferPointer { c in
+            var i = 0
+            while i &+ 4 <= c.count {
+                let d = scorer.distances4(c[i].slot, c[i &+ 1].slot, c[i &+ 2].slot, c[i &+ 3].slot)
+                for j in 0..<4 { c[i &+ j].distance = d[j] }
+                i &+= 4
+            }
+            while i < c.count {
+                c[i].distance = scorer.distance(c[i].slot)
+                i &+= 1
+            }
         }
     }
 
@@ -316,7 +382,9 @@ extension HNSWIndex {
 
 /// A shared counter for work distribution across threads.
 final class AtomicCounter: Sendable {
-    private let value = Atomic<Int>(0)
+    private let value: Atomic<Int>
+
+    init(_ start: Int = 0) { value = Atomic(start) }
 
     /// Returns the value before adding one.
     func increment() -> Int { value.wrappingAdd(1, ordering: .relaxed).oldValue }
