@@ -10,9 +10,9 @@ import Glibc
 /// checks and no reference counting.
 struct GraphView {
     let vectors: UnsafeMutablePointer<Float>
+    /// Per slot `2 + 2M` words: the node's sequence-lock word, then its layer-0 list (a count, then links).
     let layer0: UnsafeMutablePointer<Atomic<UInt32>>
     let upper: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt32>>?>
-    let versions: UnsafeMutablePointer<Atomic<UInt32>>
     let states: UnsafeMutablePointer<Atomic<UInt8>>
     let labels: UnsafeMutablePointer<VectorID>
     let dimension: Int
@@ -29,9 +29,11 @@ struct GraphView {
 
     @inline(__always)
     func links(_ slot: UInt32, _ level: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
-        level == 0
-            ? layer0 + Int(slot) &* (1 &+ maxM0)
-            : upper[Int(slot)].unsafelyUnwrapped + (level &- 1) &* (1 &+ maxM)
+        if level == 0 {
+            let block: UnsafeMutablePointer<Atomic<UInt32>> = layer0 + Int(slot) &* (2 &+ maxM0)
+            return block + 1
+        }
+        return upper[Int(slot)].unsafelyUnwrapped + (level &- 1) &* (1 &+ maxM)
     }
 
     /// Copies the list of `slot` at `level` into `buffer`, consistent with
@@ -40,7 +42,7 @@ struct GraphView {
     func readLinks(_ slot: UInt32, _ level: Int, into buffer: UnsafeMutablePointer<UInt32>) -> Int {
         let list = links(slot, level)
         let limit = level == 0 ? maxM0 : maxM
-        let version = versions + Int(slot)
+        let version = layer0 + Int(slot) &* (2 &+ maxM0)  // in the same cache line as the count
         var spins = 0
         while true {
             let before = version.pointee.load(ordering: .acquiring)
@@ -59,7 +61,7 @@ struct GraphView {
 extension HNSWIndex {
     /// The current slot arrays (valid while the shared or exclusive lock is held).
     var view: GraphView {
-        GraphView(vectors: vectors, layer0: layer0, upper: upper, versions: versions, states: states,
+        GraphView(vectors: vectors, layer0: layer0, upper: upper, states: states,
                   labels: labels, dimension: dimension, maxM: maxM, maxM0: maxM0)
     }
 }

@@ -65,7 +65,7 @@ extension HNSWIndex {
                     codes.lengths?[s] = 0
                 }
                 traversal?.erase(slot: s)
-                layer0[s * (1 + maxM0)].store(0, ordering: .relaxed)
+                links(UInt32(s), 0)[0].store(0, ordering: .relaxed)
                 upper[s]?.deallocate()
                 upper[s] = nil
                 levels[s] = 0

@@ -203,7 +203,7 @@ extension HNSWIndex {
             for i in 0..<(level * (1 + maxM)) { (block + i).initialize(to: Atomic(0)) }
             upper[s] = block
         }
-        layer0[s * (1 + maxM0)].store(0, ordering: .relaxed)
+        links(slot, 0)[0].store(0, ordering: .relaxed)
         states[s].store(SlotState.live.rawValue, ordering: .releasing)
 
         let placed: (entry: UInt32, top: Int)? = registry.withLock { r in

@@ -188,7 +188,10 @@ extension HNSWIndex {
                 defer { reader.release() }
                 for slot in 0..<s { try w.bytes(UnsafeRawBufferPointer(start: reader.first(UInt32(slot)), count: dimension * 4)) }
             }
-            for i in 0..<(s * (1 + maxM0)) { try w.u32(layer0[i].load(ordering: .relaxed)) }
+            for i in 0..<s {  // the count and the links, not the lock word
+                let list = links(UInt32(i), 0)
+                for j in 0...maxM0 { try w.u32(list[j].load(ordering: .relaxed)) }
+            }
             for i in 0..<s where state(UInt32(i)) != .free && levels[i] > 0 {
                 let block = upper[i]!
                 for j in 0..<(Int(levels[i]) * (1 + maxM)) { try w.u32(block[j].load(ordering: .relaxed)) }
@@ -317,7 +320,10 @@ extension HNSWIndex {
         UnsafeMutableRawPointer(index.vectors).copyMemory(from: bytes.baseAddress! + r.offset, byteCount: vectorBytes)
         if !allFinite(index.vectors, count: slots * dimension) { throw r.corrupt("a vector holds NaN or infinity") }
         r.offset += vectorBytes
-        for i in 0..<(slots * (1 + maxM0)) { index.layer0[i].store(try r.u32(), ordering: .relaxed) }
+        for i in 0..<slots {
+            let list = index.links(UInt32(i), 0)
+            for j in 0...maxM0 { list[j].store(try r.u32(), ordering: .relaxed) }
+        }
         for i in 0..<slots where index.states[i].load(ordering: .relaxed) != SlotState.free.rawValue && index.levels[i] > 0 {
             let words = Int(index.levels[i]) * (1 + m)
             let block = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: words)

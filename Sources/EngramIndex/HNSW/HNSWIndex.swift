@@ -14,9 +14,10 @@ import Synchronization
 /// ```
 ///
 /// **Layout.** Each node lives in a *slot*. Vectors are rows of one aligned
-/// buffer; layer-0 links are one flat array of fixed stride `1 + 2M`
-/// (a count, then up to `2M` slot numbers); a node above layer 0 has one
-/// block of `level × (1 + M)` links. Callers name vectors by *label*
+/// buffer; layer-0 links are one flat array of fixed stride `2 + 2M` (the
+/// node's sequence-lock word, a count, then up to `2M` slot numbers: a
+/// search reads the lock word and the list from the same cache line); a
+/// node above layer 0 has one block of `level × (1 + M)` links. Callers name vectors by *label*
 /// (``VectorID``); the index maps labels to slots.
 ///
 /// **Invariants** (checked by ``checkInvariants()``):
@@ -66,12 +67,12 @@ public final class HNSWIndex: @unchecked Sendable {
     /// The bytes of the region `vectors` points into.
     var vectorBytes = 0
     var vectors: UnsafeMutablePointer<Float>
+    /// Per slot ``layer0Stride`` words: the sequence lock (odd while a writer
+    /// rewrites the node's lists, any layer), then the layer-0 list.
     var layer0: UnsafeMutablePointer<Atomic<UInt32>>
     var upper: UnsafeMutablePointer<UnsafeMutablePointer<Atomic<UInt32>>?>
     var levels: UnsafeMutablePointer<UInt8>
     var labels: UnsafeMutablePointer<VectorID>
-    /// Per-node sequence lock: odd while a writer rewrites the node's lists.
-    var versions: UnsafeMutablePointer<Atomic<UInt32>>
     /// ``SlotState`` raw values.
     var states: UnsafeMutablePointer<Atomic<UInt8>>
     /// HNSW-SQ8's codes, once ``quantize()`` has run (set and resized under the exclusive lock).
@@ -137,7 +138,6 @@ public final class HNSWIndex: @unchecked Sendable {
         upper = .allocate(capacity: 1)
         levels = .allocate(capacity: 1)
         labels = .allocate(capacity: 1)
-        versions = .allocate(capacity: 1)
         states = .allocate(capacity: 1)
         registry = Locked(Registry())
         try resizeStorage(to: initial, keeping: 0)
@@ -151,7 +151,6 @@ public final class HNSWIndex: @unchecked Sendable {
         upper.deallocate()
         levels.deallocate()
         labels.deallocate()
-        versions.deallocate()
         states.deallocate()
     }
 
@@ -204,8 +203,8 @@ public final class HNSWIndex: @unchecked Sendable {
             return IndexMemory(
                 floats: codesOnly == nil ? vectorBytes : 0,
                 codes: (traversal?.bytes ?? 0) + (quantization.map { $0.capacity * (dimension + ($0.lengths == nil ? 0 : 4)) } ?? 0),
-                links: capacity * (1 + maxM0) * 4 + upperBytes,
-                other: capacity * (8 + 1 + 4 + 4 + 1) + buckets * 9,
+                links: capacity * layer0Stride * 4 + upperBytes,
+                other: capacity * (8 + 1 + 4 + 1) + buckets * 9,
                 floatsFileBacked: vectorMemory.isFileBacked)
         }
     }
@@ -236,9 +235,9 @@ public final class HNSWIndex: @unchecked Sendable {
     func lockNode(_ slot: UInt32) {
         var spins = 0
         while true {
-            let v = versions[Int(slot)].load(ordering: .relaxed)
+            let v = version(slot).pointee.load(ordering: .relaxed)
             if v & 1 == 0 {
-                let (done, _) = versions[Int(slot)].compareExchange(
+                let (done, _) = version(slot).pointee.compareExchange(
                     expected: v, desired: v &+ 1, ordering: .acquiringAndReleasing)
                 if done { return }
             }
@@ -249,8 +248,15 @@ public final class HNSWIndex: @unchecked Sendable {
     }
 
     func unlockNode(_ slot: UInt32) {
-        versions[Int(slot)].wrappingAdd(1, ordering: .releasing)
+        version(slot).pointee.wrappingAdd(1, ordering: .releasing)
     }
+
+    /// Words per slot in ``layer0``: the lock word, the count, `2M` links.
+    var layer0Stride: Int { 2 + maxM0 }
+
+    /// `slot`'s sequence-lock word (the first of its ``layer0`` block).
+    @inline(__always)
+    func version(_ slot: UInt32) -> UnsafeMutablePointer<Atomic<UInt32>> { layer0 + Int(slot) &* layer0Stride }
 
     /// Replaces the list of `slot` at `level` (caller holds the node lock).
     func writeLinks(_ slot: UInt32, _ level: Int, _ ids: UnsafeBufferPointer<UInt32>) {
@@ -285,7 +291,7 @@ public final class HNSWIndex: @unchecked Sendable {
             vectorBytes = newVectorBytes
         }
 
-        let stride0 = 1 + maxM0
+        let stride0 = layer0Stride
         let newLayer0 = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: newCapacity * stride0)
         for i in 0..<(used * stride0) { (newLayer0 + i).initialize(to: Atomic(layer0[i].load(ordering: .relaxed))) }
         for i in (used * stride0)..<(newCapacity * stride0) { (newLayer0 + i).initialize(to: Atomic(0)) }
@@ -307,12 +313,6 @@ public final class HNSWIndex: @unchecked Sendable {
         (newLabels + used).initialize(repeating: 0, count: newCapacity - used)
         labels = newLabels
 
-        let newVersions = UnsafeMutablePointer<Atomic<UInt32>>.allocate(capacity: newCapacity)
-        for i in 0..<newCapacity {
-            (newVersions + i).initialize(to: Atomic(i < used ? versions[i].load(ordering: .relaxed) : 0))
-        }
-        versions.deallocate()
-        versions = newVersions
 
         let newStates = UnsafeMutablePointer<Atomic<UInt8>>.allocate(capacity: newCapacity)
         for i in 0..<newCapacity {
