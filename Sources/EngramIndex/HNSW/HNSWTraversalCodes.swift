@@ -12,8 +12,8 @@ import Synchronization
 /// ``byteDotProduct4(_:_:_:_:_:blocks:)``. The `ef`
 /// nodes it ends with are then re-ranked with the float vectors, so the
 /// order it returns is exact among them; the codes only decide which nodes
-/// the walk visits. Building, repairs and compaction use the floats, so the
-/// graph is the float graph.
+/// the walk visits. Inserts walk on the codes too, but choose their
+/// neighbours by the floats; repairs and compaction use the floats.
 ///
 /// Invariants: `codes` holds a row of `quantizer.codeBytes` bytes for every
 /// used slot, written before the slot is published; `lengths` holds `‖x̂‖²`
