@@ -20,7 +20,7 @@ import Glibc
 /// - Every mapped byte has disk blocks (`posix_fallocate` before `mmap`):
 ///   touching the mapping never raises `SIGBUS` on a full disk; the full
 ///   disk is a typed error when the file grows instead.
-/// - Calls come one at a time (``VectorMemory``'s contract: under the
+/// - Calls come one at a time (`VectorMemory`'s contract: under the
 ///   index's exclusive lock), so the state needs no lock of its own.
 public final class MappedVectorMemory: VectorMemory, @unchecked Sendable {
     /// The directory the file was made in.
@@ -39,7 +39,7 @@ public final class MappedVectorMemory: VectorMemory, @unchecked Sendable {
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw .io(directory, "cannot create a file for mapped vectors", errno: errno) }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // not inherited by a child the process starts
-        let path = String(cString: template)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard unlink(path) == 0 else {
             let code = errno
             close(fd)
