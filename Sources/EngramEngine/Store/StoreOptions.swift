@@ -49,8 +49,10 @@ public struct StoreOptions: Sendable {
     /// and reads the rest back. Nil (default): the heap. The directory must
     /// exist; a disk that fills fails the growth that needed the room (an
     /// ``EngineError/Code/io`` error; the staged vectors wait), never a
-    /// search. The data directory, or any other, may be given; a read-only
-    /// store may use it too (it writes only the nameless file).
+    /// search. The data directory, or any other, may be given. A read-only
+    /// store may use it too; since the file is created (then unlinked at once)
+    /// in the directory given, give it another directory than the data
+    /// directory when nothing may appear there even for a moment.
     public var mappedFloatsDirectory: String?
 
     public init(durability: GroupCommitLog.Mode = .fsync) { self.durability = durability }
