@@ -22,7 +22,7 @@ public func byteDotProduct(_ codes: UnsafeRawPointer, _ weights: UnsafePointer<I
         let offset = b &* 32
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(load32Bytes(codes + offset), load32Bytes(w + offset)), ones))
     }
-    return unsafeBitCast(acc, to: SIMD8<Int32>.self).wrappedSum()
+    return laneSum(acc)
     #else
     return byteDotProductPortable(codes, weights, blocks: blocks)
     #endif
@@ -46,9 +46,7 @@ public func byteDotProduct4(
         sc = _mm256_add_epi32(sc, _mm256_madd_epi16(_mm256_maddubs_epi16(load32Bytes(c + offset), wk), ones))
         sd = _mm256_add_epi32(sd, _mm256_madd_epi16(_mm256_maddubs_epi16(load32Bytes(d + offset), wk), ones))
     }
-    return SIMD4(
-        unsafeBitCast(sa, to: SIMD8<Int32>.self).wrappedSum(), unsafeBitCast(sb, to: SIMD8<Int32>.self).wrappedSum(),
-        unsafeBitCast(sc, to: SIMD8<Int32>.self).wrappedSum(), unsafeBitCast(sd, to: SIMD8<Int32>.self).wrappedSum())
+    return laneSums(sa, sb, sc, sd)
     #else
     return SIMD4(
         byteDotProductPortable(a, weights, blocks: blocks), byteDotProductPortable(b, weights, blocks: blocks),

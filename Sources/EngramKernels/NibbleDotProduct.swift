@@ -36,7 +36,7 @@ public func nibbleDotProduct(_ codes: UnsafeRawPointer, _ weights: UnsafePointer
         let pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, wl), _mm256_maddubs_epi16(hi, wh))
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones))
     }
-    return unsafeBitCast(acc, to: SIMD8<Int32>.self).wrappedSum()
+    return laneSum(acc)
     #else
     return nibbleDotProductPortable(codes, weights, blocks: blocks)
     #endif
@@ -69,9 +69,7 @@ public func nibbleDotProduct4(
         sc = _mm256_add_epi32(sc, step(c, offset, wl, wh))
         sd = _mm256_add_epi32(sd, step(d, offset, wl, wh))
     }
-    return SIMD4(
-        unsafeBitCast(sa, to: SIMD8<Int32>.self).wrappedSum(), unsafeBitCast(sb, to: SIMD8<Int32>.self).wrappedSum(),
-        unsafeBitCast(sc, to: SIMD8<Int32>.self).wrappedSum(), unsafeBitCast(sd, to: SIMD8<Int32>.self).wrappedSum())
+    return laneSums(sa, sb, sc, sd)
     #else
     return SIMD4(
         nibbleDotProductPortable(a, weights, blocks: blocks), nibbleDotProductPortable(b, weights, blocks: blocks),
@@ -94,11 +92,3 @@ public func nibbleDotProductPortable(_ codes: UnsafeRawPointer, _ weights: Unsaf
     }
     return sum
 }
-
-#if ENGRAM_FMA && arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-/// 32 bytes from `p`, unaligned.
-@inlinable @inline(__always)
-func load32Bytes(_ p: UnsafeRawPointer) -> __m256i {
-    unsafeBitCast(p.loadUnaligned(as: SIMD32<UInt8>.self), to: __m256i.self)
-}
-#endif

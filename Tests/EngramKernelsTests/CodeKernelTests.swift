@@ -17,6 +17,22 @@ private func pack(_ codes: [UInt8]) -> [UInt8] {
     return bytes
 }
 
+/// Runs `body` with pointers to the four code rows and the weights.
+private func withRows(
+    _ rows: [[UInt8]], _ weights: [Int8],
+    _ body: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafePointer<Int8>) -> Void
+) {
+    weights.withUnsafeBufferPointer { w in
+        rows[0].withUnsafeBytes { a in
+            rows[1].withUnsafeBytes { b in
+                rows[2].withUnsafeBytes { c in
+                    rows[3].withUnsafeBytes { d in body(a.baseAddress!, b.baseAddress!, c.baseAddress!, d.baseAddress!, w.baseAddress!) }
+                }
+            }
+        }
+    }
+}
+
 @Suite("4-bit and 7-bit code kernels against a scalar reference")
 struct CodeKernelTests {
     @Test("one row and four rows equal the reference, at the extremes too, for every block count")
@@ -30,20 +46,11 @@ struct CodeKernelTests {
                 let rows: [[UInt8]] = (0..<4).map { r in (0..<n).map { _ in trial == 0 && r < 2 ? 15 : UInt8.random(in: 0...15, using: &rng) } }
                 let packed = rows.map(pack)
                 let expected = rows.map { reference($0, weights) }
-                weights.withUnsafeBufferPointer { w in
-                    packed[0].withUnsafeBytes { a in
-                        packed[1].withUnsafeBytes { b in
-                            packed[2].withUnsafeBytes { c in
-                                packed[3].withUnsafeBytes { d in
-                                    let wp = w.baseAddress!
-                                    #expect(Int64(nibbleDotProduct(a.baseAddress!, wp, blocks: blocks)) == expected[0], "blocks \(blocks) trial \(trial)")
-                                    #expect(Int64(nibbleDotProductPortable(a.baseAddress!, wp, blocks: blocks)) == expected[0])
-                                    let four = nibbleDotProduct4(a.baseAddress!, b.baseAddress!, c.baseAddress!, d.baseAddress!, wp, blocks: blocks)
-                                    for r in 0..<4 { #expect(Int64(four[r]) == expected[r], "row \(r), blocks \(blocks) trial \(trial)") }
-                                }
-                            }
-                        }
-                    }
+                withRows(packed, weights) { a, b, c, d, w in
+                    #expect(Int64(nibbleDotProduct(a, w, blocks: blocks)) == expected[0], "blocks \(blocks) trial \(trial)")
+                    #expect(Int64(nibbleDotProductPortable(a, w, blocks: blocks)) == expected[0])
+                    let four = nibbleDotProduct4(a, b, c, d, w, blocks: blocks)
+                    for r in 0..<4 { #expect(Int64(four[r]) == expected[r], "row \(r), blocks \(blocks) trial \(trial)") }
                 }
             }
         }
@@ -59,20 +66,11 @@ struct CodeKernelTests {
                 let weights: [Int8] = (0..<n).map { t in trial == 0 ? (t % 5 == 0 ? -127 : 127) : Int8.random(in: -127...127, using: &rng) }
                 let rows: [[UInt8]] = (0..<4).map { r in (0..<n).map { _ in trial == 0 && r < 2 ? 127 : UInt8.random(in: 0...127, using: &rng) } }
                 let expected = rows.map { reference($0, weights) }
-                weights.withUnsafeBufferPointer { w in
-                    rows[0].withUnsafeBytes { a in
-                        rows[1].withUnsafeBytes { b in
-                            rows[2].withUnsafeBytes { c in
-                                rows[3].withUnsafeBytes { d in
-                                    let wp = w.baseAddress!
-                                    #expect(Int64(byteDotProduct(a.baseAddress!, wp, blocks: blocks)) == expected[0], "blocks \(blocks) trial \(trial)")
-                                    #expect(Int64(byteDotProductPortable(a.baseAddress!, wp, blocks: blocks)) == expected[0])
-                                    let four = byteDotProduct4(a.baseAddress!, b.baseAddress!, c.baseAddress!, d.baseAddress!, wp, blocks: blocks)
-                                    for r in 0..<4 { #expect(Int64(four[r]) == expected[r], "row \(r), blocks \(blocks) trial \(trial)") }
-                                }
-                            }
-                        }
-                    }
+                withRows(rows, weights) { a, b, c, d, w in
+                    #expect(Int64(byteDotProduct(a, w, blocks: blocks)) == expected[0], "blocks \(blocks) trial \(trial)")
+                    #expect(Int64(byteDotProductPortable(a, w, blocks: blocks)) == expected[0])
+                    let four = byteDotProduct4(a, b, c, d, w, blocks: blocks)
+                    for r in 0..<4 { #expect(Int64(four[r]) == expected[r], "row \(r), blocks \(blocks) trial \(trial)") }
                 }
             }
         }

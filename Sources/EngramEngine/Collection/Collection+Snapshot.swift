@@ -165,7 +165,7 @@ extension Collection {
         let memory = try vectors.memory()
         do throws(SnapshotError) { hnsw = try HNSWIndex.load(snapshot: bytes, vectorMemory: memory) } catch {
             if error.kind == .vectorMemoryUnavailable {
-                throw .io(vectors.mappedDirectory ?? "the heap", "collection '\(configuration.name)': \(error.reason)")
+                throw vectors.unavailable(configuration.name, error.reason)
             }
             throw reader.fail("index: \(error)")
         }

@@ -115,7 +115,7 @@ final class Collection: @unchecked Sendable {
         } catch let error as EngineError {
             throw error
         } catch IndexError.vectorMemoryUnavailable(let bytes, let code) {
-            throw .io(vectors.mappedDirectory ?? "the heap", "collection '\(configuration.name)': cannot hold \(bytes) bytes of vectors", errno: code)
+            throw vectors.unavailable(configuration.name, "cannot hold \(bytes) bytes of vectors", errno: code)
         } catch {
             throw .invalidArgument("collection '\(configuration.name)': \(error)")
         }

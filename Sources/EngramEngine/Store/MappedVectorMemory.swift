@@ -100,4 +100,9 @@ struct VectorPlacement: Sendable {
         guard let mappedDirectory else { return nil }
         return try MappedVectorMemory(directory: mappedDirectory)
     }
+
+    /// The `io` error of collection `name`'s floats that found no room.
+    func unavailable(_ name: String, _ reason: String, errno code: Int32? = nil) -> EngineError {
+        .io(mappedDirectory ?? "the heap", "collection '\(name)': \(reason)", errno: code)
+    }
 }

@@ -27,12 +27,13 @@ struct GraphView {
         states[Int(slot)].load(ordering: .acquiring) == HNSWIndex.SlotState.live.rawValue
     }
 
+    /// `slot`'s layer-0 block: its sequence-lock word, then its list.
+    @inline(__always)
+    func block(_ slot: UInt32) -> UnsafeMutablePointer<Atomic<UInt32>> { layer0 + Int(slot) &* (2 &+ maxM0) }
+
     @inline(__always)
     func links(_ slot: UInt32, _ level: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
-        if level == 0 {
-            let block: UnsafeMutablePointer<Atomic<UInt32>> = layer0 + Int(slot) &* (2 &+ maxM0)
-            return block + 1
-        }
+        if level == 0 { return block(slot) + 1 }
         return upper[Int(slot)].unsafelyUnwrapped + (level &- 1) &* (1 &+ maxM)
     }
 
@@ -42,7 +43,7 @@ struct GraphView {
     func readLinks(_ slot: UInt32, _ level: Int, into buffer: UnsafeMutablePointer<UInt32>) -> Int {
         let list = links(slot, level)
         let limit = level == 0 ? maxM0 : maxM
-        let version = layer0 + Int(slot) &* (2 &+ maxM0)  // in the same cache line as the count
+        let version = block(slot)  // in the same cache line as the count
         var spins = 0
         while true {
             let before = version.pointee.load(ordering: .acquiring)

@@ -70,19 +70,10 @@ extension HNSWIndex {
     }
 
     /// Live vectors to add before the codes are due to be trained (again), or
-    /// nil if they never will be (``trainTraversalCodesIfDue()``'s rule).
+    /// nil if they never will be (``nextTrainingPoint()``).
     private func rowsBeforeTraining() -> Int? {
-        guard walksOnCodes else { return nil }
-        return lock.withReadLock { () -> Int? in
-            guard quantization == nil else { return nil }
-            let due: Int
-            if let trained = traversal?.trainedOn {
-                guard trained < Self.traversalTrainingCap else { return nil }
-                due = 2 * trained
-            } else {
-                due = Self.traversalTrainingMinimum
-            }
-            return Swift.max(1, due - registry.withLock { $0.liveCount })
+        lock.withReadLock { () -> Int? in
+            nextTrainingPoint().map { Swift.max(1, $0 - registry.withLock { $0.liveCount }) }
         }
     }
 

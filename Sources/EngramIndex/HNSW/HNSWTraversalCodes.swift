@@ -199,16 +199,21 @@ extension HNSWIndex {
     /// to re-rank with and is left alone. Runs after each insert batch and
     /// snapshot load.
     public func trainTraversalCodesIfDue() {
-        guard walksOnCodes else { return }
         let due = lock.withReadLock { () -> Bool in
-            guard quantization == nil else { return false }  // HNSW-SQ8 chosen explicitly
-            let live = registry.withLock { $0.liveCount }
-            guard live >= Self.traversalTrainingMinimum else { return false }
-            guard let trained = traversal?.trainedOn else { return true }
-            return trained < Self.traversalTrainingCap && live >= 2 * trained
+            guard let point = nextTrainingPoint() else { return false }
+            return registry.withLock { $0.liveCount } >= point
         }
         // Nothing to train on, or a codes-only index: both excluded above, so no error is lost.
         if due { try? trainTraversalCodes() }
+    }
+
+    /// The live count at which the codes are due to be trained (again), or
+    /// nil if they never will be: the one statement of the rule above
+    /// (shared or exclusive lock held).
+    func nextTrainingPoint() -> Int? {
+        guard walksOnCodes, quantization == nil else { return nil }  // HNSW-SQ8 chosen explicitly
+        guard let trained = traversal?.trainedOn else { return Self.traversalTrainingMinimum }
+        return trained < Self.traversalTrainingCap ? 2 * trained : nil
     }
 
     /// Trains 4-bit ranges on the live vectors and encodes every slot; from

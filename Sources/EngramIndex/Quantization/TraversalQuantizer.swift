@@ -116,9 +116,9 @@ public struct TraversalQuantizer: Sendable, Equatable {
         var length: Float = 0, excess: Float = 0
         for t in 0..<dimension {
             let level = ((vector[t] - minimum[t]) / step[t]).rounded()
-            if level < -0.5 || level > top + 0.5 {
+            let beyond = overreach(level)
+            if beyond > 0 {
                 clipped += 1
-                let beyond = level < 0 ? -level : level - top
                 excess += beyond * beyond
             }
             let code = UInt8(Swift.max(0, Swift.min(top, level.isNaN ? 0 : level)))
@@ -138,18 +138,22 @@ public struct TraversalQuantizer: Sendable, Equatable {
     /// codes are then no guide to its neighbours (a search for such a query
     /// walks on the floats).
     public func isFarOutside(_ vector: UnsafePointer<Float>) -> Bool {
-        let top = Float(levels)
         var excess: Float = 0
         minimum.withUnsafeBufferPointer { low in
             step.withUnsafeBufferPointer { width in
                 for t in 0..<dimension {
-                    let level = (vector[t] - low[t]) / width[t]
-                    let beyond = level < 0 ? -level : level - top
-                    if beyond > 0 { excess += beyond * beyond }
+                    let beyond = overreach((vector[t] - low[t]) / width[t])
+                    excess += beyond * beyond
                 }
             }
         }
         return !(excess <= farThreshold)
+    }
+
+    /// Steps by which `level` lies outside `0…levels` (0 inside, and for NaN).
+    @inline(__always)
+    func overreach(_ level: Float) -> Float {
+        level < 0 ? -level : Swift.max(0, level - Float(levels))
     }
 
     /// The squared length, in steps, of the part of a vector its codes clamp
