@@ -9,6 +9,7 @@
 //   EngramSync      locks, a condition wrapper, the monotonic clock    (no I/O; package-internal)
 //   EngramChecksum  CRC-32C of every byte format                       (no I/O)
 //   EngramKernels   distance kernels and the metric contract           (no I/O)
+//   CPrefetch       header only: the cache prefetch instruction Swift cannot say (no library)
 //   EngramIndex     flat and HNSW indexes, heaps, filters, snapshots   (no I/O)
 //   EngramMetadata  metadata values, their codec and JSON, filters, the metadata index (no I/O)
 //   EngramText      tokenizer, English stemmer and stop words, the BM25 text index (no I/O)
@@ -49,7 +50,8 @@ let package = Package(
         .target(name: "EngramSync"),
         .target(name: "EngramChecksum"),
         .target(name: "EngramKernels"),
-        .target(name: "EngramIndex", dependencies: ["EngramKernels", "EngramChecksum", "EngramSync"]),
+        .systemLibrary(name: "CPrefetch"),
+        .target(name: "EngramIndex", dependencies: ["CPrefetch", "EngramKernels", "EngramChecksum", "EngramSync"]),
         .target(name: "EngramMetadata", dependencies: ["EngramIndex"]),
         .target(name: "EngramText", dependencies: ["EngramChecksum", "EngramIndex", "EngramSync"]),
         .target(name: "EngramDatasets"),

@@ -1,3 +1,4 @@
+import CPrefetch
 import Synchronization
 
 #if canImport(Glibc)
@@ -30,6 +31,12 @@ struct GraphView {
     /// `slot`'s layer-0 block: its sequence-lock word, then its list.
     @inline(__always)
     func block(_ slot: UInt32) -> UnsafeMutablePointer<Atomic<UInt32>> { layer0 + Int(slot) &* (2 &+ maxM0) }
+
+    /// Asks the cache for `slot`'s layer-0 block (a hint; never faults).
+    @inline(__always)
+    func prefetchBlock(_ slot: UInt32) {
+        prefetchLines(UnsafeRawPointer(block(slot)), bytes: (2 &+ maxM0) &* 4)
+    }
 
     @inline(__always)
     func links(_ slot: UInt32, _ level: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {

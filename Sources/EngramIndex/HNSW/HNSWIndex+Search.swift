@@ -271,13 +271,16 @@ extension HNSWIndex {
     /// the distances: the float vectors, or HNSW-SQ8's codes on layer 0.
     ///
     /// Distances of a node's unvisited neighbours are computed four at a
-    /// time (independent loads from four rows overlap their cache misses).
+    /// time (independent loads from four rows overlap their cache misses),
+    /// after all their rows were prefetched; and once a node's neighbours
+    /// are in, the layer-0 block of the next node to expand is prefetched
+    /// (hnswlib's `searchBaseLayerST` does the same), so the walk's one
+    /// serial miss, the list it expands next, overlaps the work before it.
     func searchLayer<S: SlotScorer>(
         scoring scorer: S, entry: UInt32, entryDistance: Float, ef: Int, level: Int,
         scratch: SearchScratch, filter: CandidateFilter?, restricted: Bool, slots: Int
     ) {
         scratch.beginVisit(slots: capacity)
-        let touching = scorer.touches
         let g = view
         let tags = scratch.tags
         let generation = scratch.generation
@@ -315,9 +318,7 @@ extension HNSWIndex {
                     m &+= 1
                 }
             }
-            var sink: UInt32 = 0
-            if touching { for t in 0..<m { sink &+= scorer.touch(fresh[t]) } }
-            scratch.sink &+= sink
+            for t in 0..<m { scorer.prefetch(fresh[t]) }
             var i = 0
             while i < m {
                 let batch = Swift.min(4, m &- i)
@@ -341,6 +342,7 @@ extension HNSWIndex {
                 }
                 i &+= batch
             }
+            if level == 0 && !candidates.isEmpty { g.prefetchBlock(candidates.top.slot) }
         }
     }
 }

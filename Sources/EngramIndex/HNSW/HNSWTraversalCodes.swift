@@ -146,22 +146,8 @@ struct TraversalScorer<K: DistanceKernel>: SlotScorer {
         return result
     }
 
-    /// Loads one byte of each cache line of the row: the rows of a node's
-    /// unvisited neighbours are all requested before the first is scored,
-    /// so their misses overlap (Swift has no prefetch instruction).
     @inline(__always)
-    func touch(_ slot: UInt32) -> UInt32 {
-        let start = row(slot)
-        var sink: UInt32 = 0
-        var offset = 0
-        while offset < rowBytes {
-            sink &+= UInt32(start.load(fromByteOffset: offset, as: UInt8.self))
-            offset &+= 64
-        }
-        return sink
-    }
-
-    var touches: Bool { true }
+    func prefetch(_ slot: UInt32) { prefetchLines(row(slot), bytes: rowBytes) }
 }
 
 extension HNSWIndex {
@@ -288,21 +274,26 @@ extension HNSWIndex {
     }
 
     /// The best `k` of the nodes in `scratch.results` by `scorer`'s
-    /// distances, four at a time (their rows are scattered).
+    /// distances, four at a time (their rows are scattered), each group of
+    /// eight prefetched while the one before it is scored.
     func rerank<S: SlotScorer>(_ scorer: S, _ scratch: SearchScratch, k: Int) -> [SearchResult] {
         var heap = TopKHeap(capacity: k)
-        let slots = scratch.fresh  // room for at least 2M + 4 ≥ 8 slots
         let labels = view.labels
+        let slots = scratch.slotList(count: scratch.results.count)
         var n = 0
         while !scratch.results.isEmpty {
             slots[n] = scratch.results.pop().slot
             n &+= 1
-            if n == 8 {
-                scorer.score(slots, count: n, labels: labels, into: &heap)
-                n = 0
-            }
         }
-        scorer.score(slots, count: n, labels: labels, into: &heap)
+        let group = 8
+        for i in 0..<Swift.min(group, n) { scorer.prefetch(slots[i]) }
+        var start = 0
+        while start < n {
+            let end = Swift.min(start &+ group, n)
+            for i in end..<Swift.min(end &+ group, n) { scorer.prefetch(slots[i]) }
+            scorer.score(slots + start, count: end &- start, labels: labels, into: &heap)
+            start = end
+        }
         return heap.sortedResults()
     }
 }

@@ -1,5 +1,6 @@
 /// Per-search working memory, pooled so that a search allocates nothing:
-/// the visited set, the two heaps, a neighbour buffer and the prepared query.
+/// the visited set, the two heaps, a neighbour buffer, the list a re-rank
+/// scores and the prepared query.
 ///
 /// The visited set is a generation counter per slot: a slot is visited in
 /// this search when `tags[slot] == generation`. Starting a search bumps the
@@ -18,7 +19,9 @@ final class SearchScratch: @unchecked Sendable {
     let neighbours: UnsafeMutablePointer<UInt32>
     let fresh: UnsafeMutablePointer<UInt32>
     let query: UnsafeMutablePointer<Float>
-    var sink: UInt32 = 0
+    /// Room for the slots a re-rank scores (``slotList(count:)``).
+    private var slotBuffer: UnsafeMutablePointer<UInt32>
+    private var slotBufferCapacity = 256
 
     init(slots: Int, maxDegree: Int, dimension: Int) {
         tagCapacity = Swift.max(slots, 16)
@@ -28,12 +31,24 @@ final class SearchScratch: @unchecked Sendable {
         fresh = .allocate(capacity: maxDegree + 4)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: dimension * 4, alignment: 64)
         query = raw.bindMemory(to: Float.self, capacity: dimension)
+        slotBuffer = .allocate(capacity: slotBufferCapacity)
+    }
+
+    /// Room for `count` slots, valid until the next call (grown, never shrunk).
+    func slotList(count: Int) -> UnsafeMutablePointer<UInt32> {
+        if count > slotBufferCapacity {
+            slotBuffer.deallocate()
+            slotBufferCapacity = Swift.max(count, slotBufferCapacity * 2)
+            slotBuffer = .allocate(capacity: slotBufferCapacity)
+        }
+        return slotBuffer
     }
 
     deinit {
         tags.deallocate()
         neighbours.deallocate()
         fresh.deallocate()
+        slotBuffer.deallocate()
         query.deallocate()
         candidates.deallocate()
         results.deallocate()

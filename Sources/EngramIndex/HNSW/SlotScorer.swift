@@ -1,3 +1,4 @@
+import CPrefetch
 import EngramKernels
 
 /// The distance from one query to stored slots, as a layer search needs
@@ -7,15 +8,28 @@ import EngramKernels
 protocol SlotScorer {
     func distance(_ slot: UInt32) -> Float
     func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float>
-    /// Loads a byte of each cache line `slot`'s distance will read, so a
-    /// search can request a node's neighbours' rows before scoring the
-    /// first (the loads' misses overlap). Returns what it read (the caller
-    /// keeps it, so the loads stay).
-    func touch(_ slot: UInt32) -> UInt32
-    /// Whether a search should ``touch(_:)`` rows ahead: worth it for a few
-    /// lines per row, not for float rows of many lines, whose early loads
-    /// would stall the pipeline.
-    var touches: Bool { get }
+    /// Asks the cache for the row `slot`'s distance will read (at most
+    /// ``prefetchLimit`` bytes of it; the hardware streams on from there), so a
+    /// search can request a node's neighbours' rows before scoring the first
+    /// and their misses overlap. A prefetch is only a hint: it never stalls
+    /// the pipeline the way an early load would, and never faults.
+    func prefetch(_ slot: UInt32)
+}
+
+/// The most bytes of one row a search prefetches ahead: four cache lines, a
+/// float row of 64 coordinates or a code row of 256 bytes. Longer rows (a
+/// 384-d float row is 24 lines) would flood the cache's miss buffers.
+let prefetchLimit = 256
+
+/// Prefetches the cache lines of `bytes` bytes from `start`, at most ``prefetchLimit``.
+@inline(__always)
+func prefetchLines(_ start: UnsafeRawPointer, bytes: Int) {
+    let end = Swift.min(bytes, prefetchLimit)
+    var offset = 0
+    while offset < end {
+        engram_prefetch(start + offset)
+        offset &+= 64
+    }
 }
 
 extension SlotScorer {
@@ -41,7 +55,6 @@ extension SlotScorer {
 struct FloatScorer<K: DistanceKernel>: SlotScorer {
     let query: UnsafePointer<Float>
     let view: GraphView
-    var touches: Bool { false }
 
     @inline(__always)
     func distance(_ slot: UInt32) -> Float { K.distance(query, view.row(slot), count: view.dimension) }
@@ -52,7 +65,7 @@ struct FloatScorer<K: DistanceKernel>: SlotScorer {
     }
 
     @inline(__always)
-    func touch(_ slot: UInt32) -> UInt32 { UnsafeRawPointer(view.row(slot)).load(as: UInt32.self) }
+    func prefetch(_ slot: UInt32) { prefetchLines(view.row(slot), bytes: view.dimension &* 4) }
 }
 
 /// Distances to what SQ8 code rows stand for (HNSW-SQ8's slots, IVF-SQ8's
@@ -70,7 +83,6 @@ struct CodeScorer<K: DistanceKernel>: SlotScorer {
     let constant: Float
     let scale: Float
     let queryLength: Float
-    var touches: Bool { true }
 
     @inline(__always)
     func distance(_ slot: UInt32) -> Float {
@@ -79,13 +91,7 @@ struct CodeScorer<K: DistanceKernel>: SlotScorer {
     }
 
     @inline(__always)
-    func touch(_ slot: UInt32) -> UInt32 {
-        let raw = UnsafeRawPointer(codes + Int(slot) &* dimension)
-        var sink: UInt32 = 0
-        var offset = 0
-        while offset < dimension { sink &+= UInt32(raw.load(fromByteOffset: offset, as: UInt8.self)); offset &+= 64 }
-        return sink
-    }
+    func prefetch(_ slot: UInt32) { prefetchLines(codes + Int(slot) &* dimension, bytes: dimension) }
 
     @inline(__always)
     func distances4(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32) -> SIMD4<Float> {
