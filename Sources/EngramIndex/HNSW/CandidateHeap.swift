@@ -46,21 +46,31 @@ struct CandidateHeap {
     mutating func pop() -> Candidate {
         let top = storage[0]
         count &-= 1
-        if count > 0 {
-            let last = storage[count]
-            var i = 0
-            while true {
-                let left = 2 &* i &+ 1
-                if left >= count { break }
-                var child = left
-                if left &+ 1 < count && storage[left &+ 1].distance > storage[left].distance { child = left &+ 1 }
-                guard storage[child].distance > last.distance else { break }
-                storage[i] = storage[child]
-                i = child
-            }
-            storage[i] = last
-        }
+        if count > 0 { siftDown(storage[count]) }
         return top
+    }
+
+    /// Replaces the largest with `(distance, slot)`: a push and then a pop
+    /// in one pass, for a full heap kept at its size (only valid when not empty).
+    @inline(__always)
+    mutating func replaceTop(_ distance: Float, _ slot: UInt32) {
+        siftDown(Candidate(distance: distance, slot: slot))
+    }
+
+    /// Puts `element` at the root's place and moves it down to where it belongs.
+    @inline(__always)
+    private mutating func siftDown(_ element: Candidate) {
+        var i = 0
+        while true {
+            let left = 2 &* i &+ 1
+            if left >= count { break }
+            var child = left
+            if left &+ 1 < count && storage[left &+ 1].distance > storage[left].distance { child = left &+ 1 }
+            guard storage[child].distance > element.distance else { break }
+            storage[i] = storage[child]
+            i = child
+        }
+        storage[i] = element
     }
 
     @inline(never)

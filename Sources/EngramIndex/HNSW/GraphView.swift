@@ -38,6 +38,10 @@ struct GraphView {
         prefetchLines(UnsafeRawPointer(block(slot)), bytes: (2 &+ maxM0) &* 4)
     }
 
+    /// Asks the cache for `slot`'s state byte (a hint; never faults).
+    @inline(__always)
+    func prefetchState(_ slot: UInt32) { engram_prefetch(UnsafeRawPointer(states + Int(slot))) }
+
     @inline(__always)
     func links(_ slot: UInt32, _ level: Int) -> UnsafeMutablePointer<Atomic<UInt32>> {
         if level == 0 { return block(slot) + 1 }

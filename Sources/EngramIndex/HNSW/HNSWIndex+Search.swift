@@ -272,10 +272,11 @@ extension HNSWIndex {
     ///
     /// Distances of a node's unvisited neighbours are computed four at a
     /// time (independent loads from four rows overlap their cache misses),
-    /// after all their rows were prefetched; and once a node's neighbours
-    /// are in, the layer-0 block of the next node to expand is prefetched
-    /// (hnswlib's `searchBaseLayerST` does the same), so the walk's one
-    /// serial miss, the list it expands next, overlaps the work before it.
+    /// after all their rows (and slot states) were prefetched; and the
+    /// layer-0 block of the node to expand next is prefetched as soon as it
+    /// is the nearest candidate (hnswlib's `searchBaseLayerST` does the
+    /// same), so the walk's one serial miss, the list it expands next,
+    /// overlaps the work before it.
     func searchLayer<S: SlotScorer>(
         scoring scorer: S, entry: UInt32, entryDistance: Float, ef: Int, level: Int,
         scratch: SearchScratch, filter: CandidateFilter?, restricted: Bool, slots: Int
@@ -308,6 +309,7 @@ extension HNSWIndex {
             let current = candidates.top
             if -current.distance > bound && (results.count >= ef || !restricted) { break }
             candidates.pop()
+            if level == 0 && !candidates.isEmpty { g.prefetchBlock(candidates.top.slot) }  // next, unless a neighbour comes nearer
             let n = g.readLinks(current.slot, level, into: neighbours)
             var m = 0
             for i in 0..<n {
@@ -318,7 +320,10 @@ extension HNSWIndex {
                     m &+= 1
                 }
             }
-            for t in 0..<m { scorer.prefetch(fresh[t]) }
+            for t in 0..<m {
+                scorer.prefetch(fresh[t])
+                g.prefetchState(fresh[t])
+            }
             var i = 0
             while i < m {
                 let batch = Swift.min(4, m &- i)
@@ -333,16 +338,16 @@ extension HNSWIndex {
                     if results.count < ef || distance < bound {
                         let id = fresh[i &+ j]
                         candidates.push(-distance, id)
+                        if level == 0 && candidates.top.slot == id { g.prefetchBlock(id) }  // the next to expand, for now
                         if accept(id) {
-                            results.push(distance, id)
-                            if results.count > ef { results.pop() }
+                            // At ef, the new one takes the farthest's place (a push and a pop in one pass).
+                            if results.count < ef { results.push(distance, id) } else { results.replaceTop(distance, id) }
                         }
                         if !results.isEmpty { bound = results.top.distance }
                     }
                 }
                 i &+= batch
             }
-            if level == 0 && !candidates.isEmpty { g.prefetchBlock(candidates.top.slot) }
         }
     }
 }
