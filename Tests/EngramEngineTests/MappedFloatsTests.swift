@@ -133,4 +133,92 @@ struct MappedFloatsTests {
         #expect(try store.search("ivf", vector: [1, 0, 0, 0, 0, 0, 0, 0], k: 1).first?.id == "a")
         try store.close()
     }
+
+    @Test(
+        "a real full disk under the mapped floats: indexing stops with an io error, acknowledged writes stay searchable, a writer needing room gets io and nothing half-written; with room, all is indexed and survives a reopen",
+        .enabled(if: SmallFilesystem.runs, "mounts a tmpfs: root only (always under CI)"))
+    func realFullDisk() throws {
+        let dataDir = TemporaryDirectory("engram-full"), floatsDir = TemporaryDirectory("engram-full-floats")
+        defer { dataDir.remove(); floatsDir.remove() }
+        // 512 KiB holds 2,048 rows of 64 floats: the graph's float file fills while 4,096 are staged.
+        let disk = try #require(SmallFilesystem(mountingAt: floatsDir.path, bytes: 512 << 10), "mount -t tmpfs failed")
+        defer { disk.unmount() }
+        var rng = SeededGenerator.forTest("store.full-disk", defaultSeed: 1_301)
+        let d = 64, n = 4 * 1_024
+        let records = (0..<n).map { i in Record(id: "r\(i)", vector: (0..<d).map { _ in rng.gaussian() }) }
+        var options = StoreOptions(durability: .osBuffered)
+        options.mappedFloatsDirectory = floatsDir.path
+        options.backgroundIndexing = false  // indexing runs when this test asks for it
+        options.maxUnindexed = n
+        options.indexThreads = 1
+        /// Each sampled record is the top hit of a search for its own vector.
+        func found(_ store: Store) throws -> Int {
+            var hits = 0
+            for i in stride(from: 0, to: n, by: 41) where try store.search("c", vector: records[i].vector, k: 1, efSearch: 200).first?.id == "r\(i)" {
+                hits += 1
+            }
+            return hits
+        }
+        let sampled = (n + 40) / 41
+
+        let store = try Store.open(directory: dataDir.path, options: options)
+        try store.createCollection(CollectionConfiguration(name: "c", dimension: d, metric: .squaredL2))
+        for start in stride(from: 0, to: n, by: 1_024) { try store.upsert("c", Array(records[start..<(start + 1_024)])) }
+        let full = #expect(throws: EngineError.self) { try store.waitUntilIndexed() }
+        print("full disk: \(full.map { "\($0)" } ?? "no error"); unindexed \(try store.unindexedCount("c")) of \(n)")
+        #expect(full?.code == .io)
+        #expect(full?.message.contains(floatsDir.path) == true)
+        let waiting = try store.unindexedCount("c")
+        #expect(waiting > 0 && waiting < n, "some blocks indexed before the disk filled, the rest staged")
+        #expect(try store.count("c") == n)
+        #expect(try found(store) == sampled)
+        // A writer that must index to make room (its batch would pass maxUnindexed) gets the io error too,
+        // and nothing of its batch is written.
+        let extra = (0..<3_000).map { i in Record(id: "x\(i)", vector: (0..<d).map { _ in rng.gaussian() }) }
+        let refused = #expect(throws: EngineError.self) { try store.upsert("c", extra) }
+        #expect(refused?.code == .io)
+        #expect(try store.get("c", id: "x0") == nil && store.count("c") == n)
+
+        // Room again: everything staged goes into the graph.
+        #expect(disk.resize(bytes: 16 << 20), "mount -o remount,size= failed")
+        try store.waitUntilIndexed()
+        #expect(try store.unindexedCount("c") == 0)
+        #expect(try found(store) == sampled)
+        try store.upsert("c", extra)
+        #expect(try store.count("c") == n + extra.count)
+        try store.close()
+
+        let reopened = try Store.open(directory: dataDir.path, options: options)
+        #expect(try reopened.count("c") == n + extra.count)
+        #expect(try reopened.indexInfo("c").memory.floatsFileBacked)
+        #expect(try found(reopened) == sampled)
+        try reopened.close(writingSnapshot: false)
+    }
+}
+
+/// A tmpfs of a given size mounted over a directory, for a test of a real
+/// full disk: root only, so the test runs where the tests run as root and
+/// always under CI (where a failed mount fails the test).
+struct SmallFilesystem {
+    let path: String
+
+    static var runs: Bool { geteuid() == 0 || ProcessInfo.processInfo.environment["CI"] != nil }
+
+    init?(mountingAt path: String, bytes: Int) {
+        guard Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(bytes)", "tmpfs", path]) else { return nil }
+        self.path = path
+    }
+
+    func resize(bytes: Int) -> Bool { Self.run("/bin/mount", ["-o", "remount,size=\(bytes)", path]) }
+
+    func unmount() { _ = Self.run("/bin/umount", [path]) }
+
+    private static func run(_ tool: String, _ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        do { try process.run() } catch { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
 }

@@ -85,6 +85,11 @@ extension Store {
     func indexBlock(of c: Collection, yielding: Bool = true) throws(EngineError) -> Int? {
         do throws(IndexError) {
             return try c.indexOldestBlock(threads: options.indexThreads, yielding: yielding)
+        } catch .vectorMemoryUnavailable(let bytes, let code) {
+            // No room for the floats (a full disk under mapped floats): the block stays staged, searchable by
+            // exact scan, and is tried again by the next pass or writer.
+            throw options.vectorPlacement.unavailable(
+                c.configuration.name, "cannot hold \(bytes) bytes of vectors; the staged vectors wait", errno: code)
         } catch {
             throw .corrupt("collection '\(c.configuration.name)': a staged vector failed its graph insert: \(error)")
         }
