@@ -123,7 +123,7 @@ extension Store {
                         threads: threads)
                 }
             } catch {
-                throw .invalidArgument("collection '\(configuration.name)': \(error)")
+                throw vectors.engineError(error, collection: configuration.name) { .invalidArgument("collection '\(configuration.name)': \($0)") }
             }
             start = end
             progress("indexed", end)

@@ -114,8 +114,8 @@ final class Collection: @unchecked Sendable {
             }
         } catch let error as EngineError {
             throw error
-        } catch IndexError.vectorMemoryUnavailable(let bytes, let code) {
-            throw vectors.unavailable(configuration.name, "cannot hold \(bytes) bytes of vectors", errno: code)
+        } catch let error as IndexError {
+            throw vectors.engineError(error, collection: configuration.name) { .invalidArgument("collection '\(configuration.name)': \($0)") }
         } catch {
             throw .invalidArgument("collection '\(configuration.name)': \(error)")
         }

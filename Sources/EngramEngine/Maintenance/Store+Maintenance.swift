@@ -85,13 +85,12 @@ extension Store {
     func indexBlock(of c: Collection, yielding: Bool = true) throws(EngineError) -> Int? {
         do throws(IndexError) {
             return try c.indexOldestBlock(threads: options.indexThreads, yielding: yielding)
-        } catch .vectorMemoryUnavailable(let bytes, let code) {
-            // No room for the floats (a full disk under mapped floats): the block stays staged, searchable by
-            // exact scan, and is tried again by the next pass or writer.
-            throw options.vectorPlacement.unavailable(
-                c.configuration.name, "cannot hold \(bytes) bytes of vectors; the staged vectors wait", errno: code)
         } catch {
-            throw .corrupt("collection '\(c.configuration.name)': a staged vector failed its graph insert: \(error)")
+            // Out of room for the floats is io: the block stays staged, searched by exact scan, and is tried
+            // again by the next pass or writer. Anything else: the staged rows were validated on their way in.
+            throw options.vectorPlacement.engineError(error, collection: c.configuration.name) {
+                .corrupt("collection '\(c.configuration.name)': a staged vector failed its graph insert: \($0)")
+            }
         }
     }
 

@@ -105,4 +105,14 @@ struct VectorPlacement: Sendable {
     func unavailable(_ name: String, _ reason: String, errno code: Int32? = nil) -> EngineError {
         .io(mappedDirectory ?? "the heap", "collection '\(name)': \(reason)", errno: code)
     }
+
+    /// The engine's error for `error` from collection `name`'s index: no
+    /// room for its floats (a full disk under mapped floats) is `io` whatever
+    /// the engine was doing, never the data's fault nor the caller's; any
+    /// other case is what `otherwise` makes of it. Every path that grows an
+    /// HNSW index maps its errors here.
+    func engineError(_ error: IndexError, collection name: String, otherwise: (IndexError) -> EngineError) -> EngineError {
+        guard case .vectorMemoryUnavailable(let bytes, let code) = error else { return otherwise(error) }
+        return unavailable(name, "cannot hold \(bytes) bytes of vectors", errno: code)
+    }
 }
