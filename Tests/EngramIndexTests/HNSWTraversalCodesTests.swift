@@ -1,4 +1,4 @@
-import EngramIndex
+@testable import EngramIndex
 import EngramKernels
 import EngramTestSupport
 import Testing
@@ -61,6 +61,12 @@ struct HNSWTraversalCodesTests {
         var found = 0
         for i in stride(from: 0, to: 2100, by: 7) where try index.search(Array(base[(i * d)..<((i + 1) * d)]), k: 1, efSearch: 32).first?.id == VectorID(i) { found += 1 }
         #expect(found >= 295, "\(found) of 300 stored vectors found first")
+        // Trained at 1,024 and at 2,048; due again at each doubling, however large the index grows (no
+        // cap: ranges must follow data that arrives in an order).
+        #expect(index.lock.withReadLock { index.traversal?.trainedOn } == 2048)
+        #expect(index.lock.withReadLock { index.nextTrainingPoint() } == 4096)
+        index.lock.withWriteLock { index.traversal = index.encodeTraversalCodes(index.traversal!.quantizer, trainedOn: 1 << 24) }
+        #expect(index.lock.withReadLock { index.nextTrainingPoint() } == 1 << 25)
         let far = (0..<d).map { _ in rng.gaussian() * 40 }
         try index.insert(far, label: 99_999)
         // The far vector is scored with its floats, and found once the walk is wide enough to reach it;

@@ -173,17 +173,16 @@ extension HNSWIndex {
     /// Live vectors below which an index walks on its floats: they are few
     /// enough to sit in cache, and too few to train ranges on.
     public static let traversalTrainingMinimum = 1024
-    /// Live vectors beyond which growth no longer retrains the ranges (the
-    /// training sample is at most this large).
-    public static let traversalTrainingCap = 65_536
-
-    /// Trains the 4-bit codes when ``walksOnCodes`` and the index has
-    /// reached ``traversalTrainingMinimum`` live vectors, and trains them
-    /// again each time the live count has doubled since, up to
-    /// ``traversalTrainingCap`` (each training encodes every slot: O(n·d)
-    /// in all, amortised over the inserts). A codes-only index has no floats
-    /// to re-rank with and is left alone. Runs after each insert batch and
-    /// snapshot load.
+    /// Trains the codes when ``walksOnCodes`` and the index has reached
+    /// ``traversalTrainingMinimum`` live vectors, and trains them again each
+    /// time the live count has doubled since, however large it grows: each
+    /// training encodes every slot (O(n·d), amortised over the inserts to
+    /// O(d) each) and holds the exclusive lock while it does. The ranges
+    /// must follow data that arrives in an order (glove's words come by
+    /// frequency): ranges fixed after the first 65,536 vectors, as an
+    /// earlier rule had them, cost glove 0.008 of recall at efSearch 80. A
+    /// codes-only index has no floats to re-rank with and is left alone.
+    /// Runs after each insert batch and snapshot load.
     public func trainTraversalCodesIfDue() {
         let due = lock.withReadLock { () -> Bool in
             guard let point = nextTrainingPoint() else { return false }
@@ -199,7 +198,7 @@ extension HNSWIndex {
     func nextTrainingPoint() -> Int? {
         guard walksOnCodes, quantization == nil else { return nil }  // HNSW-SQ8 chosen explicitly
         guard let trained = traversal?.trainedOn else { return Self.traversalTrainingMinimum }
-        return trained < Self.traversalTrainingCap ? 2 * trained : nil
+        return trained > Int.max / 2 ? nil : 2 * trained
     }
 
     /// Trains 4-bit ranges on the live vectors and encodes every slot; from
