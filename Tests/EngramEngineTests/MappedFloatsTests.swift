@@ -194,6 +194,51 @@ struct MappedFloatsTests {
         #expect(try found(reopened) == sampled)
         try reopened.close(writingSnapshot: false)
     }
+
+    @Test(
+        "a restore into mapped floats on a real full disk is an io error and leaves no collection; with room it restores",
+        .enabled(if: SmallFilesystem.runs, "mounts a tmpfs: root only (always under CI)"))
+    func restoreOntoFullDisk() throws {
+        let dataDir = TemporaryDirectory("engram-restore-full"), floatsDir = TemporaryDirectory("engram-restore-floats")
+        defer { dataDir.remove(); floatsDir.remove() }
+        let disk = try #require(SmallFilesystem(mountingAt: floatsDir.path, bytes: 512 << 10), "mount -t tmpfs failed")
+        defer { disk.unmount() }
+        var rng = SeededGenerator.forTest("store.restore-full-disk", defaultSeed: 1_307)
+        let d = 64, n = 4_096  // 1 MiB of floats: twice the disk
+        let rows = (0..<(n * d)).map { _ in rng.gaussian() }
+        var options = StoreOptions(durability: .osBuffered)
+        options.mappedFloatsDirectory = floatsDir.path
+        options.indexThreads = 1
+        let store = try Store.open(directory: dataDir.path, options: options)
+        let configuration = CollectionConfiguration(name: "r", dimension: d, metric: .squaredL2)
+        // The stream a restore reads (from PostgreSQL in `engram restore`), here from memory.
+        func restore() throws -> Int {
+            try rows.withUnsafeBufferPointer { all in
+                try store.restoreCollection(configuration, checkpointLSN: 7, threads: 1) { emit in
+                    for i in 0..<n {
+                        try emit(Store.RestoredRecord(
+                            id: "r\(i)", vector: UnsafeBufferPointer(rebasing: all[(i * d)..<((i + 1) * d)]), metadata: .object([:]), lsn: 7))
+                    }
+                }
+            }
+        }
+        let full = #expect(throws: EngineError.self) { try restore() }
+        print("restore onto a full disk: \(full.map { "\($0)" } ?? "no error")")
+        #expect(full?.code == .io)
+        #expect(full?.message.contains(floatsDir.path) == true)
+        #expect(store.collectionNames.isEmpty)
+
+        #expect(disk.resize(bytes: 16 << 20), "mount -o remount,size= failed")
+        #expect(try restore() == n)
+        #expect(try store.indexInfo("r").memory.floatsFileBacked)
+        var found = 0
+        for i in stride(from: 0, to: n, by: 41) {
+            let own = Array(rows[(i * d)..<((i + 1) * d)])
+            if try store.search("r", vector: own, k: 1, efSearch: 200).first?.id == "r\(i)" { found += 1 }
+        }
+        #expect(found == (n + 40) / 41)
+        try store.close()
+    }
 }
 
 /// A tmpfs of a given size mounted over a directory, for a test of a real
