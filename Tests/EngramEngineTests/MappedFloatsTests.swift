@@ -134,111 +134,114 @@ struct MappedFloatsTests {
         try store.close()
     }
 
+    /// How many of every 41st record `r<i>` (`(n + 40) / 41` of them) are the top hit of a search for their own vector.
+    private func foundByOwnVector(_ store: Store, _ collection: String, count n: Int, vector: (Int) -> [Float]) throws -> Int {
+        var hits = 0
+        for i in stride(from: 0, to: n, by: 41) where try store.search(collection, vector: vector(i), k: 1, efSearch: 200).first?.id == "r\(i)" {
+            hits += 1
+        }
+        return hits
+    }
+
+    /// Runs `body` with a data directory and a 512 KiB tmpfs mounted for the floats; unmounts and removes both after.
+    private func onSmallDisk(_ body: (TemporaryDirectory, TemporaryDirectory, SmallFilesystem) throws -> Void) throws {
+        let dataDir = TemporaryDirectory("engram-full"), floatsDir = TemporaryDirectory("engram-full-floats")
+        defer { dataDir.remove(); floatsDir.remove() }
+        let disk = try #require(SmallFilesystem(mountingAt: floatsDir.path, bytes: 512 << 10), "mount -t tmpfs failed")
+        defer { disk.unmount() }
+        try body(dataDir, floatsDir, disk)
+    }
+
     @Test(
         "a real full disk under the mapped floats: indexing stops with an io error, acknowledged writes stay searchable, a writer needing room gets io and nothing half-written; with room, all is indexed and survives a reopen",
         .enabled(if: SmallFilesystem.runs, "mounts a tmpfs: root only (always under CI)"))
     func realFullDisk() throws {
-        let dataDir = TemporaryDirectory("engram-full"), floatsDir = TemporaryDirectory("engram-full-floats")
-        defer { dataDir.remove(); floatsDir.remove() }
         // 512 KiB holds 2,048 rows of 64 floats: the graph's float file fills while 4,096 are staged.
-        let disk = try #require(SmallFilesystem(mountingAt: floatsDir.path, bytes: 512 << 10), "mount -t tmpfs failed")
-        defer { disk.unmount() }
-        var rng = SeededGenerator.forTest("store.full-disk", defaultSeed: 1_301)
-        let d = 64, n = 4 * 1_024
-        let records = (0..<n).map { i in Record(id: "r\(i)", vector: (0..<d).map { _ in rng.gaussian() }) }
-        var options = StoreOptions(durability: .osBuffered)
-        options.mappedFloatsDirectory = floatsDir.path
-        options.backgroundIndexing = false  // indexing runs when this test asks for it
-        options.maxUnindexed = n
-        options.indexThreads = 1
-        /// Each sampled record is the top hit of a search for its own vector.
-        func found(_ store: Store) throws -> Int {
-            var hits = 0
-            for i in stride(from: 0, to: n, by: 41) where try store.search("c", vector: records[i].vector, k: 1, efSearch: 200).first?.id == "r\(i)" {
-                hits += 1
-            }
-            return hits
+        try onSmallDisk { dataDir, floatsDir, disk in
+            var rng = SeededGenerator.forTest("store.full-disk", defaultSeed: 1_301)
+            let d = 64, n = 4 * 1_024
+            let records = (0..<n).map { i in Record(id: "r\(i)", vector: (0..<d).map { _ in rng.gaussian() }) }
+            var options = StoreOptions(durability: .osBuffered)
+            options.mappedFloatsDirectory = floatsDir.path
+            options.backgroundIndexing = false  // indexing runs when this test asks for it
+            options.maxUnindexed = n
+            options.indexThreads = 1
+            func found(_ store: Store) throws -> Int { try foundByOwnVector(store, "c", count: n) { records[$0].vector } }
+            let sampled = (n + 40) / 41
+
+            let store = try Store.open(directory: dataDir.path, options: options)
+            try store.createCollection(CollectionConfiguration(name: "c", dimension: d, metric: .squaredL2))
+            for start in stride(from: 0, to: n, by: 1_024) { try store.upsert("c", Array(records[start..<(start + 1_024)])) }
+            let full = #expect(throws: EngineError.self) { try store.waitUntilIndexed() }
+            print("full disk: \(full.map { "\($0)" } ?? "no error"); unindexed \(try store.unindexedCount("c")) of \(n)")
+            #expect(full?.code == .io)
+            #expect(full?.message.contains(floatsDir.path) == true)
+            let waiting = try store.unindexedCount("c")
+            #expect(waiting > 0 && waiting < n, "some blocks indexed before the disk filled, the rest staged")
+            #expect(try store.count("c") == n)
+            #expect(try found(store) == sampled)
+            // A writer that must index to make room (its batch would pass maxUnindexed) gets the io error too,
+            // and nothing of its batch is written.
+            let extra = (0..<3_000).map { i in Record(id: "x\(i)", vector: (0..<d).map { _ in rng.gaussian() }) }
+            let refused = #expect(throws: EngineError.self) { try store.upsert("c", extra) }
+            #expect(refused?.code == .io)
+            #expect(try store.get("c", id: "x0") == nil && store.count("c") == n)
+
+            // Room again: everything staged goes into the graph.
+            #expect(disk.resize(bytes: 16 << 20), "mount -o remount,size= failed")
+            try store.waitUntilIndexed()
+            #expect(try store.unindexedCount("c") == 0)
+            #expect(try found(store) == sampled)
+            try store.upsert("c", extra)
+            #expect(try store.count("c") == n + extra.count)
+            try store.close()
+
+            let reopened = try Store.open(directory: dataDir.path, options: options)
+            #expect(try reopened.count("c") == n + extra.count)
+            #expect(try reopened.indexInfo("c").memory.floatsFileBacked)
+            #expect(try found(reopened) == sampled)
+            try reopened.close(writingSnapshot: false)
         }
-        let sampled = (n + 40) / 41
-
-        let store = try Store.open(directory: dataDir.path, options: options)
-        try store.createCollection(CollectionConfiguration(name: "c", dimension: d, metric: .squaredL2))
-        for start in stride(from: 0, to: n, by: 1_024) { try store.upsert("c", Array(records[start..<(start + 1_024)])) }
-        let full = #expect(throws: EngineError.self) { try store.waitUntilIndexed() }
-        print("full disk: \(full.map { "\($0)" } ?? "no error"); unindexed \(try store.unindexedCount("c")) of \(n)")
-        #expect(full?.code == .io)
-        #expect(full?.message.contains(floatsDir.path) == true)
-        let waiting = try store.unindexedCount("c")
-        #expect(waiting > 0 && waiting < n, "some blocks indexed before the disk filled, the rest staged")
-        #expect(try store.count("c") == n)
-        #expect(try found(store) == sampled)
-        // A writer that must index to make room (its batch would pass maxUnindexed) gets the io error too,
-        // and nothing of its batch is written.
-        let extra = (0..<3_000).map { i in Record(id: "x\(i)", vector: (0..<d).map { _ in rng.gaussian() }) }
-        let refused = #expect(throws: EngineError.self) { try store.upsert("c", extra) }
-        #expect(refused?.code == .io)
-        #expect(try store.get("c", id: "x0") == nil && store.count("c") == n)
-
-        // Room again: everything staged goes into the graph.
-        #expect(disk.resize(bytes: 16 << 20), "mount -o remount,size= failed")
-        try store.waitUntilIndexed()
-        #expect(try store.unindexedCount("c") == 0)
-        #expect(try found(store) == sampled)
-        try store.upsert("c", extra)
-        #expect(try store.count("c") == n + extra.count)
-        try store.close()
-
-        let reopened = try Store.open(directory: dataDir.path, options: options)
-        #expect(try reopened.count("c") == n + extra.count)
-        #expect(try reopened.indexInfo("c").memory.floatsFileBacked)
-        #expect(try found(reopened) == sampled)
-        try reopened.close(writingSnapshot: false)
     }
 
     @Test(
         "a restore into mapped floats on a real full disk is an io error and leaves no collection; with room it restores",
         .enabled(if: SmallFilesystem.runs, "mounts a tmpfs: root only (always under CI)"))
     func restoreOntoFullDisk() throws {
-        let dataDir = TemporaryDirectory("engram-restore-full"), floatsDir = TemporaryDirectory("engram-restore-floats")
-        defer { dataDir.remove(); floatsDir.remove() }
-        let disk = try #require(SmallFilesystem(mountingAt: floatsDir.path, bytes: 512 << 10), "mount -t tmpfs failed")
-        defer { disk.unmount() }
-        var rng = SeededGenerator.forTest("store.restore-full-disk", defaultSeed: 1_307)
-        let d = 64, n = 4_096  // 1 MiB of floats: twice the disk
-        let rows = (0..<(n * d)).map { _ in rng.gaussian() }
-        var options = StoreOptions(durability: .osBuffered)
-        options.mappedFloatsDirectory = floatsDir.path
-        options.indexThreads = 1
-        let store = try Store.open(directory: dataDir.path, options: options)
-        let configuration = CollectionConfiguration(name: "r", dimension: d, metric: .squaredL2)
-        // The stream a restore reads (from PostgreSQL in `engram restore`), here from memory.
-        func restore() throws -> Int {
-            try rows.withUnsafeBufferPointer { all in
-                try store.restoreCollection(configuration, checkpointLSN: 7, threads: 1) { emit in
-                    for i in 0..<n {
-                        try emit(Store.RestoredRecord(
-                            id: "r\(i)", vector: UnsafeBufferPointer(rebasing: all[(i * d)..<((i + 1) * d)]), metadata: .object([:]), lsn: 7))
+        try onSmallDisk { dataDir, floatsDir, disk in
+            var rng = SeededGenerator.forTest("store.restore-full-disk", defaultSeed: 1_307)
+            let d = 64, n = 4_096  // 1 MiB of floats: twice the disk
+            let rows = (0..<(n * d)).map { _ in rng.gaussian() }
+            var options = StoreOptions(durability: .osBuffered)
+            options.mappedFloatsDirectory = floatsDir.path
+            options.indexThreads = 1
+            let store = try Store.open(directory: dataDir.path, options: options)
+            let configuration = CollectionConfiguration(name: "r", dimension: d, metric: .squaredL2)
+            // The stream a restore reads (from PostgreSQL in `engram restore`), here from memory.
+            func restore() throws -> Int {
+                try rows.withUnsafeBufferPointer { all in
+                    try store.restoreCollection(configuration, checkpointLSN: 7, threads: 1) { emit in
+                        for i in 0..<n {
+                            try emit(Store.RestoredRecord(
+                                id: "r\(i)", vector: UnsafeBufferPointer(rebasing: all[(i * d)..<((i + 1) * d)]), metadata: .object([:]), lsn: 7))
+                        }
                     }
                 }
             }
-        }
-        let full = #expect(throws: EngineError.self) { try restore() }
-        print("restore onto a full disk: \(full.map { "\($0)" } ?? "no error")")
-        #expect(full?.code == .io)
-        #expect(full?.message.contains(floatsDir.path) == true)
-        #expect(store.collectionNames.isEmpty)
+            let full = #expect(throws: EngineError.self) { try restore() }
+            print("restore onto a full disk: \(full.map { "\($0)" } ?? "no error")")
+            #expect(full?.code == .io)
+            #expect(full?.message.contains(floatsDir.path) == true)
+            #expect(store.collectionNames.isEmpty)
 
-        #expect(disk.resize(bytes: 16 << 20), "mount -o remount,size= failed")
-        #expect(try restore() == n)
-        #expect(try store.indexInfo("r").memory.floatsFileBacked)
-        var found = 0
-        for i in stride(from: 0, to: n, by: 41) {
-            let own = Array(rows[(i * d)..<((i + 1) * d)])
-            if try store.search("r", vector: own, k: 1, efSearch: 200).first?.id == "r\(i)" { found += 1 }
+            #expect(disk.resize(bytes: 16 << 20), "mount -o remount,size= failed")
+            #expect(try restore() == n)
+            #expect(try store.indexInfo("r").memory.floatsFileBacked)
+            #expect(try foundByOwnVector(store, "r", count: n) { Array(rows[($0 * d)..<(($0 + 1) * d)]) } == (n + 40) / 41)
+            try store.close()
         }
-        #expect(found == (n + 40) / 41)
-        try store.close()
     }
+
 }
 
 /// A tmpfs of a given size mounted over a directory, for a test of a real
